@@ -1,0 +1,112 @@
+# vmemu - the Linux mmap subsystem, emulated in user space on real faults.
+#
+#   make            libvmemu.a and libvmemu.so
+#   make test       build and run the whole Criterion suite
+#   make demo       build everything and show lazy mapping on a generated file
+#   make install    PREFIX=/usr/local (headers, libraries, vmemu.pc, man pages)
+#   make asan | ubsan   the suite under a sanitizer
+#   make clean
+#
+# `test` and `demo` install libsigsegv-dev and libcriterion-dev with apt-get
+# when they are missing and we are root; otherwise they say what to install.
+
+VERSION   := 0.1.0
+SOVERSION := 0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
+LIBCFLAGS = -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(CFLAGS) $(SANFLAGS)
+LIBS     := -lsigsegv -lpthread
+
+B        := build$(if $(SAN),-$(SAN))
+LIB_SRC  := $(wildcard src/host/*.c src/mm/*.c src/api/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
+
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
+endif
+ifeq ($(SAN),ubsan)
+SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
+endif
+
+.PHONY: all test demo install clean asan ubsan deps deps-lib deps-test check-headers
+all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
+
+# --- dependencies ---------------------------------------------------------
+define need
+	@if ! printf '#include <$(1)>\n' | $(CC) -E -x c - >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "vmemu: installing $(2) with apt-get"; \
+	    (apt-get install -y -q $(2) || (apt-get update -q && apt-get install -y -q $(2))) >/dev/null \
+	      || { echo "vmemu: apt-get install $(2) failed" >&2; exit 1; }; \
+	  else \
+	    echo "vmemu: <$(1)> is missing. Install it with:  sudo apt-get install $(2)" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+deps-lib:
+	$(call need,sigsegv.h,libsigsegv-dev)
+deps-test: deps-lib
+	$(call need,criterion/criterion.h,libcriterion-dev)
+deps: deps-test
+
+# --- the library ------------------------------------------------------------
+$(B)/%.o: %.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tests/*.h) | deps-lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LIBCFLAGS) -c $< -o $@
+
+$(B)/libvmemu.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libvmemu.so: $(LIB_OBJ)
+	$(CC) -shared -pthread $(SANFLAGS) -Wl,-soname,libvmemu.so.$(SOVERSION) -Wl,--no-undefined $^ $(LIBS) -o $@
+
+# --- tests --------------------------------------------------------------------
+$(B)/tests/%.o: tests/%.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tests/*.h) | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -Wno-missing-prototypes -pthread $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
+	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -o $@
+
+check-headers: | deps-lib
+	@mkdir -p $(B)
+	printf '#include <vmemu.h>\n#include <vmemu/compat.h>\n' > $(B)/hdr.c
+	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr.c
+	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr.c
+
+test: deps-test all check-headers $(B)/tests/run
+	$(B)/tests/run --jobs 2 $(TESTFLAGS)
+
+asan:
+	$(MAKE) SAN=asan test
+ubsan:
+	$(MAKE) SAN=ubsan test
+
+# --- demo ---------------------------------------------------------------------
+$(B)/vmemu-demo: bench/demo.c $(B)/libvmemu.a
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) $< $(B)/libvmemu.a $(LIBS) -o $@
+
+demo: deps-test all $(B)/vmemu-demo
+	$(B)/vmemu-demo
+
+# --- install --------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/vmemu $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 644 include/vmemu.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/vmemu/compat.h $(DESTDIR)$(PREFIX)/include/vmemu/
+	install -m 644 $(B)/libvmemu.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libvmemu.so $(DESTDIR)$(PREFIX)/lib/libvmemu.so.$(VERSION)
+	ln -sf libvmemu.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so.$(SOVERSION)
+	ln -sf libvmemu.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' docs/vmemu.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmemu.pc
+	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+
+clean:
+	rm -rf build build-asan build-ubsan
