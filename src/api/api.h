@@ -1,0 +1,37 @@
+/*
+ * api.h - the edge between the public vme_ calls and the emulated kernel.
+ *
+ * As in musl, arguments are checked here, internal code returns -errno, and
+ * api_ret() turns that into -1 and errno.  Every call runs between
+ * vme_enter() and vme_leave(): vmemu is initialised on first use, and
+ * asynchronous signals are blocked so that no signal handler can fault on
+ * emulated memory while this thread holds an emulator lock.
+ */
+#ifndef VMEMU_API_H
+#define VMEMU_API_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#define VME_EXPORT __attribute__((visibility("default")))
+
+struct vme_call {
+	sigset_t saved_mask;
+};
+
+/* Returns 0, or -errno if vmemu could not be initialised. */
+int vme_enter(struct vme_call *call);
+void vme_leave(struct vme_call *call);
+bool vme_initialised(void);
+
+static inline int api_ret(int r)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+#endif /* VMEMU_API_H */

@@ -1,0 +1,174 @@
+/*
+ * init.c - vme_init, vme_shutdown, vme_stats, vme_dump_maps.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <vmemu.h>
+#include "api/api.h"
+#include "mm/mm.h"
+#include "mm/vmstat.h"
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool initialised;
+
+/* Options: each field of struct vme_config, with its VMEMU_<NAME> variable. */
+static int option_int(int explicit_value, const char *env, int dflt)
+{
+	const char *s;
+
+	if (explicit_value)
+		return explicit_value;
+	if ((s = host_getenv(env)) && *s)
+		return atoi(s);
+	return dflt;
+}
+
+static int init_locked(const struct vme_config *cfg)
+{
+	struct vme_config zero = { 0 };
+
+	if (!cfg)
+		cfg = &zero;
+	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0));
+	if (!r)
+		__atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
+	return r;
+}
+
+bool vme_initialised(void)
+{
+	return __atomic_load_n(&initialised, __ATOMIC_ACQUIRE);
+}
+
+VME_EXPORT int vme_init(const struct vme_config *cfg)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&init_lock);
+	if (initialised)
+		r = cfg ? -EBUSY : 0;
+	else
+		r = init_locked(cfg);
+	pthread_mutex_unlock(&init_lock);
+	return api_ret(r);
+}
+
+int vme_enter(struct vme_call *call)
+{
+	int r = 0;
+
+	if (!vme_initialised()) {
+		pthread_mutex_lock(&init_lock);
+		if (!initialised)
+			r = init_locked(NULL);
+		pthread_mutex_unlock(&init_lock);
+		if (r)
+			return r;
+	}
+	host_trap_enter_emulator(&call->saved_mask);
+	return 0;
+}
+
+void vme_leave(struct vme_call *call)
+{
+	host_trap_leave_emulator(&call->saved_mask);
+}
+
+VME_EXPORT int vme_shutdown(void)
+{
+	struct vme_call call;
+	int r = 0;
+
+	pthread_mutex_lock(&init_lock);
+	if (initialised) {
+		host_trap_enter_emulator(&call.saved_mask);
+		mmap_write_lock();
+		r = mm_exit();
+		mmap_write_unlock();
+		host_trap_leave_emulator(&call.saved_mask);
+		if (!r)
+			__atomic_store_n(&initialised, false, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&init_lock);
+	return api_ret(r);
+}
+
+VME_EXPORT int vme_stats(struct vme_stats *out)
+{
+	struct vme_call call;
+	int r;
+
+	if (!out)
+		return api_ret(-EFAULT);
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	memset(out, 0, sizeof(*out));
+#define X(name) out->name = vm_event(EV_##name);
+	VM_EVENT_ITEMS(X)
+#undef X
+	mmap_read_lock();
+	out->nr_vmas = init_mm.map_count;
+	for (struct address_space *m = init_mm.mappings; m; m = m->next)
+		out->nr_mapped_files++;
+	mmap_read_unlock();
+	vme_leave(&call);
+	return 0;
+}
+
+/* One line of /proc/self/maps (show_map_vma). */
+static int format_vma(char *buf, size_t size, const struct vm_area_struct *vma)
+{
+	const struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
+	unsigned long f = vma->vm_flags;
+	int n = snprintf(buf, size, "%08lx-%08lx %c%c%c%c %08lx %02x:%02x %lu ",
+			 vma->vm_start, vma->vm_end, f & VM_READ ? 'r' : '-', f & VM_WRITE ? 'w' : '-',
+			 f & VM_EXEC ? 'x' : '-', f & VM_MAYSHARE ? 's' : 'p',
+			 vma->vm_file ? vma->vm_pgoff << PAGE_SHIFT : 0,
+			 mapping ? major(mapping->dev) : 0, mapping ? minor(mapping->dev) : 0,
+			 mapping ? (unsigned long)mapping->ino : 0);
+	if (vma->vm_file)
+		n += snprintf(buf + n, size - (size_t)n, "%*s%s", n < 73 ? 73 - n : 0, "",
+			      vma->vm_file->f_path);
+	n += snprintf(buf + n, size - (size_t)n, "\n");
+	return n < (int)size ? n : (int)size - 1;
+}
+
+VME_EXPORT int vme_dump_maps(int fd)
+{
+	struct vme_call call;
+	char *out = NULL, line[4200];
+	size_t len = 0;
+	int r;
+
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	mmap_read_lock();
+	out = malloc(init_mm.map_count * sizeof(line) + 1);
+	for (size_t i = 0; out && i < init_mm.map_count; i++) {
+		int n = format_vma(line, sizeof(line), init_mm.vmas[i]);
+		memcpy(out + len, line, (size_t)n);
+		len += (size_t)n;
+	}
+	mmap_read_unlock();
+	vme_leave(&call);
+	if (!out && init_mm.map_count)
+		return api_ret(-ENOMEM);
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, out + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	free(out);
+	return api_ret(r);
+}

@@ -1,0 +1,228 @@
+/*
+ * mman.c - vme_mmap, vme_munmap, vme_mprotect, vme_msync, vme_madvise,
+ * vme_mincore: argument checks in Linux's order, then the emulated kernel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <vmemu.h>
+#include "api/api.h"
+#include "mm/mm.h"
+
+#ifndef MAP_HUGE_MASK
+#define MAP_HUGE_MASK 0x3f
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MAP_UNINITIALIZED
+#define MAP_UNINITIALIZED 0x4000000
+#endif
+#ifndef PROT_SEM
+#define PROT_SEM 0x8
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
+/* Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK). */
+#define LEGACY_MAP_MASK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | \
+			 MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | \
+			 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | \
+			 MAP_32BIT | MAP_FIXED_NOREPLACE | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+
+/* Mappings vmemu leaves to the host: non-regular files (devices have their
+ * own mmap; pipes and directories have none, and the host says ENODEV),
+ * huge pages and grow-down stacks. */
+static bool host_only(int flags, int fd, int *err)
+{
+	struct stat st;
+
+	*err = 0;
+	if (flags & (MAP_HUGETLB | MAP_GROWSDOWN | MAP_DROPPABLE))
+		return true;
+	if (flags & MAP_ANONYMOUS)
+		return false;
+	if ((*err = host_fstat(fd, &st)))
+		return false;
+	return !S_ISREG(st.st_mode);
+}
+
+VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr, out;
+	int type = flags & MAP_TYPE, r;
+
+	if (offset & (off_t)~PAGE_MASK)
+		return errno = EINVAL, MAP_FAILED;
+	if (host_only(flags, fd, &r)) {
+		r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
+		return r ? (errno = -r, MAP_FAILED) : (void *)out;
+	}
+	if (r)
+		return errno = -r, MAP_FAILED;	/* EBADF */
+	if (!length)
+		return errno = EINVAL, MAP_FAILED;
+	if (PAGE_ALIGN(length) < length || !PAGE_ALIGN(length))
+		return errno = ENOMEM, MAP_FAILED;
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && offset_in_page(start))
+		return errno = EINVAL, MAP_FAILED;
+	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
+		return errno = EINVAL, MAP_FAILED;
+	if (type == MAP_SHARED_VALIDATE && (flags & ~LEGACY_MAP_MASK))
+		return errno = EOPNOTSUPP, MAP_FAILED;
+	if ((r = vme_enter(&call)))
+		return errno = -r, MAP_FAILED;
+	mmap_write_lock();
+	r = do_mmap(&init_mm, start, PAGE_ALIGN(length), prot, flags, fd,
+		    (unsigned long)offset >> PAGE_SHIFT, &out);
+	mmap_write_unlock();
+	vme_leave(&call);
+	return r ? (errno = -r, MAP_FAILED) : (void *)out;
+}
+
+VME_EXPORT int vme_munmap(void *addr, size_t length)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr;
+	int r;
+
+	if (offset_in_page(start) || !length || PAGE_ALIGN(length) < length ||
+	    start + PAGE_ALIGN(length) < start)
+		return api_ret(-EINVAL);
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	mmap_write_lock();
+	r = do_munmap(&init_mm, start, PAGE_ALIGN(length), true);
+	mmap_write_unlock();
+	vme_leave(&call);
+	return api_ret(r);
+}
+
+VME_EXPORT int vme_mprotect(void *addr, size_t len, int prot)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr, end;
+	int r;
+
+	if (offset_in_page(start))
+		return api_ret(-EINVAL);
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+		return api_ret(-EINVAL);
+	if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
+		return api_ret(-EINVAL);
+	if (!len)
+		return 0;
+	end = start + PAGE_ALIGN(len);
+	if (end <= start)
+		return api_ret(-ENOMEM);
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	mmap_write_lock();
+	r = do_mprotect(&init_mm, start, end - start, prot);
+	mmap_write_unlock();
+	vme_leave(&call);
+	return api_ret(r);
+}
+
+VME_EXPORT int vme_msync(void *addr, size_t length, int flags)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr, end;
+	int r;
+
+	if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC))
+		return api_ret(-EINVAL);
+	if (offset_in_page(start))
+		return api_ret(-EINVAL);
+	if ((flags & MS_ASYNC) && (flags & MS_SYNC))
+		return api_ret(-EINVAL);
+	end = start + PAGE_ALIGN(length);
+	if (end < start || PAGE_ALIGN(length) < length)
+		return api_ret(-ENOMEM);
+	if (end == start)
+		return 0;
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	mmap_read_lock();
+	r = do_msync(&init_mm, start, end - start, flags);
+	mmap_read_unlock();
+	vme_leave(&call);
+	return api_ret(r);
+}
+
+static bool madvise_behavior_valid(int advice)
+{
+	switch (advice) {
+	case MADV_NORMAL: case MADV_RANDOM: case MADV_SEQUENTIAL: case MADV_WILLNEED:
+	case MADV_DONTNEED: case MADV_FREE: case MADV_REMOVE: case MADV_DONTFORK:
+	case MADV_DOFORK: case MADV_MERGEABLE: case MADV_UNMERGEABLE: case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE: case MADV_DONTDUMP: case MADV_DODUMP: case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK: case MADV_COLD: case MADV_PAGEOUT: case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE: case MADV_DONTNEED_LOCKED: case MADV_COLLAPSE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+VME_EXPORT int vme_madvise(void *addr, size_t length, int advice)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr, end;
+	int r;
+
+	if (!madvise_behavior_valid(advice) || offset_in_page(start))
+		return api_ret(-EINVAL);
+	end = start + PAGE_ALIGN(length);
+	if (end < start || PAGE_ALIGN(length) < length)
+		return api_ret(-EINVAL);
+	if (end == start)
+		return 0;
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	bool populate = advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE;
+	populate ? mmap_read_lock() : mmap_write_lock();
+	r = do_madvise(&init_mm, start, end - start, advice);
+	populate ? mmap_read_unlock() : mmap_write_unlock();
+	vme_leave(&call);
+	return api_ret(r);
+}
+
+VME_EXPORT int vme_mincore(void *addr, size_t length, unsigned char *vec)
+{
+	struct vme_call call;
+	unsigned long start = (unsigned long)addr, pages;
+	unsigned char *tmp;
+	int r;
+
+	if (offset_in_page(start))
+		return api_ret(-EINVAL);
+	pages = PAGE_ALIGN(length) >> PAGE_SHIFT;
+	if (PAGE_ALIGN(length) < length || start + (pages << PAGE_SHIFT) < start)
+		return api_ret(-ENOMEM);
+	if (!pages)
+		return 0;
+	/* Filled here, copied to vec after leaving the emulator: vec may itself
+	 * be emulated memory that has to fault in. */
+	if (!(tmp = calloc(pages, 1)))
+		return api_ret(-EAGAIN);
+	if ((r = vme_enter(&call))) {
+		free(tmp);
+		return api_ret(r);
+	}
+	mmap_read_lock();
+	r = do_mincore(&init_mm, start, pages, tmp);
+	mmap_read_unlock();
+	vme_leave(&call);
+	if (!r)
+		memcpy(vec, tmp, pages);
+	free(tmp);
+	return api_ret(r);
+}

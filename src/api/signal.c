@@ -1,0 +1,51 @@
+/*
+ * signal.c - vme_sigaction and vme_signal.
+ *
+ * vmemu owns the host SIGSEGV handler.  The program's SIGSEGV disposition is
+ * kept by the trap, which delivers to it exactly the faults the kernel would
+ * have delivered.  Every other signal goes straight to the host.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include <vmemu.h>
+#include "api/api.h"
+#include "host/host.h"
+
+VME_EXPORT int vme_sigaction(int signum, vme_const_sigaction_arg act_arg, vme_sigaction_arg old_arg)
+{
+	const struct sigaction *act = act_arg.sa;
+	struct sigaction *oldact = old_arg.sa, copy, old;
+	struct vme_call call;
+	int r;
+
+	if (signum != SIGSEGV)
+		return sigaction(signum, act, oldact);
+	if (act)
+		copy = *act;	/* read before entering: act may be emulated memory */
+	if ((r = vme_enter(&call)))
+		return api_ret(r);
+	host_trap_sigaction(act ? &copy : NULL, &old);
+	vme_leave(&call);
+	if (oldact)
+		*oldact = old;
+	return 0;
+}
+
+VME_EXPORT vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler)
+{
+	struct sigaction act, old;
+
+	if (signum != SIGSEGV)
+		return signal(signum, handler);
+	/* glibc's signal(): BSD semantics. */
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, signum);
+	act.sa_flags = SA_RESTART;
+	if (vme_sigaction(signum, &act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}

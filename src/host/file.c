@@ -1,0 +1,163 @@
+/*
+ * file.c - file and memory-object I/O for the page cache.
+ *
+ * host_read_full completes short reads and retries EINTR, so a fill sees
+ * either the whole page, end of file, or a real error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "host/host.h"
+
+/* handler-safe: read up to len bytes; returns the bytes read (less than len
+ * only at end of file) or -errno. */
+ssize_t host_read_full(int fd, void *dst, size_t len, off_t off)
+{
+	int saved = errno;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = host_sys.pread(fd, (char *)dst + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			errno = saved;
+			return -e;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	errno = saved;
+	return (ssize_t)done;
+}
+
+ssize_t host_write_full(int fd, const void *src, size_t len, off_t off)
+{
+	int saved = errno;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = host_sys.pwrite(fd, (const char *)src + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			errno = saved;
+			return -e;
+		}
+		done += (size_t)n;
+	}
+	errno = saved;
+	return (ssize_t)done;
+}
+
+int host_fdatasync(int fd)
+{
+	int saved = errno, r;
+
+	do
+		r = host_sys.fdatasync(fd) < 0 ? -errno : 0;
+	while (r == -EINTR);
+	errno = saved;
+	return r;
+}
+
+int host_fstat(int fd, struct stat *st)
+{
+	int saved = errno, r = host_sys.fstat(fd, st) < 0 ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int host_memfd(const char *name, int *fd)
+{
+	int saved = errno, r = host_sys.memfd_create(name, MFD_CLOEXEC);
+	if (r < 0)
+		r = -errno;
+	else
+		*fd = r, r = 0;
+	errno = saved;
+	return r;
+}
+
+int host_truncate(int fd, off_t len)
+{
+	int saved = errno, r;
+
+	do
+		r = host_sys.ftruncate(fd, len) < 0 ? -errno : 0;
+	while (r == -EINTR);
+	errno = saved;
+	return r;
+}
+
+/* A close-on-exec duplicate sharing the open file description; -errno. */
+int host_dup(int fd)
+{
+	int saved = errno, r = host_sys.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+/* A new open file description of the same file (write-back must not inherit
+ * O_APPEND, which would make pwrite append). */
+int host_reopen(int fd, int flags)
+{
+	char path[64];
+	int saved = errno;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int r = open(path, flags | O_CLOEXEC);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+/* F_GETFL, or -errno (-EBADF for a descriptor that is not open). */
+int host_fd_flags(int fd)
+{
+	int saved = errno, r = host_sys.fcntl(fd, F_GETFL, 0);
+	if (r < 0)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+bool host_fd_noexec(int fd)
+{
+	struct statvfs sv;
+	int saved = errno;
+	bool r = fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
+	errno = saved;
+	return r;
+}
+
+/* The path a descriptor was opened with, as /proc/self/maps shows it. */
+int host_fd_path(int fd, char *buf, size_t size)
+{
+	char link[64];
+	int saved = errno;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, size - 1);
+	int r = n < 0 ? -errno : 0;
+	buf[n < 0 ? 0 : n] = '\0';
+	errno = saved;
+	return r;
+}
+
+void host_close(int fd)
+{
+	int saved = errno;
+	host_sys.close(fd);
+	errno = saved;
+}

@@ -1,0 +1,116 @@
+/*
+ * host.h - the "hardware": every host system call vmemu makes.
+ *
+ * src/mm/ is the emulated kernel and calls only these functions.  Every
+ * system call goes through host_sys, a table of function pointers, so that
+ * tests can inject EINTR, short reads, EIO, ENOSPC or ENOMEM at any call (the
+ * SQLite os_unix.c pattern).
+ *
+ * Contract: functions return 0 (or a count) on success and -errno on failure.
+ * They never leave errno changed for the caller.  Functions marked
+ * "handler-safe" are async-signal-safe: raw system calls only, no locks, no
+ * allocation; they may run inside the SIGSEGV handler.
+ *
+ * Protections are HOST_PROT_* bits, which equal the kernel's VM_READ,
+ * VM_WRITE and VM_EXEC (and PROT_*).
+ */
+#ifndef VMEMU_HOST_H
+#define VMEMU_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <signal.h>
+
+#define HOST_PROT_NONE	0x0
+#define HOST_PROT_READ	0x1
+#define HOST_PROT_WRITE	0x2
+#define HOST_PROT_EXEC	0x4
+
+/* The system call table.  Entries follow the libc calling convention
+ * (-1 and errno); the host_ functions below translate to -errno. */
+struct host_syscalls {
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
+	int (*mprotect)(void *addr, size_t len, int prot);
+	int (*madvise)(void *addr, size_t len, int advice);
+	int (*mincore)(void *addr, size_t len, unsigned char *vec);
+	int (*msync)(void *addr, size_t len, int flags);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+	ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
+	int (*fdatasync)(int fd);
+	int (*fstat)(int fd, struct stat *st);
+	int (*ftruncate)(int fd, off_t len);
+	int (*memfd_create)(const char *name, unsigned int flags);
+	int (*fcntl)(int fd, int cmd, long arg);
+	int (*close)(int fd);
+};
+extern struct host_syscalls host_sys;
+/* Put back the real system calls (tests call this after injecting). */
+void host_sys_reset(void);
+
+/* --- address space (host/map.c) --- */
+#define HOST_RESERVE_FIXED	0x1	/* replace whatever is there */
+#define HOST_RESERVE_NOREPLACE	0x2	/* fail with -EEXIST if anything is there */
+#define HOST_RESERVE_32BIT	0x4	/* MAP_32BIT */
+int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr);
+int host_map_object(unsigned long addr, size_t len, int memfd, unsigned long off, bool shared);
+int host_map_anon(unsigned long addr, size_t len);
+int host_unmap(unsigned long addr, size_t len);
+int host_protect(unsigned long addr, size_t len, int prot);	/* handler-safe */
+int host_discard(unsigned long addr, size_t len);		/* MADV_DONTNEED */
+int host_poison(unsigned long addr);				/* handler-safe */
+int host_touch_write(unsigned long addr);			/* handler-safe */
+int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
+int host_resize_view(void **view, size_t old_len, size_t new_len);
+int host_alloc_shared(size_t len, void **mem);	/* zeroed, shared across fork */
+int host_alloc_private(size_t len, void **mem);	/* zeroed, NORESERVE, private */
+int host_free(void *mem, size_t len);
+int host_map_init(void);	/* the poison object; called by host_trap_install */
+
+/* Pass-through of the user's own call for ranges vmemu does not manage. */
+int host_pass_mprotect(unsigned long addr, size_t len, int prot);
+int host_pass_msync(unsigned long addr, size_t len, int flags);
+int host_pass_madvise(unsigned long addr, size_t len, int advice);
+int host_pass_mincore(unsigned long addr, size_t len, unsigned char *vec);
+int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
+		   off_t off, unsigned long *out);
+
+/* --- files and memory objects (host/file.c) --- */
+ssize_t host_read_full(int fd, void *dst, size_t len, off_t off);	/* handler-safe */
+ssize_t host_write_full(int fd, const void *src, size_t len, off_t off);
+int host_fdatasync(int fd);
+int host_fstat(int fd, struct stat *st);
+int host_memfd(const char *name, int *fd);
+int host_truncate(int fd, off_t len);
+int host_dup(int fd);
+int host_reopen(int fd, int flags);
+int host_fd_flags(int fd);
+bool host_fd_noexec(int fd);
+int host_fd_path(int fd, char *buf, size_t size);
+void host_close(int fd);
+
+/* --- the trap (host/trap.c) --- */
+enum host_fault {
+	HOST_FAULT_HANDLED,	/* return to the faulting instruction */
+	HOST_FAULT_SIGSEGV,	/* the program gets SIGSEGV as the kernel would */
+	HOST_FAULT_SIGBUS,	/* the page was poisoned: re-execution raises SIGBUS */
+};
+typedef enum host_fault (*host_fault_fn)(unsigned long addr);
+int host_trap_install(host_fault_fn fn);
+void host_trap_uninstall(void);
+int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);
+void host_trap_enter_emulator(sigset_t *saved);
+void host_trap_leave_emulator(const sigset_t *saved);
+bool host_trap_in_emulator(void);
+
+/* --- misc (host/misc.c) --- */
+void host_yield(void);				/* handler-safe */
+void host_write_str(const char *s);		/* handler-safe, to stderr */
+void host_write_num(const char *label, unsigned long v);	/* handler-safe */
+_Noreturn void host_die(const char *why);	/* handler-safe */
+const char *host_getenv(const char *name);
+
+#endif /* VMEMU_HOST_H */

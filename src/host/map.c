@@ -1,0 +1,216 @@
+/*
+ * map.c - the host address space: reservations, backings, protections.
+ *
+ * An emulated VMA is one host mapping created PROT_NONE: anonymous private
+ * memory for private anonymous VMAs, or a MAP_SHARED / MAP_PRIVATE mapping of
+ * the memory object's memfd for file and shared anonymous VMAs.  Making a
+ * page present is an mprotect of that mapping, so the host MMU serves every
+ * later access at full speed.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "host/host.h"
+
+_Static_assert(HOST_PROT_READ == PROT_READ && HOST_PROT_WRITE == PROT_WRITE &&
+	       HOST_PROT_EXEC == PROT_EXEC, "HOST_PROT_* must equal PROT_*");
+
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/* The poison object: a memfd of size 0.  Any access to a page mapped from it
+ * makes the kernel raise SIGBUS with BUS_ADRERR at the exact address. */
+static int poison_fd = -1;
+
+static int ret_errno(int r)
+{
+	return r < 0 ? -errno : 0;
+}
+
+int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
+{
+	int saved = errno, flags = RESERVE_FLAGS;
+
+	if (how & HOST_RESERVE_FIXED)
+		flags |= MAP_FIXED;
+	if (how & HOST_RESERVE_NOREPLACE)
+		flags |= MAP_FIXED_NOREPLACE;
+	if (how & HOST_RESERVE_32BIT)
+		flags |= MAP_32BIT;
+	void *p = host_sys.mmap((void *)hint, len, PROT_NONE, flags, -1, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (r)
+		return r;
+	/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat it as a hint. */
+	if ((how & HOST_RESERVE_NOREPLACE) && (unsigned long)p != hint) {
+		host_sys.munmap(p, len);
+		errno = saved;
+		return -EEXIST;
+	}
+	*addr = (unsigned long)p;
+	return 0;
+}
+
+int host_map_object(unsigned long addr, size_t len, int memfd, unsigned long off, bool shared)
+{
+	int saved = errno;
+	void *p = host_sys.mmap((void *)addr, len, PROT_NONE,
+				MAP_FIXED | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE),
+				memfd, (off_t)off);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int host_map_anon(unsigned long addr, size_t len)
+{
+	int saved = errno;
+	void *p = host_sys.mmap((void *)addr, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int host_unmap(unsigned long addr, size_t len)
+{
+	int saved = errno, r = ret_errno(host_sys.munmap((void *)addr, len));
+	errno = saved;
+	return r;
+}
+
+/* handler-safe */
+int host_protect(unsigned long addr, size_t len, int prot)
+{
+	int saved = errno, r = ret_errno(host_sys.mprotect((void *)addr, len, prot));
+	errno = saved;
+	return r;
+}
+
+int host_discard(unsigned long addr, size_t len)
+{
+	int saved = errno, r = ret_errno(host_sys.madvise((void *)addr, len, MADV_DONTNEED));
+	errno = saved;
+	return r;
+}
+
+/* handler-safe: map the poison object over one page. */
+int host_poison(unsigned long addr)
+{
+	int saved = errno, r = 0;
+
+	if (poison_fd < 0)
+		return -EBADF;
+	void *p = host_sys.mmap((void *)addr, 4096, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_FIXED, poison_fd, 0);
+	if (p == MAP_FAILED)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+/* handler-safe: a write that changes nothing, so that the host breaks COW
+ * of a private page now, not at some later store. */
+int host_touch_write(unsigned long addr)
+{
+	__atomic_fetch_or((volatile uint8_t *)addr, 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int host_map_view(int memfd, size_t len, void **view)
+{
+	int saved = errno;
+	void *p = host_sys.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*view = p;
+	return r;
+}
+
+int host_resize_view(void **view, size_t old_len, size_t new_len)
+{
+	int saved = errno;
+	void *p = host_sys.mremap(*view, old_len, new_len, MREMAP_MAYMOVE, NULL);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*view = p;
+	return r;
+}
+
+int host_alloc_shared(size_t len, void **mem)
+{
+	int saved = errno;
+	void *p = host_sys.mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*mem = p;
+	return r;
+}
+
+int host_alloc_private(size_t len, void **mem)
+{
+	int saved = errno;
+	void *p = host_sys.mmap(NULL, len, PROT_READ | PROT_WRITE, RESERVE_FLAGS, -1, 0);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*mem = p;
+	return r;
+}
+
+int host_free(void *mem, size_t len)
+{
+	return host_unmap((unsigned long)mem, len);
+}
+
+int host_pass_mprotect(unsigned long addr, size_t len, int prot)
+{
+	int saved = errno, r = ret_errno(host_sys.mprotect((void *)addr, len, prot));
+	errno = saved;
+	return r;
+}
+
+int host_pass_msync(unsigned long addr, size_t len, int flags)
+{
+	int saved = errno, r = ret_errno(host_sys.msync((void *)addr, len, flags));
+	errno = saved;
+	return r;
+}
+
+int host_pass_madvise(unsigned long addr, size_t len, int advice)
+{
+	int saved = errno, r = ret_errno(host_sys.madvise((void *)addr, len, advice));
+	errno = saved;
+	return r;
+}
+
+int host_pass_mincore(unsigned long addr, size_t len, unsigned char *vec)
+{
+	int saved = errno, r = ret_errno(host_sys.mincore((void *)addr, len, vec));
+	errno = saved;
+	return r;
+}
+
+int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
+		   off_t off, unsigned long *out)
+{
+	int saved = errno;
+	void *p = host_sys.mmap((void *)addr, len, prot, flags, fd, off);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*out = (unsigned long)p;
+	return r;
+}
+
+/* Called once at initialisation, from host_trap_install. */
+int host_map_init(void)
+{
+	if (poison_fd >= 0)
+		return 0;
+	return host_memfd("vmemu-poison", &poison_fd);
+}

@@ -1,0 +1,47 @@
+/*
+ * syscalls.c - the host system call table.
+ *
+ * Every system call vmemu makes goes through host_sys.  Tests replace entries
+ * to inject failures and call host_sys_reset() to put the real ones back.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/host.h"
+
+static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	return mremap(old, old_len, new_len, flags, new_addr);
+}
+
+static int sys_fcntl(int fd, int cmd, long arg)
+{
+	return fcntl(fd, cmd, arg);
+}
+
+static const struct host_syscalls host_sys_real = {
+	.mmap = mmap,
+	.munmap = munmap,
+	.mprotect = mprotect,
+	.madvise = madvise,
+	.mincore = mincore,
+	.msync = msync,
+	.mremap = sys_mremap,
+	.pread = pread,
+	.pwrite = pwrite,
+	.fdatasync = fdatasync,
+	.fstat = fstat,
+	.ftruncate = ftruncate,
+	.memfd_create = memfd_create,
+	.fcntl = sys_fcntl,
+	.close = close,
+};
+
+struct host_syscalls host_sys = host_sys_real;
+
+void host_sys_reset(void)
+{
+	host_sys = host_sys_real;
+}

@@ -1,0 +1,214 @@
+/*
+ * trap.c - the page-fault exception: SIGSEGV, caught with GNU libsigsegv.
+ *
+ * libsigsegv installs the catch-all SIGSEGV handler and hands us the fault
+ * address.  In front of it sits a thin SA_SIGINFO entry that only records the
+ * kernel's siginfo_t and ucontext for this thread, because libsigsegv does not
+ * pass them on and a program's own SIGSEGV handler must receive the real ones.
+ *
+ * Outcomes of a fault (enum host_fault):
+ *  - handled: return and re-execute the access;
+ *  - SIGSEGV: the program's handler (registered with vme_sigaction) is called
+ *    with the kernel's siginfo and ucontext, with the signal mask the kernel
+ *    would have set; with no handler, libsigsegv resets SIGSEGV to SIG_DFL and
+ *    the re-executed access kills the process with a real SIGSEGV and a core;
+ *  - SIGBUS: the page has been poisoned, and the re-executed access makes the
+ *    kernel raise a real SIGBUS (BUS_ADRERR, exact address) for whatever
+ *    SIGBUS disposition the program has.  vmemu never handles SIGBUS itself.
+ *
+ * Everything here that runs in the handler is async-signal-safe.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sigsegv.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "host/host.h"
+
+
+static host_fault_fn fault_fn;
+static struct sigaction libsigsegv_act;	/* what sigsegv_install_handler set */
+
+/* The program's SIGSEGV disposition, as vme_sigaction sees it.  Written with
+ * a sequence count so the handler never reads a torn copy. */
+static struct sigaction user_act;
+static unsigned user_seq;
+static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static __thread const siginfo_t *tls_info __attribute__((tls_model("initial-exec")));
+static __thread void *tls_uc __attribute__((tls_model("initial-exec")));
+static __thread int tls_in_fault __attribute__((tls_model("initial-exec")));
+static __thread int tls_in_emulator __attribute__((tls_model("initial-exec")));
+
+/* handler-safe */
+static void read_user_act(struct sigaction *out)
+{
+	unsigned seq;
+
+	do {
+		while ((seq = __atomic_load_n(&user_seq, __ATOMIC_ACQUIRE)) & 1)
+			host_yield();
+		memcpy(out, &user_act, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while (__atomic_load_n(&user_seq, __ATOMIC_RELAXED) != seq);
+}
+
+static void write_user_act(const struct sigaction *in)
+{
+	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(&user_act, in, sizeof(user_act));
+	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* handler-safe: run the program's SIGSEGV handler as the kernel would have:
+ * mask = interrupted mask | sa_mask | SIGSEGV (unless SA_NODEFER), and
+ * SA_RESETHAND honoured.  Returns 0 if there is none (the default action). */
+static int deliver_sigsegv(void)
+{
+	struct sigaction act;
+	sigset_t mask, saved;
+
+	read_user_act(&act);
+	if (!(act.sa_flags & SA_SIGINFO) &&
+	    (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN))
+		return 0;	/* the kernel forces death even when ignored */
+	if (act.sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		write_user_act(&dfl);
+	}
+	const siginfo_t *info = tls_info;
+	void *uc = tls_uc;
+	mask = ((ucontext_t *)uc)->uc_sigmask;
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&act.sa_mask, s) == 1)
+			sigaddset(&mask, s);
+	if (!(act.sa_flags & SA_NODEFER))
+		sigaddset(&mask, SIGSEGV);
+	else
+		sigdelset(&mask, SIGSEGV);
+	pthread_sigmask(SIG_SETMASK, &mask, &saved);
+	if (act.sa_flags & SA_SIGINFO)
+		act.sa_sigaction(SIGSEGV, (siginfo_t *)info, uc);
+	else
+		act.sa_handler(SIGSEGV);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return 1;
+}
+
+/* handler-safe: libsigsegv's callback. */
+static int on_sigsegv(void *fault_address, int serious)
+{
+	(void)serious;
+	if (tls_in_fault || tls_in_emulator)
+		host_die("page fault inside the emulator itself (a vmemu bug, or a "
+			 "vme_ call passed an unpopulated emulated buffer)");
+	tls_in_fault = 1;
+	enum host_fault r = fault_fn((unsigned long)fault_address);
+	tls_in_fault = 0;
+	if (r == HOST_FAULT_SIGSEGV)
+		return deliver_sigsegv();
+	return 1;	/* handled, or poisoned for a kernel SIGBUS */
+}
+
+static void trap_entry(int sig, siginfo_t *info, void *uc)
+{
+	int saved_errno = errno;
+	const siginfo_t *outer_info = tls_info;
+	void *outer_uc = tls_uc;
+
+	tls_info = info;
+	tls_uc = uc;
+	libsigsegv_act.sa_sigaction(sig, info, uc);
+	tls_info = outer_info;
+	tls_uc = outer_uc;
+	errno = saved_errno;
+}
+
+int host_trap_install(host_fault_fn fn)
+{
+	struct sigaction prev, entry;
+	int r;
+
+	if ((r = host_map_init()))
+		return r;
+	fault_fn = fn;
+	if (sigaction(SIGSEGV, NULL, &prev))
+		return -errno;
+	if (sigsegv_install_handler(on_sigsegv))
+		return -ENOTSUP;
+	if (sigaction(SIGSEGV, NULL, &libsigsegv_act))
+		return -errno;
+	/* The front entry blocks what libsigsegv blocks (the asynchronous
+	 * signals), but not SIGSEGV: a program handler we call may touch
+	 * emulated memory and must be able to fault again. */
+	memset(&entry, 0, sizeof(entry));
+	entry.sa_sigaction = trap_entry;
+	entry.sa_mask = libsigsegv_act.sa_mask;
+	sigdelset(&entry.sa_mask, SIGSEGV);
+	entry.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
+	if (sigaction(SIGSEGV, &entry, NULL))
+		return -errno;
+	pthread_mutex_lock(&user_lock);
+	write_user_act(&prev);
+	pthread_mutex_unlock(&user_lock);
+	return 0;
+}
+
+/* Give SIGSEGV back to the program: its own disposition, as last set. */
+void host_trap_uninstall(void)
+{
+	struct sigaction act;
+
+	sigsegv_deinstall_handler();
+	read_user_act(&act);
+	sigaction(SIGSEGV, &act, NULL);
+}
+
+/* vme_sigaction(SIGSEGV, ...): the program's disposition, kept for delivery. */
+int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact)
+{
+	struct sigaction old;
+
+	pthread_mutex_lock(&user_lock);
+	read_user_act(&old);
+	if (act)
+		write_user_act(act);
+	pthread_mutex_unlock(&user_lock);
+	if (oldact)
+		*oldact = old;
+	return 0;
+}
+
+/* Enter a vme_ call: block the asynchronous signals, so that no signal
+ * handler can fault on emulated memory while this thread holds an emulator
+ * lock (which would deadlock).  Synchronous faults stay deliverable, and one
+ * raised by the emulator itself is reported as the bug it is. */
+void host_trap_enter_emulator(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, saved);
+	tls_in_emulator++;
+}
+
+void host_trap_leave_emulator(const sigset_t *saved)
+{
+	tls_in_emulator--;
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+bool host_trap_in_emulator(void)
+{
+	return tls_in_emulator || tls_in_fault;
+}

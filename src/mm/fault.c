@@ -1,0 +1,234 @@
+/*
+ * fault.c - the fault path (mm/memory.c).
+ *
+ *   vmemu_fault -> handle_mm_fault -> handle_pte_fault
+ *     -> do_anonymous_page                         (no vm_ops)
+ *     -> do_fault -> do_read_fault | do_cow_fault | do_shared_fault
+ *                 -> __do_fault -> vma->vm_ops->fault (filemap_fault)
+ *     -> do_wp_page                                (write to a read-only PTE)
+ *
+ * Every function here is handler-safe: it runs inside the SIGSEGV handler,
+ * under mmap_lock held for reading, and uses only atomics, preallocated
+ * memory and host_ system calls.
+ *
+ * libsigsegv does not say whether an access was a read or a write.  A fault
+ * on a page that is not present is treated as a read (a write then faults
+ * again on the read-only page and goes to do_wp_page); a fault on a present
+ * read-only page in a writable VMA is a write.  FAULT_FLAG_WRITE is set only
+ * by populate (MADV_POPULATE_WRITE, MAP_POPULATE of private writable memory),
+ * which reaches do_cow_fault and do_shared_fault directly.
+ */
+#include "host/host.h"
+#include "mm/mm.h"
+#include "mm/vmstat.h"
+
+/* Install entry as the PTE of vmf->address: host protection first, then the
+ * software PTE, so a racing fault that reads the new PTE finds the page
+ * already accessible (it is then spurious).  (finish_fault / set_pte_at) */
+static int finish_fault(struct fault *vmf, pte_t entry)
+{
+	int prot = vma_host_prot(vmf->vma, entry);
+
+	if (host_protect(vmf->address, PAGE_SIZE, prot))
+		return VM_FAULT_OOM;
+	set_pte_at(vmf->address, vmf->pte, entry);
+	return 0;
+}
+
+/* Private anonymous memory: the host gives a zero page on first touch. */
+static int do_anonymous_page(struct fault *vmf)
+{
+	pte_t entry = PTE_PRESENT | PTE_ANON;
+
+	count_vm_event(EV_anon_fault);
+	if (vmf->vma->vm_flags & VM_WRITE)
+		entry |= PTE_WRITE;
+	return finish_fault(vmf, entry);
+}
+
+static int __do_fault(struct fault *vmf)
+{
+	return vmf->vma->vm_ops->fault(vmf);
+}
+
+/* Map the page cache page.  Shared pages with write-back start read-only so
+ * their first write is seen; shmem pages need no write-notify. */
+static int do_read_fault(struct fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	pte_t entry = PTE_PRESENT;
+	int ret;
+
+	count_vm_event(EV_read_fault);
+	ret = __do_fault(vmf);
+	if (ret & VM_FAULT_ERROR)
+		return ret;
+	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) == (VM_SHARED | VM_WRITE) &&
+	    !vma->vm_ops->page_mkwrite)
+		entry |= PTE_WRITE;
+	return ret | finish_fault(vmf, entry);
+}
+
+/* A write to a private page not yet present: fill the cache page, then give
+ * this VMA its own copy.  The host's COW of the private memfd mapping is the
+ * copy; touching the page now makes it happen before anyone else can write
+ * the cache page. */
+static int do_cow_fault(struct fault *vmf)
+{
+	int ret;
+
+	count_vm_event(EV_cow_fault);
+	ret = __do_fault(vmf);
+	if (ret & VM_FAULT_ERROR)
+		return ret;
+	ret |= finish_fault(vmf, PTE_PRESENT | PTE_WRITE | PTE_ANON);
+	if (!(ret & VM_FAULT_ERROR))
+		host_touch_write(vmf->address);
+	return ret;
+}
+
+/* Dirty a shared page and make it writable, under the page lock so that
+ * write-back's clean-and-protect cannot interleave. */
+static int wp_page_shared(struct fault *vmf, pte_t entry)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	int ret;
+
+	if (!vma->vm_ops->page_mkwrite)
+		return finish_fault(vmf, entry | PTE_WRITE);
+	lock_page(mapping, vmf->pgoff);
+	ret = vma->vm_ops->page_mkwrite(vmf);
+	if (!(ret & VM_FAULT_ERROR))
+		ret |= finish_fault(vmf, entry | PTE_WRITE);
+	unlock_page(mapping, vmf->pgoff);
+	return ret;
+}
+
+/* A write to a shared page not yet present. */
+static int do_shared_fault(struct fault *vmf)
+{
+	int ret;
+
+	count_vm_event(EV_shared_fault);
+	ret = __do_fault(vmf);
+	if (ret & VM_FAULT_ERROR)
+		return ret;
+	return ret | wp_page_shared(vmf, PTE_PRESENT);
+}
+
+static int do_fault(struct fault *vmf)
+{
+	if (!(vmf->flags & FAULT_FLAG_WRITE))
+		return do_read_fault(vmf);
+	if (!(vmf->vma->vm_flags & VM_SHARED))
+		return do_cow_fault(vmf);
+	return do_shared_fault(vmf);
+}
+
+/* A write to a present, read-only page of a writable VMA. */
+static int do_wp_page(struct fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	int ret;
+
+	count_vm_event(EV_wp_fault);
+	if (vmf->orig_pte & PTE_ANON)		/* wp_page_reuse: already ours */
+		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
+	if (vma->vm_flags & VM_SHARED)
+		return wp_page_shared(vmf, vmf->orig_pte);
+	count_vm_event(EV_wp_copy);		/* wp_page_copy */
+	ret = finish_fault(vmf, vmf->orig_pte | PTE_WRITE | PTE_ANON);
+	if (!ret)
+		host_touch_write(vmf->address);
+	return ret;
+}
+
+static int handle_pte_fault(struct fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+
+	vmf->orig_pte = __atomic_load_n(vmf->pte, __ATOMIC_ACQUIRE);
+	if (vmf->orig_pte & PTE_POISON)
+		return VM_FAULT_SIGBUS;
+	if (!(vmf->orig_pte & PTE_PRESENT))	/* do_pte_missing */
+		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
+	if (!(vmf->orig_pte & PTE_WRITE) &&
+	    ((vmf->flags & FAULT_FLAG_WRITE) || (vmf->flags & FAULT_FLAG_SIGNAL))) {
+		if (!(vma->vm_flags & VM_WRITE))
+			return VM_FAULT_SIGSEGV;
+		return do_wp_page(vmf);
+	}
+	return VM_FAULT_NOPAGE;		/* present as required: spurious */
+}
+
+/* handler-safe: handle a fault at address in vma, which contains it.  Caller
+ * holds mmap_lock for reading.  Returns a VM_FAULT_* mask. */
+int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned int flags)
+{
+	struct fault vmf = {
+		.vma = vma,
+		.address = address & PAGE_MASK,
+		.real_address = address,
+		.pgoff = linear_page_index(vma, address & PAGE_MASK),
+		.flags = flags,
+	};
+
+	count_vm_event(EV_pgfault);
+	if (!(vma->vm_flags & VM_ACCESS_FLAGS))
+		return VM_FAULT_SIGSEGV;
+	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return VM_FAULT_SIGSEGV;
+	if (!(vmf.pte = pte_offset(vmf.address, true)))
+		return VM_FAULT_OOM;
+	return handle_pte_fault(&vmf);
+}
+
+/* The page a thread's last spurious fault was on: a second spurious fault in
+ * a row there means the host really refuses the access (an instruction fetch
+ * from a page without PROT_EXEC), which is SIGSEGV. */
+static __thread unsigned long last_spurious __attribute__((tls_model("initial-exec")));
+
+/* handler-safe: the trap's entry, for every SIGSEGV in the process. */
+enum host_fault vmemu_fault(unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	int ret;
+
+	mmap_read_lock();
+	vma = find_vma(&init_mm, addr);
+	if (!vma || addr < vma->vm_start) {
+		mmap_read_unlock();
+		count_vm_event(EV_foreign_fault);
+		count_vm_event(EV_sigsegv_delivered);
+		return HOST_FAULT_SIGSEGV;
+	}
+	ret = handle_mm_fault(vma, addr, FAULT_FLAG_SIGNAL);
+	if (ret & VM_FAULT_NOPAGE) {
+		count_vm_event(EV_spurious_fault);
+		if (last_spurious == (addr & PAGE_MASK)) {
+			ret = VM_FAULT_SIGSEGV;
+			last_spurious = 0;
+		} else {
+			last_spurious = addr & PAGE_MASK;
+		}
+	} else {
+		last_spurious = 0;
+	}
+	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
+		pte_t *pte = pte_offset(addr & PAGE_MASK, true);
+		if (pte && !host_poison(addr & PAGE_MASK)) {
+			set_pte_at(addr & PAGE_MASK, pte, PTE_POISON);
+			mmap_read_unlock();
+			count_vm_event(EV_sigbus_delivered);
+			return HOST_FAULT_SIGBUS;
+		}
+		host_die("cannot raise SIGBUS: mapping the poison page failed");
+	}
+	mmap_read_unlock();
+	if (ret & VM_FAULT_SIGSEGV) {
+		count_vm_event(EV_sigsegv_delivered);
+		return HOST_FAULT_SIGSEGV;
+	}
+	return HOST_FAULT_HANDLED;
+}

@@ -1,0 +1,378 @@
+/*
+ * filemap.c - the page cache: one address_space per file, filled with pread
+ * and written back with pwrite (mm/filemap.c, mm/page-writeback.c).
+ *
+ * A file's cache is found by (device, inode), so two descriptors of one file,
+ * and every mapping of it, share the same frames.  The cache lives while some
+ * VMA maps the file; a mapping made after the last one is gone starts from a
+ * fresh cache and so sees the file as it is then.  Pages are filled through
+ * the library's own view of the frames, and a user mapping is made accessible
+ * only once its page is PG_uptodate: no thread ever sees a partial page.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+#include "mm/vmstat.h"
+
+#define MAPPING_GROW_PAGES 512UL	/* grow frames and flags 2 MiB at a time */
+
+static unsigned long mapping_dirty_add(struct address_space *mapping, long delta)
+{
+	return __atomic_add_fetch(&mapping->nr_dirty, (unsigned long)delta, __ATOMIC_RELAXED);
+}
+
+/* handler-safe: readpage for regular files.  The tail past end of file
+ * reads as zeros; a page wholly past it is -ENXIO (SIGBUS for the faulter). */
+static int file_readpage(struct address_space *mapping, unsigned long pgoff, char *dst)
+{
+	ssize_t n = host_read_full(mapping->fd, dst, PAGE_SIZE, (off_t)(pgoff << PAGE_SHIFT));
+
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return -ENXIO;
+	memset(dst + n, 0, PAGE_SIZE - (size_t)n);
+	count_vm_event(EV_pgpgin);
+	return 0;
+}
+
+/* writepage for regular files: only the bytes before end of file reach it. */
+static int file_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
+{
+	struct stat st;
+	off_t pos = (off_t)(pgoff << PAGE_SHIFT);
+	int r;
+
+	if ((r = host_fstat(mapping->fd, &st)))
+		return r;
+	if (pos >= st.st_size)
+		return 0;
+	size_t len = (size_t)(st.st_size - pos) < PAGE_SIZE ? (size_t)(st.st_size - pos) : PAGE_SIZE;
+	ssize_t n = host_write_full(mapping->fd, src, len, pos);
+	if (n < 0)
+		return (int)n;
+	count_vm_event(EV_pgpgout);
+	return 0;
+}
+
+static const struct address_space_operations file_aops = {
+	.readpage = file_readpage,
+	.writepage = file_writepage,
+};
+
+/* handler-safe: vm_ops->fault for files.  Makes mapping page vmf->pgoff
+ * PG_uptodate, reading it under the page lock if it is not.  Returns 0,
+ * VM_FAULT_MAJOR if it read, or VM_FAULT_SIGBUS. */
+int filemap_fault(struct fault *vmf)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	unsigned long pgoff = vmf->pgoff;
+	int r;
+
+	if (pgoff >= mapping->nr_pages)
+		return VM_FAULT_SIGBUS;
+	if (__atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate)
+		return 0;
+	lock_page(mapping, pgoff);
+	if (mapping->flags[pgoff] & PG_uptodate) {	/* filled while we waited */
+		unlock_page(mapping, pgoff);
+		return 0;
+	}
+	r = mapping->a_ops->readpage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	if (r) {
+		unlock_page(mapping, pgoff);
+		if (r != -ENXIO)
+			count_vm_event(EV_read_error);
+		return VM_FAULT_SIGBUS;
+	}
+	__atomic_fetch_or(&mapping->flags[pgoff], PG_uptodate, __ATOMIC_RELEASE);
+	unlock_page(mapping, pgoff);
+	count_vm_event(EV_pgmajfault);
+	return VM_FAULT_MAJOR;
+}
+
+/* handler-safe: vm_ops->page_mkwrite.  Called with the page locked: the
+ * first write to a clean shared page dirties it. */
+static int filemap_page_mkwrite(struct fault *vmf)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+
+	if (!(__atomic_fetch_or(&mapping->flags[vmf->pgoff], PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+		mapping_dirty_add(mapping, 1);
+	return 0;
+}
+
+const struct vm_operations_struct generic_file_vm_ops = {
+	.fault = filemap_fault,
+	.page_mkwrite = filemap_page_mkwrite,
+	.name = "filemap",
+};
+
+/* f_op->mmap for regular files. */
+static int generic_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	(void)file;
+	vma->vm_ops = &generic_file_vm_ops;
+	return 0;
+}
+
+const struct file_operations generic_file_operations = {
+	.mmap = generic_file_mmap,
+};
+
+/* Write-protect page pgoff in every shared VMA that maps it writable
+ * (rmap walk), so its next write is seen.  Caller holds the page lock. */
+void page_mkclean(struct address_space *mapping, unsigned long pgoff)
+{
+	for (struct vm_area_struct *vma = mapping->i_mmap; vma; vma = vma->shared_next) {
+		if (!(vma->vm_flags & VM_SHARED) || pgoff < vma->vm_pgoff ||
+		    pgoff >= vma->vm_pgoff + vma_pages(vma))
+			continue;
+		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte || !(*pte & PTE_WRITE))
+			continue;
+		pte_t entry = (pte_t)(*pte & ~PTE_WRITE);
+		host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
+		set_pte_at(addr, pte, entry);
+	}
+}
+
+/* Write back page pgoff if dirty: clean it and write-protect it first, so a
+ * store during the write re-dirties it; on failure it is dirty again.
+ * Returns 0 or the write's -errno. */
+int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
+{
+	int r;
+
+	lock_page(mapping, pgoff);
+	if (!(mapping->flags[pgoff] & PG_dirty)) {
+		unlock_page(mapping, pgoff);
+		return 0;
+	}
+	__atomic_fetch_and(&mapping->flags[pgoff], (uint8_t)~PG_dirty, __ATOMIC_ACQ_REL);
+	mapping_dirty_add(mapping, -1);
+	page_mkclean(mapping, pgoff);
+	unlock_page(mapping, pgoff);
+
+	r = mapping->a_ops->writepage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	if (r) {
+		if (!(__atomic_fetch_or(&mapping->flags[pgoff], PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+			mapping_dirty_add(mapping, 1);
+		if (!mapping->wb_err)
+			mapping->wb_err = r;
+		count_vm_event(EV_writeback_error);
+	}
+	return r;
+}
+
+/* Write back the dirty pages first..last (inclusive) and, if sync, make them
+ * durable with fdatasync.  Returns 0 or the first -errno; failed pages stay
+ * dirty.  Caller holds mmap_lock. */
+int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
+				 unsigned long last, bool sync)
+{
+	int err = 0, r;
+
+	if (!mapping->a_ops->writepage)
+		return 0;
+	if (last >= mapping->nr_pages)
+		last = mapping->nr_pages - 1;
+	for (unsigned long i = first; i <= last && mapping->nr_dirty && first < mapping->nr_pages; i++) {
+		if ((mapping->flags[i] & PG_dirty) && (r = writeback_clean_page(mapping, i)) && !err)
+			err = r;
+	}
+	if (sync && !err && (r = host_fdatasync(mapping->fd)))
+		err = r;
+	if (!err && !mapping->nr_dirty)
+		mapping->wb_err = 0;
+	return err;
+}
+
+/* Make room for pages [0, nr_pages): frames, view and flags grow together.
+ * Caller holds mmap_lock for writing (the handler reads these). */
+int mapping_grow(struct address_space *mapping, unsigned long nr_pages)
+{
+	unsigned long old = mapping->nr_pages;
+	int r;
+
+	if (nr_pages <= old)
+		return 0;
+	nr_pages = (nr_pages + MAPPING_GROW_PAGES - 1) & ~(MAPPING_GROW_PAGES - 1);
+	if (nr_pages < old * 2)
+		nr_pages = old * 2;
+	if ((r = host_truncate(mapping->memfd, (off_t)(nr_pages << PAGE_SHIFT))))
+		return r;
+	if (!mapping->direct) {
+		void *view, *flags;
+		if ((r = host_map_view(mapping->memfd, nr_pages << PAGE_SHIFT, &view)))
+			return r;
+		if ((r = host_alloc_shared(nr_pages, &flags))) {
+			host_free(view, nr_pages << PAGE_SHIFT);
+			return r;
+		}
+		mapping->direct = view;
+		mapping->flags = flags;
+	} else {
+		void *view = mapping->direct, *flags = mapping->flags;
+		if ((r = host_resize_view(&view, old << PAGE_SHIFT, nr_pages << PAGE_SHIFT)))
+			return r;
+		mapping->direct = view;
+		if ((r = host_resize_view(&flags, old, nr_pages)))
+			return r;
+		mapping->flags = flags;
+	}
+	mapping->nr_pages = nr_pages;
+	return 0;
+}
+
+/* A new, empty page cache with its memfd.  NULL on failure (errno-free). */
+struct address_space *mapping_alloc(const struct address_space_operations *a_ops)
+{
+	struct address_space *mapping = calloc(1, sizeof(*mapping));
+
+	if (!mapping)
+		return NULL;
+	mapping->fd = -1;
+	mapping->a_ops = a_ops;
+	if (host_memfd("vmemu-frames", &mapping->memfd)) {
+		free(mapping);
+		return NULL;
+	}
+	return mapping;
+}
+
+static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
+{
+	struct address_space **p = &mm->mappings;
+
+	while (*p && *p != mapping)
+		p = &(*p)->next;
+	if (*p)
+		*p = mapping->next;
+	if (mapping->direct) {
+		host_free(mapping->direct, mapping->nr_pages << PAGE_SHIFT);
+		host_free(mapping->flags, mapping->nr_pages);
+	}
+	host_close(mapping->memfd);
+	if (mapping->fd >= 0)
+		host_close(mapping->fd);
+	free(mapping);
+}
+
+/* Drop a reference.  The last one writes back dirty pages; if that fails the
+ * cache stays (unreferenced) so nothing is lost, and vme_shutdown retries
+ * and reports it. */
+void mapping_put(struct mm_struct *mm, struct address_space *mapping)
+{
+	if (--mapping->refcount > 0)
+		return;
+	if (mapping->nr_dirty &&
+	    filemap_write_and_wait_range(mapping, 0, mapping->nr_pages - 1, false))
+		return;
+	mapping_free(mm, mapping);
+}
+
+/* Free every unreferenced cache whose write-back now succeeds; returns the
+ * first failure.  For vme_shutdown. */
+int mapping_release_orphans(struct mm_struct *mm)
+{
+	int err = 0;
+
+	for (struct address_space *m = mm->mappings, *next; m; m = next) {
+		next = m->next;
+		if (m->refcount > 0)
+			continue;
+		int r = m->nr_dirty ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : 0;
+		if (r && !err)
+			err = r;
+		if (!r)
+			mapping_free(mm, m);
+	}
+	return err;
+}
+
+struct file *get_file(struct file *file)
+{
+	file->refcount++;
+	return file;
+}
+
+void fput(struct mm_struct *mm, struct file *file)
+{
+	if (--file->refcount > 0)
+		return;
+	mapping_put(mm, file->f_mapping);
+	free(file->f_path);
+	free(file);
+}
+
+/* Give the cache a descriptor it can write back through.  A descriptor with
+ * O_APPEND would make pwrite append, so that one is reopened instead. */
+static int mapping_set_fd(struct address_space *mapping, int fd, int fl, bool writable)
+{
+	int nfd = (fl & O_APPEND) ? host_reopen(fd, writable ? O_RDWR : O_RDONLY) : host_dup(fd);
+
+	if (nfd < 0)
+		return nfd;
+	if (mapping->fd >= 0)
+		host_close(mapping->fd);
+	mapping->fd = nfd;
+	mapping->fd_writable = writable;
+	return 0;
+}
+
+/* The struct file for a mapping of fd: finds or creates the page cache of
+ * its inode.  want_write: the mapping is shared and writable, so the cache
+ * needs a writable descriptor.  Returns 0 or -errno.  Caller holds mmap_lock
+ * for writing. */
+int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file **filep)
+{
+	struct address_space *mapping;
+	struct stat st;
+	char path[4096];
+	int fl, r;
+
+	if ((r = host_fstat(fd, &st)) || (fl = host_fd_flags(fd)) < 0)
+		return r ? r : fl;
+	for (mapping = mm->mappings; mapping; mapping = mapping->next)
+		if (mapping->a_ops == &file_aops && mapping->dev == st.st_dev && mapping->ino == st.st_ino)
+			break;
+	bool fresh = !mapping;
+	if (fresh) {
+		if (!(mapping = mapping_alloc(&file_aops)))
+			return -ENOMEM;
+		mapping->dev = st.st_dev;
+		mapping->ino = st.st_ino;
+	}
+	if (mapping->fd < 0 || (want_write && !mapping->fd_writable)) {
+		bool writable = (fl & O_ACCMODE) == O_RDWR;
+		if ((r = mapping_set_fd(mapping, fd, fl, writable))) {
+			if (fresh)
+				mapping_free(mm, mapping);
+			return r;
+		}
+	}
+	struct file *file = calloc(1, sizeof(*file));
+	if (!file || host_fd_path(fd, path, sizeof(path)) < 0 || !(file->f_path = strdup(path))) {
+		free(file);
+		if (fresh)
+			mapping_free(mm, mapping);
+		return -ENOMEM;
+	}
+	if (fresh) {
+		mapping->next = mm->mappings;
+		mm->mappings = mapping;
+	}
+	mapping->refcount++;
+	file->f_mapping = mapping;
+	file->f_op = &generic_file_operations;
+	file->refcount = 1;
+	*filep = file;
+	return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * lock.c - mmap_lock and the page lock.
+ *
+ * mmap_lock is a reader-writer lock built from two atomics so that the fault
+ * handler can take it for reading: a reader that finds a writer backs off and
+ * waits, so readers never hold it while waiting.  Writers (vme_mmap, munmap,
+ * mprotect, ...) run with asynchronous signals blocked, so no signal handler
+ * on the writer's own thread can fault and wait for it.
+ *
+ * The page lock is PG_locked in the page's flags byte (shared across fork),
+ * held only while a page is filled or its dirty state changes.
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+
+static int readers;
+static int writer;
+static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* handler-safe: takes mmap_lock for reading. */
+void mmap_read_lock(void)
+{
+	for (;;) {
+		__atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&writer, __ATOMIC_SEQ_CST))
+			return;
+		__atomic_fetch_sub(&readers, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&writer, __ATOMIC_ACQUIRE))
+			host_yield();
+	}
+}
+
+/* handler-safe: drops mmap_lock for reading. */
+void mmap_read_unlock(void)
+{
+	__atomic_fetch_sub(&readers, 1, __ATOMIC_RELEASE);
+}
+
+/* Takes mmap_lock for writing: excludes every fault handler. */
+void mmap_write_lock(void)
+{
+	pthread_mutex_lock(&writer_mutex);
+	__atomic_store_n(&writer, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&readers, __ATOMIC_SEQ_CST))
+		host_yield();
+}
+
+void mmap_write_unlock(void)
+{
+	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&writer_mutex);
+}
+
+/* handler-safe: takes the page lock of mapping's page pgoff. */
+void lock_page(struct address_space *mapping, unsigned long pgoff)
+{
+	uint8_t *f = &mapping->flags[pgoff];
+
+	while (__atomic_fetch_or(f, PG_locked, __ATOMIC_ACQUIRE) & PG_locked)
+		host_yield();
+}
+
+/* handler-safe: drops it. */
+void unlock_page(struct address_space *mapping, unsigned long pgoff)
+{
+	__atomic_fetch_and(&mapping->flags[pgoff], (uint8_t)~PG_locked, __ATOMIC_RELEASE);
+}
+
+/* fork: no child may inherit the lock half-taken.  The parent holds it for
+ * writing across fork(), with asynchronous signals blocked meanwhile. */
+static __thread sigset_t fork_saved_mask;
+
+static void fork_prepare(void)
+{
+	host_trap_enter_emulator(&fork_saved_mask);
+	mmap_write_lock();
+}
+
+static void fork_parent(void)
+{
+	mmap_write_unlock();
+	host_trap_leave_emulator(&fork_saved_mask);
+}
+
+static void fork_child(void)
+{
+	readers = 0;
+	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
+	pthread_mutex_init(&writer_mutex, NULL);
+	host_trap_leave_emulator(&fork_saved_mask);
+}
+
+int mmap_lock_init(void)
+{
+	static bool registered;
+
+	if (registered)
+		return 0;
+	registered = true;
+	return -pthread_atfork(fork_prepare, fork_parent, fork_child);
+}

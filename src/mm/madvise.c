@@ -1,0 +1,123 @@
+/*
+ * madvise.c - advice on a range (mm/madvise.c).
+ *
+ * MADV_DONTNEED zaps pages: private ones come back zero-filled or re-read
+ * from the file, shared data stays in the page cache.  MADV_POPULATE_READ
+ * and _WRITE fault pages in, so the range can be handed to read(2) and
+ * write(2), which get EFAULT on an unpopulated emulated page.  MADV_WILLNEED
+ * reads a file range into the page cache now.  NORMAL, RANDOM and SEQUENTIAL
+ * set the VMA's read-pattern flags.  Hints with no emulated meaning
+ * (MADV_FREE, COLD, PAGEOUT, ...) are accepted and change nothing, which is
+ * what Linux does when it has no memory pressure to act on.  Flags that only
+ * concern the host's own handling of the range (fork, dumps, KSM, THP) are
+ * passed to the host for it.
+ */
+#include <errno.h>
+#include <linux/mman.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+
+/* Drop the pages of [start, end) of vma from this mapping (zap_page_range):
+ * their PTEs go, the host pages become PROT_NONE, private copies are
+ * discarded, and poisoned pages get their backing back. */
+void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	bool present = false;
+
+	for (unsigned long addr = start; addr < end;) {
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte) {
+			addr = pte_next_table(addr, end);
+			continue;
+		}
+		if (*pte & PTE_POISON)
+			vma_map_backing(vma, addr, addr + PAGE_SIZE);
+		else if (*pte & PTE_PRESENT)
+			present = true;
+		if (*pte)
+			set_pte_at(addr, pte, 0);
+		addr += PAGE_SIZE;
+	}
+	if (!present)
+		return;
+	host_protect(start, end - start, HOST_PROT_NONE);
+	if (!(vma->vm_flags & VM_SHARED))
+		host_discard(start, end - start);
+}
+
+/* Read [start, end) of a file VMA into the page cache, up to end of file. */
+static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long start,
+				       unsigned long end)
+{
+	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		struct fault vmf = { .vma = vma, .address = addr, .real_address = addr,
+				     .pgoff = linear_page_index(vma, addr) };
+		if (vma->vm_ops->fault(&vmf) & VM_FAULT_ERROR)
+			break;
+	}
+}
+
+struct madvise_args {
+	int advice;
+	int unmapped_error;	/* -ENOMEM if part of the range is not mapped */
+};
+
+static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
+		       unsigned long end, void *arg)
+{
+	struct madvise_args *a = arg;
+	unsigned long flags = vma->vm_flags & ~(VM_RAND_READ | VM_SEQ_READ);
+
+	switch (a->advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		zap_page_range(vma, start, end);
+		return 0;
+	case MADV_FREE:
+		return vma->vm_file ? -EINVAL : 0;
+	case MADV_REMOVE:
+		return (vma->vm_flags & VM_SHARED) ? -EOPNOTSUPP : -EINVAL;
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE:
+		return populate_range(mm, start, end, a->advice == MADV_POPULATE_WRITE);
+	case MADV_WILLNEED:
+		if (vma->vm_file)
+			force_page_cache_readahead(vma, start, end);
+		return 0;
+	case MADV_NORMAL:
+		return vma_modify_flags(mm, vma, start, end, flags);
+	case MADV_RANDOM:
+		return vma_modify_flags(mm, vma, start, end, flags | VM_RAND_READ);
+	case MADV_SEQUENTIAL:
+		return vma_modify_flags(mm, vma, start, end, flags | VM_SEQ_READ);
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		return 0;
+	default:	/* fork, dump, KSM and THP flags: the host's own business */
+		return host_pass_madvise(start, end - start, a->advice);
+	}
+}
+
+static int madvise_gap(unsigned long start, unsigned long end, void *arg)
+{
+	struct madvise_args *a = arg;
+	int r = host_pass_madvise(start, end - start, a->advice);
+
+	if (r == -ENOMEM) {
+		a->unmapped_error = r;
+		return 0;
+	}
+	return r;
+}
+
+/* Caller holds mmap_lock (for writing unless populating); the advice has
+ * been validated at the API edge. */
+int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice)
+{
+	static const struct range_walk_ops ops = { .vma_range = madvise_vma, .gap = madvise_gap };
+	struct madvise_args a = { .advice = advice };
+	int r = walk_range(mm, start, start + len, &ops, &a);
+
+	return r ? r : a.unmapped_error;
+}

@@ -1,0 +1,257 @@
+/*
+ * mm.h - the emulated kernel's structures: mm_struct, vm_area_struct, the
+ * page cache (address_space), software page tables, and the fault state.
+ *
+ * Names and roles follow Linux (include/linux/mm_types.h, mm.h, fs.h).
+ * Nothing here knows the host; src/host/host.h is the only way out.
+ */
+#ifndef VMEMU_MM_H
+#define VMEMU_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "host/host.h"
+
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1UL << PAGE_SHIFT)
+#define PAGE_MASK	(~(PAGE_SIZE - 1))
+#define PAGE_ALIGN(x)	(((x) + PAGE_SIZE - 1) & PAGE_MASK)
+#define offset_in_page(x) ((unsigned long)(x) & (PAGE_SIZE - 1))
+#define TASK_SIZE	(1UL << 47)	/* x86-64 with 4-level page tables */
+
+/* vm_flags, with Linux's values (the first three equal PROT_*). */
+#define VM_NONE		0x00000000UL
+#define VM_READ		0x00000001UL
+#define VM_WRITE	0x00000002UL
+#define VM_EXEC		0x00000004UL
+#define VM_SHARED	0x00000008UL
+#define VM_MAYREAD	0x00000010UL
+#define VM_MAYWRITE	0x00000020UL
+#define VM_MAYEXEC	0x00000040UL
+#define VM_MAYSHARE	0x00000080UL
+#define VM_SEQ_READ	0x00008000UL
+#define VM_RAND_READ	0x00010000UL
+#define VM_NORESERVE	0x00200000UL
+#define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
+
+/* Software PTE: one byte per virtual page (pgtable.c).  Zero is "not
+ * present"; the host page is then PROT_NONE. */
+typedef uint8_t pte_t;
+#define PTE_PRESENT	0x01	/* the host page is accessible */
+#define PTE_WRITE	0x02	/* ... and writable (dirty-tracked or a private copy) */
+#define PTE_ANON	0x04	/* a private page: anonymous or a broken COW */
+#define PTE_POISON	0x08	/* a SIGBUS poison page is mapped here */
+
+/* Page-cache page flags: one byte per file page, in memory shared across
+ * fork, like struct page's flags word. */
+#define PG_locked	0x01
+#define PG_uptodate	0x02
+#define PG_dirty	0x04
+#define PG_error	0x08
+
+/* Fault flags and results (include/linux/mm_types.h). */
+#define FAULT_FLAG_WRITE	0x01	/* known to be a write (populate) */
+#define FAULT_FLAG_SIGNAL	0x02	/* raised by a real SIGSEGV */
+
+#define VM_FAULT_OOM		0x0001
+#define VM_FAULT_SIGBUS		0x0002
+#define VM_FAULT_MAJOR		0x0004
+#define VM_FAULT_SIGSEGV	0x0040
+#define VM_FAULT_NOPAGE		0x0100	/* nothing to do: raced, already present */
+#define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
+
+struct vm_area_struct;
+struct address_space;
+struct file;
+struct fault;
+
+/* How a file's pages are read and written (address_space_operations). */
+struct address_space_operations {
+	int (*readpage)(struct address_space *mapping, unsigned long pgoff, char *dst);
+	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
+};
+
+/* The page cache of one file or shared anonymous object.  The pages live in
+ * a memfd (offset = pgoff * PAGE_SIZE), so every VMA of the object maps the
+ * same frames; `direct` is the library's own always-writable view of them. */
+struct address_space {
+	dev_t dev;			/* identity of the file (0, 0 for shmem) */
+	ino_t ino;
+	int fd;				/* our descriptor for readpage/writepage, or -1 */
+	bool fd_writable;		/* fd was opened for writing */
+	int memfd;			/* the frames */
+	char *direct;			/* RW view of memfd, nr_pages long */
+	uint8_t *flags;			/* PG_* per page, nr_pages long, fork-shared */
+	unsigned long nr_pages;		/* size of memfd, view and flags */
+	int wb_err;			/* first write-back error not yet reported */
+	unsigned long nr_dirty;		/* approximate, for shutdown's fast path */
+	const struct address_space_operations *a_ops;
+	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
+	int refcount;			/* struct files referring to this */
+	struct address_space *next;	/* in mm->mappings */
+};
+
+/* An open file as mmap sees it: a reference to the page cache and a name. */
+struct file {
+	struct address_space *f_mapping;
+	const struct file_operations *f_op;
+	char *f_path;			/* as /proc/self/maps shows it */
+	int refcount;			/* VMAs referring to this */
+};
+
+struct file_operations {
+	int (*mmap)(struct file *file, struct vm_area_struct *vma);
+};
+
+struct vm_operations_struct {
+	int (*fault)(struct fault *vmf);		/* fill the page cache page */
+	int (*page_mkwrite)(struct fault *vmf);		/* a clean shared page is being written */
+	const char *name;
+};
+
+struct vm_area_struct {
+	unsigned long vm_start;		/* first byte */
+	unsigned long vm_end;		/* first byte after */
+	unsigned long vm_flags;		/* VM_* */
+	int vm_page_prot;		/* host protection of a present writable page */
+	unsigned long vm_pgoff;		/* offset in the object, in pages */
+	struct file *vm_file;		/* NULL for private anonymous memory */
+	const struct vm_operations_struct *vm_ops;	/* NULL for anonymous memory */
+	struct vm_area_struct *shared_next;	/* in vm_file->f_mapping->i_mmap */
+};
+
+/* The address space.  VMAs sit in a sorted array (binary search, O(log n)),
+ * read by the fault handler under mmap_lock for reading. */
+struct mm_struct {
+	struct vm_area_struct **vmas;
+	size_t map_count;
+	size_t vmas_cap;
+	unsigned long mmap_base;	/* lowest address handed out so far */
+	unsigned long start_brk, brk;	/* the heap, for vme_brk */
+	struct address_space *mappings;	/* every live page cache */
+};
+
+/* The one carried fault state (struct vm_fault). */
+struct fault {
+	struct vm_area_struct *vma;	/* the VMA containing address */
+	unsigned long address;		/* page-aligned faulting address */
+	unsigned long real_address;	/* the address the access used */
+	unsigned long pgoff;		/* page index in the VMA's object */
+	unsigned int flags;		/* FAULT_FLAG_* */
+	pte_t *pte;			/* software PTE of address */
+	pte_t orig_pte;			/* its value when the fault started */
+};
+
+extern struct mm_struct init_mm;
+
+/* lock.c: mmap_lock, a reader-writer lock the handler can take for reading.
+ * Writers run with asynchronous signals blocked (see api), so no handler can
+ * interrupt a thread that holds it. */
+void mmap_read_lock(void);		/* handler-safe */
+void mmap_read_unlock(void);		/* handler-safe */
+void mmap_write_lock(void);
+void mmap_write_unlock(void);
+int mmap_lock_init(void);
+void lock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+void unlock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+
+/* pgtable.c: two-level software page table over the whole address space. */
+int pgtable_init(void);
+void pgtable_exit(void);
+pte_t *pte_offset(unsigned long addr, bool alloc);	/* handler-safe */
+void set_pte_at(unsigned long addr, pte_t *ptep, pte_t pte);	/* handler-safe */
+unsigned long pte_next_table(unsigned long addr, unsigned long end);
+
+/* vma.c: the VMA tree. */
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);	/* handler-safe */
+struct vm_area_struct *find_vma_intersection(struct mm_struct *mm, unsigned long start, unsigned long end);
+struct vm_area_struct *vma_prev(struct mm_struct *mm, struct vm_area_struct *vma);
+struct vm_area_struct *vma_next(struct mm_struct *mm, struct vm_area_struct *vma);
+int vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr, int new_below);
+struct vm_area_struct *vma_merge(struct mm_struct *mm, struct vm_area_struct *vma);
+struct vm_area_struct *vm_area_alloc(void);
+void vm_area_free(struct vm_area_struct *vma);
+int vma_host_prot(const struct vm_area_struct *vma, pte_t pte);	/* handler-safe */
+void i_mmap_insert(struct vm_area_struct *vma);
+void i_mmap_remove(struct vm_area_struct *vma);
+static inline unsigned long vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+static inline unsigned long linear_page_index(const struct vm_area_struct *vma, unsigned long addr)
+{
+	return ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
+}
+static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
+{
+	return !vma->vm_ops;
+}
+static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_SHARED) && vma->vm_file &&
+	       vma->vm_file->f_mapping->a_ops->writepage;
+}
+
+/* filemap.c: the page cache. */
+extern const struct vm_operations_struct generic_file_vm_ops;
+extern const struct file_operations generic_file_operations;
+int filemap_fault(struct fault *vmf);	/* handler-safe */
+int mapping_grow(struct address_space *mapping, unsigned long nr_pages);
+struct address_space *mapping_alloc(const struct address_space_operations *a_ops);
+void mapping_put(struct mm_struct *mm, struct address_space *mapping);
+int mapping_release_orphans(struct mm_struct *mm);
+int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file **filep);
+struct file *get_file(struct file *file);
+void fput(struct mm_struct *mm, struct file *file);
+int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
+				 unsigned long last, bool sync);
+int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
+void page_mkclean(struct address_space *mapping, unsigned long pgoff);
+
+/* shmem.c: shared anonymous memory. */
+int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma);
+
+/* fault.c: the fault path. */
+int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned int flags);	/* handler-safe */
+enum host_fault vmemu_fault(unsigned long addr);	/* handler-safe: the trap's entry */
+
+/* mmap.c */
+int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot,
+	    int flags, int fd, unsigned long pgoff, unsigned long *out);
+int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_host);
+int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write);
+
+/* mprotect.c, msync.c, madvise.c, mincore.c */
+int do_mprotect(struct mm_struct *mm, unsigned long start, size_t len, int prot);
+int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags);
+int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice);
+int do_mincore(struct mm_struct *mm, unsigned long start, unsigned long pages, unsigned char *vec);
+void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
+		     unsigned long end, unsigned long newflags);
+
+/* walk.c: visit a user range part by part, emulated VMAs and host gaps. */
+struct range_walk_ops {
+	/* A part [start, end) inside vma (may change the tree). */
+	int (*vma_range)(struct mm_struct *mm, struct vm_area_struct *vma,
+			 unsigned long start, unsigned long end, void *arg);
+	/* A part no emulated VMA covers: the host's business. */
+	int (*gap)(unsigned long start, unsigned long end, void *arg);
+};
+int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
+	       const struct range_walk_ops *ops, void *arg);
+
+/* mm_init.c: initialisation, shutdown. */
+int mm_init(int verbose);
+int mm_exit(void);
+extern int mm_verbose;
+void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
+
+#endif /* VMEMU_MM_H */

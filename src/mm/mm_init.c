@@ -1,0 +1,70 @@
+/*
+ * mm_init.c - bringing the emulated kernel up and down.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+#include "mm/vmstat.h"
+
+struct mm_struct init_mm;
+unsigned long vm_events[NR_VM_EVENT_ITEMS];
+int mm_verbose;
+
+/* Report a should-never-happen condition once, with its numbers. */
+void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
+{
+	if (*warned || !mm_verbose)
+		return;
+	*warned = true;
+	host_write_str("vmemu: warning: ");
+	host_write_str(what);
+	host_write_num(": ", a);
+	host_write_num("  and: ", b);
+}
+
+/* Set up page tables and the trap.  Returns 0 or -errno. */
+int mm_init(int verbose)
+{
+	int r;
+
+	mm_verbose = verbose;
+	if ((r = mmap_lock_init()) || (r = pgtable_init()))
+		return r;
+	if ((r = host_trap_install(vmemu_fault))) {
+		pgtable_exit();
+		return r;
+	}
+	return 0;
+}
+
+/* Write back everything; if that fails return the error and change nothing
+ * else.  Otherwise unmap every VMA, free every cache and give SIGSEGV back.
+ * Caller holds mmap_lock for writing. */
+int mm_exit(void)
+{
+	struct mm_struct *mm = &init_mm;
+	int err = 0, r;
+
+	for (struct address_space *m = mm->mappings; m; m = m->next) {
+		if (!m->nr_dirty && !m->wb_err)
+			continue;
+		r = m->nr_dirty ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : m->wb_err;
+		if (r && !err)
+			err = r;
+	}
+	if (err)
+		return err;
+	while (mm->map_count) {
+		struct vm_area_struct *vma = mm->vmas[mm->map_count - 1];
+		do_munmap(mm, vma->vm_start, vma->vm_end - vma->vm_start, true);
+	}
+	if ((r = mapping_release_orphans(mm)))
+		return r;
+	free(mm->vmas);
+	*mm = (struct mm_struct){ 0 };
+	host_trap_uninstall();
+	pgtable_exit();
+	return 0;
+}

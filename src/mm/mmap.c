@@ -1,0 +1,276 @@
+/*
+ * mmap.c - the mmap path (mm/mmap.c, mm/vma.c):
+ *
+ *   do_mmap -> get_unmapped_area -> mmap_region -> file->f_op->mmap -> vma_link
+ *
+ * and its inverse, do_munmap.  The address space is shared with the host's
+ * own mappings (malloc, stacks, libraries), so only the host knows which
+ * addresses are free: get_unmapped_area reserves the range with a PROT_NONE
+ * host mapping, and mmap_region then puts the VMA's backing over it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mman.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+#include "mm/vmstat.h"
+
+/* Find (and reserve) room for len bytes: at addr exactly for MAP_FIXED and
+ * MAP_FIXED_NOREPLACE, near addr as a hint otherwise.  Returns 0 or -errno. */
+static int get_unmapped_area(unsigned long addr, unsigned long len, int flags, unsigned long *out)
+{
+	int how = 0;
+
+	if (flags & MAP_FIXED_NOREPLACE)	/* wins over MAP_FIXED, as in do_mmap */
+		how = HOST_RESERVE_NOREPLACE;
+	else if (flags & MAP_FIXED)
+		how = HOST_RESERVE_FIXED;
+	if (flags & MAP_32BIT)
+		how |= HOST_RESERVE_32BIT;
+	int r = host_reserve(addr, len, how, out);
+	if (!r && *out + len > TASK_SIZE) {	/* beyond what the page table covers */
+		host_unmap(*out, len);
+		return -ENOMEM;
+	}
+	return r;
+}
+
+/* Clear the software PTEs of [start, end), skipping absent tables. */
+static void clear_ptes(unsigned long start, unsigned long end)
+{
+	for (unsigned long addr = start; addr < end;) {
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte) {
+			addr = pte_next_table(addr, end);
+			continue;
+		}
+		if (*pte)
+			set_pte_at(addr, pte, 0);
+		addr += PAGE_SIZE;
+	}
+}
+
+/* Put vma's host backing over [start, end): its object's memfd at the right
+ * offset, or fresh anonymous memory.  PROT_NONE until faults make pages
+ * present.  Returns 0 or -errno. */
+int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	if (!vma->vm_file)
+		return host_map_anon(start, end - start);
+	return host_map_object(start, end - start, vma->vm_file->f_mapping->memfd,
+			       linear_page_index(vma, start) << PAGE_SHIFT,
+			       vma->vm_flags & VM_SHARED);
+}
+
+/* Create the VMA for [addr, addr + len), already reserved.  file is consumed
+ * (its reference moves to the VMA).  Returns 0 or -errno; on failure the
+ * range is left reserved, for the caller to unmap. */
+static int mmap_region(struct mm_struct *mm, struct file *file, unsigned long addr,
+		       unsigned long len, unsigned long vm_flags, unsigned long pgoff,
+		       struct vm_area_struct **vmap)
+{
+	struct vm_area_struct *vma = vm_area_alloc();
+	int r = -ENOMEM;
+
+	if (!vma)
+		goto out_fput;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = vm_flags;
+	vma->vm_page_prot = (int)(vm_flags & VM_ACCESS_FLAGS);
+	vma->vm_pgoff = pgoff;
+	if (file) {
+		vma->vm_file = file;
+		file = NULL;
+		if ((r = vma->vm_file->f_op->mmap(vma->vm_file, vma)))
+			goto out_free;
+		if ((r = mapping_grow(vma->vm_file->f_mapping, pgoff + (len >> PAGE_SHIFT))))
+			goto out_free;
+	} else if (vm_flags & VM_SHARED) {
+		if ((r = shmem_zero_setup(mm, vma)))
+			goto out_free;
+	} else {
+		vma->vm_pgoff = addr >> PAGE_SHIFT;
+	}
+	/* The reservation is already private anonymous PROT_NONE memory. */
+	if (vma->vm_file && (r = vma_map_backing(vma, addr, addr + len)))
+		goto out_free;
+	clear_ptes(addr, addr + len);
+	if ((r = vma_link(mm, vma)))
+		goto out_free;
+	*vmap = vma_merge(mm, vma);
+	return 0;
+
+out_free:
+	if (vma->vm_file)
+		fput(mm, vma->vm_file);
+	vm_area_free(vma);
+out_fput:
+	if (file)
+		fput(mm, file);
+	return r;
+}
+
+/* calc_vm_prot_bits, calc_vm_flag_bits */
+static unsigned long calc_vm_flags(int prot, int flags)
+{
+	unsigned long vm_flags = (unsigned long)(prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
+
+	vm_flags |= VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	if (flags & MAP_NORESERVE)
+		vm_flags |= VM_NORESERVE;
+	return vm_flags;
+}
+
+/* The file checks of do_mmap: access modes against prot and the map type.
+ * Adjusts *vm_flags.  Returns 0 or -errno. */
+static int mmap_file_checks(int fd, int prot, int flags, unsigned long *vm_flags)
+{
+	int fl = host_fd_flags(fd);
+
+	if (fl < 0)
+		return fl;
+	if (fl & O_PATH)
+		return -EBADF;
+	bool readable = (fl & O_ACCMODE) != O_WRONLY;
+	bool writable = (fl & O_ACCMODE) != O_RDONLY;
+
+	if ((flags & MAP_TYPE) != MAP_PRIVATE) {	/* MAP_SHARED, MAP_SHARED_VALIDATE */
+		if ((prot & PROT_WRITE) && !writable)
+			return -EACCES;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		if (!writable)
+			*vm_flags &= ~VM_MAYWRITE;
+	}
+	if (!readable)
+		return -EACCES;
+	if (host_fd_noexec(fd)) {
+		if (prot & PROT_EXEC)
+			return -EPERM;
+		*vm_flags &= ~VM_MAYEXEC;
+	}
+	return 0;
+}
+
+/* Map [addr, addr + len) (len page-aligned and non-zero, checked at the API
+ * edge).  fd is a regular file unless MAP_ANONYMOUS.  Returns 0 with the
+ * address in *out, or -errno.  Caller holds mmap_lock for writing. */
+int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot,
+	    int flags, int fd, unsigned long pgoff, unsigned long *out)
+{
+	unsigned long vm_flags = calc_vm_flags(prot, flags);
+	struct vm_area_struct *vma;
+	struct file *file = NULL;
+	bool anon = flags & MAP_ANONYMOUS;
+	bool reserved = false;
+	int r;
+
+	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
+		return -EOVERFLOW;
+	if (!anon && ((pgoff << PAGE_SHIFT) >> PAGE_SHIFT != pgoff ||
+		      (pgoff << PAGE_SHIFT) + len > (unsigned long)INT64_MAX))
+		return -EOVERFLOW;
+	if (len > TASK_SIZE)
+		return -ENOMEM;
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && addr > TASK_SIZE - len)
+		return -ENOMEM;
+	if (flags & MAP_FIXED_NOREPLACE) {
+		if ((r = get_unmapped_area(addr, len, flags, &addr)))
+			return r;
+		reserved = true;
+	}
+	if (!anon) {
+		if ((r = mmap_file_checks(fd, prot, flags, &vm_flags)))
+			goto out_unreserve;
+	} else if ((flags & MAP_TYPE) != MAP_PRIVATE) {
+		vm_flags |= VM_SHARED | VM_MAYSHARE;
+	}
+	if (!anon && (r = file_open_mapping(mm, fd, (vm_flags & VM_SHARED) && (vm_flags & VM_MAYWRITE), &file)))
+		goto out_unreserve;
+	if (!reserved) {
+		if ((flags & MAP_FIXED) && (r = do_munmap(mm, addr, len, false)))
+			goto out_fput;
+		if ((r = get_unmapped_area(addr, len, flags, &addr)))
+			goto out_fput;
+		reserved = true;
+	}
+	if ((r = mmap_region(mm, file, addr, len, vm_flags, pgoff, &vma))) {
+		host_unmap(addr, len);
+		return r;
+	}
+	*out = addr;
+	if (flags & (MAP_POPULATE | MAP_LOCKED)) {	/* errors are ignored, as in mm_populate */
+		bool write = (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+		populate_range(mm, addr, addr + len, write);
+	}
+	return 0;
+
+out_fput:
+	if (file)
+		fput(mm, file);
+out_unreserve:
+	if (reserved)
+		host_unmap(addr, len);
+	return r;
+}
+
+/* Fault in every page of [start, end) as a read, or as a write (breaking
+ * COW, dirtying shared pages).  Returns 0, -EFAULT where the access would
+ * raise SIGSEGV or SIGBUS, -ENOMEM where nothing is mapped.  Caller holds
+ * mmap_lock. */
+int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write)
+{
+	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr)
+			return -ENOMEM;
+		int ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		if (ret & VM_FAULT_OOM)
+			return -ENOMEM;
+		if (ret & VM_FAULT_ERROR)
+			return -EFAULT;
+		count_vm_event(EV_populate);
+	}
+	return 0;
+}
+
+/* Remove one whole VMA: write back its dirty shared pages (a failure keeps
+ * them dirty in the cache, reported later), forget its PTEs, drop it. */
+static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	if (vma_is_shared_file(vma))
+		filemap_write_and_wait_range(vma->vm_file->f_mapping, vma->vm_pgoff,
+					     vma->vm_pgoff + vma_pages(vma) - 1, false);
+	clear_ptes(vma->vm_start, vma->vm_end);
+	vma_unlink(mm, vma);
+	if (vma->vm_file)
+		fput(mm, vma->vm_file);
+	vm_area_free(vma);
+}
+
+/* Unmap [start, start + len): split the VMAs at the edges, remove those
+ * inside, and (if unmap_host) unmap the whole range on the host, which
+ * also passes the call through for parts vmemu does not manage.  Returns 0
+ * or -ENOMEM (a split failed; nothing was removed).  Caller holds mmap_lock
+ * for writing. */
+int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_host)
+{
+	unsigned long end = start + len;
+	struct vm_area_struct *vma = find_vma_intersection(mm, start, end);
+	int r;
+
+	if (vma) {
+		if (vma->vm_start < start && (r = split_vma(mm, vma, start, 1)))
+			return r;
+		struct vm_area_struct *last = find_vma(mm, end - 1);
+		if (last && last->vm_start < end && last->vm_end > end &&
+		    (r = split_vma(mm, last, end, 0)))
+			return r;
+		while ((vma = find_vma_intersection(mm, start, end)))
+			remove_vma(mm, vma);
+	}
+	if (unmap_host && (r = host_unmap(start, len)))
+		return r;
+	return 0;
+}

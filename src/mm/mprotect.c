@@ -1,0 +1,97 @@
+/*
+ * mprotect.c - change the protection of a range (mm/mprotect.c).
+ */
+#include <errno.h>
+#include <linux/mman.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+
+/* Bring the host protection of the present pages of [start, end) in line
+ * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
+ * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again. */
+void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	unsigned long run = 0, run_end = 0;
+	int run_prot = -1;
+
+	for (unsigned long addr = start; addr < end;) {
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte) {
+			addr = pte_next_table(addr, end);
+			continue;
+		}
+		pte_t entry = *pte;
+		if (entry & PTE_PRESENT) {
+			if (!(vma->vm_flags & VM_WRITE) && (entry & PTE_WRITE))
+				set_pte_at(addr, pte, entry &= (pte_t)~PTE_WRITE);
+			int prot = vma_host_prot(vma, entry);
+			if (prot != run_prot || addr != run_end) {
+				if (run_end > run)
+					host_protect(run, run_end - run, run_prot);
+				run = addr;
+				run_prot = prot;
+			}
+			run_end = addr + PAGE_SIZE;
+		}
+		addr += PAGE_SIZE;
+	}
+	if (run_end > run)
+		host_protect(run, run_end - run, run_prot);
+}
+
+/* Give [start, end) of vma the flags newflags: split off the parts outside,
+ * change, then merge with the neighbours.  (mprotect_fixup, also used by
+ * madvise for VM_RAND_READ / VM_SEQ_READ.)  Returns 0 or -ENOMEM. */
+int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
+		     unsigned long end, unsigned long newflags)
+{
+	int r;
+
+	if (newflags == vma->vm_flags)
+		return 0;
+	if (vma->vm_start < start) {
+		if ((r = split_vma(mm, vma, start, 1)))
+			return r;
+	}
+	if (vma->vm_end > end) {
+		if ((r = split_vma(mm, vma, end, 0)))
+			return r;
+	}
+	vma->vm_flags = newflags;
+	vma->vm_page_prot = (int)(newflags & VM_ACCESS_FLAGS);
+	change_protection(vma, start, end);
+	vma_merge(mm, vma);
+	return 0;
+}
+
+static int mprotect_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
+			unsigned long end, void *arg)
+{
+	unsigned long prot = (unsigned long)*(int *)arg & VM_ACCESS_FLAGS;
+	unsigned long newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | prot;
+
+	/* VM_MAY* are VM_* shifted left by 4. */
+	if ((newflags & ~(vma->vm_flags >> 4)) & VM_ACCESS_FLAGS)
+		return -EACCES;
+	return vma_modify_flags(mm, vma, start, end, newflags);
+}
+
+static int mprotect_gap(unsigned long start, unsigned long end, void *arg)
+{
+	return host_pass_mprotect(start, end - start, *(int *)arg);
+}
+
+/* mprotect [start, start + len) (page-aligned, checked at the API edge).
+ * Stops at the first failure, as Linux does, leaving earlier parts changed.
+ * Caller holds mmap_lock for writing. */
+int do_mprotect(struct mm_struct *mm, unsigned long start, size_t len, int prot)
+{
+	static const struct range_walk_ops ops = { .vma_range = mprotect_vma, .gap = mprotect_gap };
+	struct vm_area_struct *vma = find_vma(mm, start);
+
+	if ((prot & PROT_GROWSDOWN) && vma && vma->vm_start <= start)
+		return -EINVAL;		/* no emulated VMA grows down */
+	prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+	return walk_range(mm, start, start + len, &ops, &prot);
+}

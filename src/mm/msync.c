@@ -1,0 +1,55 @@
+/*
+ * msync.c - write back a range of shared file mappings (mm/msync.c).
+ *
+ * MS_SYNC writes back the dirty pages of the range and calls fdatasync;
+ * MS_ASYNC writes them back without waiting for the device; MS_INVALIDATE
+ * has nothing to do, since every mapping of a file in the process shares one
+ * page cache.  A page whose write-back fails stays dirty, and the error is
+ * returned; a later msync tries again.
+ */
+#include <errno.h>
+#include <linux/mman.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+
+struct msync_args {
+	int flags;
+	int unmapped_error;	/* -ENOMEM if part of the range is not mapped */
+};
+
+static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
+		     unsigned long end, void *arg)
+{
+	struct msync_args *a = arg;
+
+	(void)mm;
+	if (!vma_is_shared_file(vma) || !(a->flags & (MS_SYNC | MS_ASYNC)))
+		return 0;
+	return filemap_write_and_wait_range(vma->vm_file->f_mapping,
+					    linear_page_index(vma, start),
+					    linear_page_index(vma, end - PAGE_SIZE),
+					    a->flags & MS_SYNC);
+}
+
+static int msync_gap(unsigned long start, unsigned long end, void *arg)
+{
+	struct msync_args *a = arg;
+	int r = host_pass_msync(start, end - start, a->flags);
+
+	if (r == -ENOMEM) {		/* a hole: go on, report at the end */
+		a->unmapped_error = r;
+		return 0;
+	}
+	return r;
+}
+
+/* Caller holds mmap_lock for reading; [start, start + len) is page-aligned. */
+int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags)
+{
+	static const struct range_walk_ops ops = { .vma_range = msync_vma, .gap = msync_gap };
+	struct msync_args a = { .flags = flags };
+	int r = walk_range(mm, start, start + len, &ops, &a);
+
+	return r ? r : a.unmapped_error;
+}

@@ -1,0 +1,67 @@
+/*
+ * shmem.c - shared anonymous memory (mm/shmem.c).
+ *
+ * A MAP_SHARED|MAP_ANONYMOUS mapping gets its own object, as the kernel's
+ * shmem_zero_setup gives it a "/dev/zero (deleted)" file: a page cache with no
+ * backing file, whose frames start as zeros.  Every VMA split from it, and a
+ * forked child, maps the same frames.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm/mm.h"
+
+static const struct address_space_operations shmem_aops = { 0 };
+
+/* handler-safe: the frame is already there (zero until written); mark it
+ * resident for mincore. */
+static int shmem_fault(struct fault *vmf)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+
+	if (vmf->pgoff >= mapping->nr_pages)
+		return VM_FAULT_SIGBUS;
+	__atomic_fetch_or(&mapping->flags[vmf->pgoff], PG_uptodate, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static const struct vm_operations_struct shmem_vm_ops = {
+	.fault = shmem_fault,
+	.name = "shmem",
+};
+
+/* Give vma a new shared anonymous object of its size.  Returns 0 or -errno.
+ * Caller holds mmap_lock for writing. */
+int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct address_space *mapping = mapping_alloc(&shmem_aops);
+	struct file *file = calloc(1, sizeof(*file));
+	int r = -ENOMEM;
+
+	if (!mapping || !file || !(file->f_path = strdup("/dev/zero (deleted)")))
+		goto out_free;
+	if ((r = mapping_grow(mapping, vma_pages(vma))))
+		goto out_free;
+	mapping->refcount = 1;
+	mapping->next = mm->mappings;
+	mm->mappings = mapping;
+	file->f_mapping = mapping;
+	file->refcount = 1;
+	vma->vm_file = file;
+	vma->vm_pgoff = 0;
+	vma->vm_ops = &shmem_vm_ops;
+	return 0;
+
+out_free:
+	if (mapping) {
+		mapping->refcount = 1;
+		mapping->next = mm->mappings;
+		mm->mappings = mapping;
+		mapping_put(mm, mapping);
+	}
+	if (file)
+		free(file->f_path);
+	free(file);
+	return r;
+}

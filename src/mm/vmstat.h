@@ -1,0 +1,37 @@
+/*
+ * vmstat.h - event counters, in the spirit of /proc/vmstat.
+ *
+ * One X-macro list; vme_stats() copies each into the public struct field of
+ * the same name, so a counter added here without its field fails to compile.
+ * Counters are relaxed atomics: cheap enough to leave on, handler-safe.
+ */
+#ifndef VMEMU_VMSTAT_H
+#define VMEMU_VMSTAT_H
+
+#define VM_EVENT_ITEMS(X) \
+	X(pgfault) X(pgmajfault) X(anon_fault) X(read_fault) X(cow_fault) \
+	X(shared_fault) X(wp_fault) X(wp_copy) X(spurious_fault) X(pgpgin) \
+	X(pgpgout) X(writeback_error) X(read_error) X(sigsegv_delivered) \
+	X(sigbus_delivered) X(foreign_fault) X(populate)
+
+enum vm_event_item {
+#define X(name) EV_##name,
+	VM_EVENT_ITEMS(X)
+#undef X
+	NR_VM_EVENT_ITEMS
+};
+
+extern unsigned long vm_events[NR_VM_EVENT_ITEMS];
+
+/* handler-safe */
+static inline void count_vm_event(enum vm_event_item item)
+{
+	__atomic_fetch_add(&vm_events[item], 1, __ATOMIC_RELAXED);
+}
+
+static inline unsigned long vm_event(enum vm_event_item item)
+{
+	return __atomic_load_n(&vm_events[item], __ATOMIC_RELAXED);
+}
+
+#endif /* VMEMU_VMSTAT_H */
