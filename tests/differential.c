@@ -69,6 +69,7 @@ static struct sim {
 	char desc[256];
 	char log[LOGN][256];
 	unsigned nlog;
+	int trace;
 	unsigned char init[FILE_PAGES * 4096];
 	unsigned char fbuf[2][FILE_PAGES * 4096 + 4096];
 	unsigned char vec[2][NPAGES + MAX_RUN];
@@ -108,6 +109,8 @@ static void describe(const char *fmt, ...)
 	vsnprintf(S.desc + n, sizeof S.desc - (size_t)n, fmt, ap);
 	va_end(ap);
 	memcpy(S.log[S.nlog++ % LOGN], S.desc, sizeof S.desc);
+	if (S.trace)	/* DIFF_TRACE=1 in the environment: log every operation */
+		fprintf(stderr, "[seed %llu] %s\n", (unsigned long long)S.seed, S.desc);
 }
 
 /* A signal the program would get means vmemu (or the model) let an access
@@ -135,6 +138,19 @@ static void fatal_signal(int sig)
 			break;
 	}
 	abort();
+}
+
+/* " file page N" for file pages, "" for anonymous ones. */
+static const char *fpage_str(int i)
+{
+	static char buf[4][24];
+	static unsigned next;
+	char *b = buf[next++ % 4];
+
+	if (IS_ANON(S.m[i].kind))
+		return "";
+	snprintf(b, sizeof buf[0], ", file page %d", S.m[i].fpage);
+	return b;
 }
 
 static const char *prot_name(int prot)
@@ -324,8 +340,8 @@ static void compare_memory(const char *when)
 			continue;
 		for (size_t j = 0; j < PG; j++)
 			if (a[j] != b[j])
-				FAILF("%s: memory differs at arena page %d (%s, prot %s, file page %d) byte %zu: host 0x%02x, vmemu 0x%02x",
-				      when, i, kind_name[S.m[i].kind], prot_name(S.m[i].prot), S.m[i].fpage, j, a[j], b[j]);
+				FAILF("%s: memory differs at arena page %d (%s, prot %s%s) byte %zu: host 0x%02x, vmemu 0x%02x",
+				      when, i, kind_name[S.m[i].kind], prot_name(S.m[i].prot), fpage_str(i), j, a[j], b[j]);
 	}
 }
 
@@ -418,6 +434,7 @@ static void op_mmap(void)
 {
 	int s, n, prot = rand_prot(), kind = (int)rnd(K__COUNT), fpage = 0, fd[2] = { -1, -1 };
 	int flags = rnd(8) == 0 ? MAP_FIXED_NOREPLACE : MAP_FIXED;
+	char fpn[32];
 	struct rv r[2];
 
 	rand_range(&s, &n);
@@ -438,9 +455,10 @@ static void op_mmap(void)
 		for (int k = 0; k < 2; k++)
 			fd[k] = kind == K_FILE_RO_SHARED || kind == K_FILE_RO_PRIV ? S.w[k].fd_ro : S.w[k].fd_rw;
 	}
-	describe("mmap pages [%d,+%d) prot %s %s%s%s file page %d", s, n, prot_name(prot), kind_name[kind],
+	snprintf(fpn, sizeof fpn, " file page %d", fpage);
+	describe("mmap pages [%d,+%d) prot %s %s%s%s%s", s, n, prot_name(prot), kind_name[kind],
 		 flags & MAP_FIXED_NOREPLACE ? " MAP_FIXED_NOREPLACE" : " MAP_FIXED",
-		 flags & MAP_POPULATE ? " MAP_POPULATE" : "", fpage);
+		 flags & MAP_POPULATE ? " MAP_POPULATE" : "", IS_ANON(kind) ? "" : fpn);
 	host_hole_check(s, n);
 	for (int k = 0; k < 2; k++) {
 		unsigned char *want = S.w[k].arena + (size_t)s * PG;
@@ -556,8 +574,8 @@ static void op_read(void)
 	if (i < 0)
 		return;
 	off = (size_t)i * PG + rnd((unsigned)PG);
-	describe("read byte at page %d +%zu (%s, prot %s, file page %d)", i, off % PG, kind_name[S.m[i].kind],
-		 prot_name(S.m[i].prot), S.m[i].fpage);
+	describe("read byte at page %d +%zu (%s, prot %s%s)", i, off % PG, kind_name[S.m[i].kind],
+		 prot_name(S.m[i].prot), fpage_str(i));
 	a = *(volatile unsigned char *)(S.w[0].arena + off);
 	b = *(volatile unsigned char *)(S.w[1].arena + off);
 	if (a != b)
@@ -578,8 +596,8 @@ static void op_write(void)
 		len = PG - off;
 	for (size_t j = 0; j < len; j++)
 		buf[j] = (unsigned char)dt_next(&S.rng);
-	describe("write %zu bytes (0x%02x...) at page %d +%zu (%s, prot %s, file page %d)", len, buf[0], i, off,
-		 kind_name[S.m[i].kind], prot_name(S.m[i].prot), S.m[i].fpage);
+	describe("write %zu bytes (0x%02x...) at page %d +%zu (%s, prot %s%s)", len, buf[0], i, off,
+		 kind_name[S.m[i].kind], prot_name(S.m[i].prot), fpage_str(i));
 	off += (size_t)i * PG;
 	for (int k = 0; k < 2; k++) {
 		volatile unsigned char *d = S.w[k].arena + off;
@@ -595,6 +613,7 @@ static void run_seed(uint64_t seed)
 
 	memset(&S, 0, sizeof S);
 	S.seed = seed;
+	S.trace = getenv("DIFF_TRACE") != NULL;
 	S.rng.s = seed * 0x2545f4914f6cdd1dULL + 1;
 	PG = dt_pagesize();
 	cr_assert(sizeof S.init == FILE_PAGES * PG, "this test is written for 4 KiB pages");

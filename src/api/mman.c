@@ -30,12 +30,6 @@
 #define MAP_DROPPABLE 0x08
 #endif
 
-/* Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK). */
-#define LEGACY_MAP_MASK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | \
-			 MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | \
-			 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | \
-			 MAP_32BIT | MAP_FIXED_NOREPLACE | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
-
 /* Mappings vmemu leaves to the host: non-regular files (devices have their
  * own mmap; pipes and directories have none, and the host says ENODEV),
  * huge pages and grow-down stacks. */
@@ -44,7 +38,7 @@ static bool host_only(int flags, int fd, int *err)
 	struct stat st;
 
 	*err = 0;
-	if (flags & (MAP_HUGETLB | MAP_GROWSDOWN | MAP_DROPPABLE))
+	if ((flags & (MAP_HUGETLB | MAP_GROWSDOWN)) || (flags & MAP_TYPE) == MAP_DROPPABLE)
 		return true;
 	if (flags & MAP_ANONYMOUS)
 		return false;
@@ -57,7 +51,7 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 {
 	struct vme_call call;
 	unsigned long start = (unsigned long)addr, out;
-	int type = flags & MAP_TYPE, r;
+	int r;
 
 	if (offset & (off_t)~PAGE_MASK)
 		return errno = EINVAL, MAP_FAILED;
@@ -67,20 +61,10 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 	}
 	if (r)
 		return errno = -r, MAP_FAILED;	/* EBADF */
-	if (!length)
-		return errno = EINVAL, MAP_FAILED;
-	if (PAGE_ALIGN(length) < length || !PAGE_ALIGN(length))
-		return errno = ENOMEM, MAP_FAILED;
-	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && offset_in_page(start))
-		return errno = EINVAL, MAP_FAILED;
-	if (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
-		return errno = EINVAL, MAP_FAILED;
-	if (type == MAP_SHARED_VALIDATE && (flags & ~LEGACY_MAP_MASK))
-		return errno = EOPNOTSUPP, MAP_FAILED;
 	if ((r = vme_enter(&call)))
 		return errno = -r, MAP_FAILED;
 	mmap_write_lock();
-	r = do_mmap(&init_mm, start, PAGE_ALIGN(length), prot, flags, fd,
+	r = do_mmap(&init_mm, start, length, prot, flags, fd,
 		    (unsigned long)offset >> PAGE_SHIFT, &out);
 	mmap_write_unlock();
 	vme_leave(&call);
@@ -111,17 +95,18 @@ VME_EXPORT int vme_mprotect(void *addr, size_t len, int prot)
 	unsigned long start = (unsigned long)addr, end;
 	int r;
 
-	if (offset_in_page(start))
-		return api_ret(-EINVAL);
-	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
-		return api_ret(-EINVAL);
+	/* do_mprotect_pkey's order */
 	if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
+		return api_ret(-EINVAL);
+	if (offset_in_page(start))
 		return api_ret(-EINVAL);
 	if (!len)
 		return 0;
 	end = start + PAGE_ALIGN(len);
 	if (end <= start)
 		return api_ret(-ENOMEM);
+	if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP))
+		return api_ret(-EINVAL);
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
 	mmap_write_lock();
@@ -209,8 +194,7 @@ VME_EXPORT int vme_mincore(void *addr, size_t length, unsigned char *vec)
 		return api_ret(-ENOMEM);
 	if (!pages)
 		return 0;
-	/* Filled here, copied to vec after leaving the emulator: vec may itself
-	 * be emulated memory that has to fault in. */
+	/* Filled here, then copied out as the kernel copies to user memory. */
 	if (!(tmp = calloc(pages, 1)))
 		return api_ret(-EAGAIN);
 	if ((r = vme_enter(&call))) {
@@ -220,9 +204,9 @@ VME_EXPORT int vme_mincore(void *addr, size_t length, unsigned char *vec)
 	mmap_read_lock();
 	r = do_mincore(&init_mm, start, pages, tmp);
 	mmap_read_unlock();
-	vme_leave(&call);
 	if (!r)
-		memcpy(vec, tmp, pages);
+		r = copy_to_user(&init_mm, vec, tmp, pages);
+	vme_leave(&call);
 	free(tmp);
 	return api_ret(r);
 }

@@ -12,6 +12,7 @@
 #include <vmemu.h>
 #include "api/api.h"
 #include "host/host.h"
+#include "mm/mm.h"
 
 VME_EXPORT int vme_sigaction(int signum, vme_const_sigaction_arg act_arg, vme_sigaction_arg old_arg)
 {
@@ -22,15 +23,16 @@ VME_EXPORT int vme_sigaction(int signum, vme_const_sigaction_arg act_arg, vme_si
 
 	if (signum != SIGSEGV)
 		return sigaction(signum, act, oldact);
-	if (act)
-		copy = *act;	/* read before entering: act may be emulated memory */
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
-	host_trap_sigaction(act ? &copy : NULL, &old);
+	if (act)
+		r = copy_from_user(&init_mm, &copy, act, sizeof(copy));
+	if (!r)
+		host_trap_sigaction(act ? &copy : NULL, &old);
+	if (!r && oldact)
+		r = copy_to_user(&init_mm, oldact, &old, sizeof(old));
 	vme_leave(&call);
-	if (oldact)
-		*oldact = old;
-	return 0;
+	return api_ret(r);
 }
 
 VME_EXPORT vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler)

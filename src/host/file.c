@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -160,4 +161,18 @@ void host_close(int fd)
 	int saved = errno;
 	host_sys.close(fd);
 	errno = saved;
+}
+
+/* Copy to or from the program's memory the way the kernel does: -EFAULT for
+ * an address that is not accessible, instead of a crash. */
+int host_copy_user(void *dst, const void *src, size_t len, bool to_user)
+{
+	struct iovec local = { .iov_base = to_user ? (void *)src : dst, .iov_len = len };
+	struct iovec remote = { .iov_base = to_user ? dst : (void *)src, .iov_len = len };
+	int saved = errno;
+	ssize_t n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
+			    : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	int r = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EFAULT;
+	errno = saved;
+	return r;
 }

@@ -91,6 +91,7 @@ int host_fd_flags(int fd);
 bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
+int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
 
 /* --- the trap (host/trap.c) --- */
 enum host_fault {

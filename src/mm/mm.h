@@ -237,6 +237,10 @@ void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags);
 
+/* uaccess.c: copies from and to the program's buffers; -EFAULT if inaccessible. */
+int copy_to_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
+int copy_from_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
+
 /* walk.c: visit a user range part by part, emulated VMAs and host gaps. */
 struct range_walk_ops {
 	/* A part [start, end) inside vma (may change the tree). */

@@ -12,6 +12,14 @@
 #include <fcntl.h>
 #include <linux/mman.h>
 
+#ifndef MAP_UNINITIALIZED
+#define MAP_UNINITIALIZED 0x4000000
+#endif
+#ifndef MAP_HUGE_MASK
+#define MAP_HUGE_MASK 0x3f
+#define MAP_HUGE_SHIFT 26
+#endif
+
 #include "host/host.h"
 #include "mm/mm.h"
 #include "mm/vmstat.h"
@@ -22,7 +30,7 @@ static int get_unmapped_area(unsigned long addr, unsigned long len, int flags, u
 {
 	int how = 0;
 
-	if (flags & MAP_FIXED_NOREPLACE)	/* wins over MAP_FIXED, as in do_mmap */
+	if (flags & MAP_FIXED_NOREPLACE)	/* implies MAP_FIXED, but must not replace */
 		how = HOST_RESERVE_NOREPLACE;
 	else if (flags & MAP_FIXED)
 		how = HOST_RESERVE_FIXED;
@@ -123,9 +131,27 @@ static unsigned long calc_vm_flags(int prot, int flags)
 	return vm_flags;
 }
 
-/* The file checks of do_mmap: access modes against prot and the map type.
- * Adjusts *vm_flags.  Returns 0 or -errno. */
-static int mmap_file_checks(int fd, int prot, int flags, unsigned long *vm_flags)
+/* Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK). */
+#define LEGACY_MAP_MASK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | \
+			 MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | \
+			 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | \
+			 MAP_32BIT | MAP_FIXED_NOREPLACE | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+
+/* file_mmap_ok: the mapped range must fit in a file (MAX_LFS_FILESIZE). */
+static bool file_mmap_ok(unsigned long pgoff, unsigned long len)
+{
+	unsigned long maxsize = (unsigned long)INT64_MAX;
+
+	if (len > maxsize)
+		return false;
+	maxsize -= len;
+	return pgoff <= maxsize >> PAGE_SHIFT;
+}
+
+/* The checks of do_mmap's file branch, in its order.  Adjusts *vm_flags.
+ * Returns 0 or -errno. */
+static int mmap_file_checks(int fd, int prot, int flags, unsigned long pgoff,
+			    unsigned long len, unsigned long *vm_flags)
 {
 	int fl = host_fd_flags(fd);
 
@@ -133,29 +159,41 @@ static int mmap_file_checks(int fd, int prot, int flags, unsigned long *vm_flags
 		return fl;
 	if (fl & O_PATH)
 		return -EBADF;
+	if (!file_mmap_ok(pgoff, len))
+		return -EOVERFLOW;
 	bool readable = (fl & O_ACCMODE) != O_WRONLY;
 	bool writable = (fl & O_ACCMODE) != O_RDONLY;
 
-	if ((flags & MAP_TYPE) != MAP_PRIVATE) {	/* MAP_SHARED, MAP_SHARED_VALIDATE */
+	switch (flags & MAP_TYPE) {
+	case MAP_SHARED:
+		flags &= LEGACY_MAP_MASK;
+		/* fall through */
+	case MAP_SHARED_VALIDATE:
+		if (flags & ~LEGACY_MAP_MASK)
+			return -EOPNOTSUPP;
 		if ((prot & PROT_WRITE) && !writable)
 			return -EACCES;
 		*vm_flags |= VM_SHARED | VM_MAYSHARE;
-		if (!writable)
-			*vm_flags &= ~VM_MAYWRITE;
+		if (!writable)	/* never writable: Linux makes it effectively private */
+			*vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+		/* fall through */
+	case MAP_PRIVATE:
+		if (!readable)
+			return -EACCES;
+		if (host_fd_noexec(fd)) {
+			if (prot & PROT_EXEC)
+				return -EPERM;
+			*vm_flags &= ~VM_MAYEXEC;
+		}
+		return 0;
+	default:
+		return -EINVAL;
 	}
-	if (!readable)
-		return -EACCES;
-	if (host_fd_noexec(fd)) {
-		if (prot & PROT_EXEC)
-			return -EPERM;
-		*vm_flags &= ~VM_MAYEXEC;
-	}
-	return 0;
 }
 
-/* Map [addr, addr + len) (len page-aligned and non-zero, checked at the API
- * edge).  fd is a regular file unless MAP_ANONYMOUS.  Returns 0 with the
- * address in *out, or -errno.  Caller holds mmap_lock for writing. */
+/* Map len bytes (len unchecked) at or near addr, with Linux's checks in
+ * do_mmap's order.  fd is a regular file unless MAP_ANONYMOUS.  Returns 0
+ * with the address in *out, or -errno.  Caller holds mmap_lock for writing. */
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot,
 	    int flags, int fd, unsigned long pgoff, unsigned long *out)
 {
@@ -166,27 +204,45 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	bool reserved = false;
 	int r;
 
+	if (!len)
+		return -EINVAL;
+	len = PAGE_ALIGN(len);
+	if (!len)
+		return -ENOMEM;
 	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -EOVERFLOW;
-	if (!anon && ((pgoff << PAGE_SHIFT) >> PAGE_SHIFT != pgoff ||
-		      (pgoff << PAGE_SHIFT) + len > (unsigned long)INT64_MAX))
-		return -EOVERFLOW;
+	/* __get_unmapped_area's checks */
 	if (len > TASK_SIZE)
 		return -ENOMEM;
-	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && addr > TASK_SIZE - len)
-		return -ENOMEM;
+	if (flags & MAP_FIXED_NOREPLACE)
+		flags |= MAP_FIXED;
+	if (flags & MAP_FIXED) {
+		if (addr > TASK_SIZE - len)
+			return -ENOMEM;
+		if (offset_in_page(addr))
+			return -EINVAL;
+	}
 	if (flags & MAP_FIXED_NOREPLACE) {
 		if ((r = get_unmapped_area(addr, len, flags, &addr)))
 			return r;
 		reserved = true;
 	}
 	if (!anon) {
-		if ((r = mmap_file_checks(fd, prot, flags, &vm_flags)))
+		if ((r = mmap_file_checks(fd, prot, flags, pgoff, len, &vm_flags)))
 			goto out_unreserve;
-	} else if ((flags & MAP_TYPE) != MAP_PRIVATE) {
-		vm_flags |= VM_SHARED | VM_MAYSHARE;
+	} else {
+		switch (flags & MAP_TYPE) {
+		case MAP_SHARED:
+			vm_flags |= VM_SHARED | VM_MAYSHARE;
+			break;
+		case MAP_PRIVATE:
+			break;
+		default:
+			r = -EINVAL;
+			goto out_unreserve;
+		}
 	}
-	if (!anon && (r = file_open_mapping(mm, fd, (vm_flags & VM_SHARED) && (vm_flags & VM_MAYWRITE), &file)))
+	if (!anon && (r = file_open_mapping(mm, fd, vm_flags & VM_SHARED, &file)))
 		goto out_unreserve;
 	if (!reserved) {
 		if ((flags & MAP_FIXED) && (r = do_munmap(mm, addr, len, false)))

@@ -1,0 +1,377 @@
+/*
+ * fault.c - the fault path through real faults, for each kind of mapping.
+ */
+#include <criterion/criterion.h>
+#include <sys/wait.h>
+#include <vmemu.h>
+
+#include "testutil.h"
+
+static struct vme_stats stats(void)
+{
+	struct vme_stats s;
+	cr_assert_eq(vme_stats(&s), 0);
+	return s;
+}
+
+/* --- private anonymous --- */
+
+Test(anon_private, zero_filled_on_demand_and_private_to_each_mapping)
+{
+	unsigned char *a = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *b = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(a, MAP_FAILED);
+	cr_assert_neq(b, MAP_FAILED);
+	struct vme_stats before = stats();
+	for (size_t i = 0; i < 4 * PG; i += 97)
+		cr_assert_eq(a[i], 0);
+	a[PG + 1] = 0xab;
+	cr_assert_eq(a[PG + 1], 0xab);
+	cr_assert_eq(stats().anon_fault - before.anon_fault, 4, "one do_anonymous_page per touched page");
+	cr_assert_eq(b[PG + 1], 0, "another mapping is another object");
+}
+
+Test(anon_private, nothing_is_read_at_mmap_time)
+{
+	struct vme_stats before = stats();
+	unsigned char *a = vme_mmap(NULL, 1UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(a, MAP_FAILED);
+	cr_assert_eq(stats().pgfault, before.pgfault);
+	unsigned char vec[4];
+	cr_assert_eq(vme_mincore(a, 4 * PG, vec), 0);
+	cr_assert_eq(vec[0] | vec[1] | vec[2] | vec[3], 0, "untouched pages are not resident");
+	a[2 * PG] = 1;
+	cr_assert_eq(vme_mincore(a, 4 * PG, vec), 0);
+	cr_assert_eq(vec[2], 1);
+	cr_assert_eq(vec[0] | vec[1] | vec[3], 0);
+}
+
+Test(anon_private, fork_child_gets_a_private_copy)
+{
+	unsigned char *a = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a[0] = 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		a[0] = 2;
+		a[PG] = 3;	/* first touch in the child */
+		_exit(a[0] == 2 && a[PG] == 3 ? 0 : 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(a[0], 1, "the child's write stays in the child");
+	cr_assert_eq(a[PG], 0);
+}
+
+/* --- shared anonymous --- */
+
+Test(anon_shared, shared_with_a_forked_child_both_ways)
+{
+	volatile unsigned char *s = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq((void *)s, MAP_FAILED);
+	s[0] = 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int ok = s[0] == 1;
+		s[PG] = 7;	/* untouched before fork */
+		while (s[1] != 9)
+			;
+		_exit(ok ? 0 : 1);
+	}
+	while (s[PG] != 7)
+		;
+	s[1] = 9;
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(anon_shared, dontneed_keeps_the_data)
+{
+	unsigned char *s = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	s[10] = 5;
+	cr_assert_eq(vme_madvise(s, 2 * PG, MADV_DONTNEED), 0);
+	cr_assert_eq(s[10], 5);
+}
+
+/* --- shared file --- */
+
+Test(file_shared, reads_the_file_lazily)
+{
+	int fd = pattern_file(8 * PG, 0);
+	struct vme_stats before = stats();
+	unsigned char *p = vme_mmap(NULL, 8 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(stats().pgpgin, before.pgpgin, "mmap reads nothing");
+	cr_assert_eq(p[3 * PG + 5], pattern_byte(3 * PG + 5));
+	cr_assert_eq(stats().pgpgin - before.pgpgin, 1, "one page read for one touch");
+	for (size_t i = 0; i < 8 * PG; i++)
+		cr_assert_eq(p[i], pattern_byte(i), "byte %zu", i);
+}
+
+Test(file_shared, two_mappings_share_one_frame)
+{
+	int fd = pattern_file(4 * PG, 0);
+	volatile unsigned char *a = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *b = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 2 * PG);
+	cr_assert_eq(b[0], pattern_byte(2 * PG));
+	a[2 * PG] = 0x11;
+	cr_assert_eq(b[0], 0x11, "a write through one mapping is seen through the other at once");
+	b[PG + 3] = 0x22;
+	cr_assert_eq(a[3 * PG + 3], 0x22);
+}
+
+Test(file_shared, msync_writes_back_exactly_the_dirty_pages)
+{
+	int fd = pattern_file(4 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_eq(p[0] + p[PG] + p[2 * PG] + p[3 * PG] >= 0, 1);	/* all four cached, clean */
+	struct vme_stats before = stats();
+	p[PG + 7] = 0xee;
+	cr_assert_eq(stats().wp_fault - before.wp_fault, 1, "the first write to a clean page is seen");
+	p[PG + 8] = 0xef;
+	cr_assert_eq(stats().wp_fault - before.wp_fault, 1, "later writes run at hardware speed");
+	/* The file changes underneath a clean cached page: write-back must not
+	 * overwrite it, since that page was never written through the mapping. */
+	unsigned char other = 0x77;
+	cr_assert_eq(pwrite(fd, &other, 1, 3 * PG), 1);
+	cr_assert_eq(vme_msync(p, 4 * PG, MS_SYNC), 0);
+	cr_assert_eq(stats().pgpgout - before.pgpgout, 1, "one dirty page, one page written");
+	unsigned char *f = file_bytes(fd, 0, 4 * PG);
+	cr_assert_eq(f[PG + 7], 0xee);
+	cr_assert_eq(f[PG + 8], 0xef);
+	cr_assert_eq(f[3 * PG], 0x77, "a clean page is not written back");
+	free(f);
+	/* Clean again: a new write is seen again and reaches the file. */
+	p[PG + 9] = 0xaa;
+	cr_assert_eq(stats().wp_fault - before.wp_fault, 2);
+	cr_assert_eq(vme_msync(p, 4 * PG, MS_ASYNC), 0);
+	f = file_bytes(fd, PG + 9, 1);
+	cr_assert_eq(f[0], 0xaa);
+	free(f);
+}
+
+Test(file_shared, munmap_writes_back_and_read_finds_the_bytes)
+{
+	int fd = pattern_file(3 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	memset(p + PG, 0x3c, PG);
+	cr_assert_eq(vme_munmap(p, 3 * PG), 0);
+	unsigned char *f = file_bytes(fd, 0, 3 * PG);
+	for (size_t i = 0; i < 3 * PG; i++)
+		cr_assert_eq(f[i], i / PG == 1 ? 0x3c : pattern_byte(i), "byte %zu", i);
+	free(f);
+}
+
+Test(file_shared, shutdown_writes_back)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p[5] = 0x99;
+	cr_assert_eq(vme_shutdown(), 0);
+	unsigned char *f = file_bytes(fd, 5, 1);
+	cr_assert_eq(f[0], 0x99);
+	free(f);
+}
+
+Test(file_shared, past_eof_tail_is_zero_and_stores_never_reach_the_file)
+{
+	int fd = pattern_file(PG + 100, 0);
+	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert_eq(p[PG + 99], pattern_byte(PG + 99));
+	for (size_t i = PG + 100; i < 2 * PG; i++)
+		cr_assert_eq(p[i], 0, "tail byte %zu", i);
+	p[PG + 50] = 1;
+	p[PG + 200] = 2;	/* past EOF, inside the last page */
+	cr_assert_eq(vme_munmap(p, 2 * PG), 0);
+	cr_assert_eq(file_size(fd), (off_t)(PG + 100), "the file did not grow");
+	unsigned char *f = file_bytes(fd, PG + 50, 1);
+	cr_assert_eq(f[0], 1);
+	free(f);
+}
+
+Test(file_shared, fork_child_writes_reach_the_parent)
+{
+	int fd = pattern_file(2 * PG, 0);
+	volatile unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	(void)p[0];
+	pid_t pid = fork();
+	if (pid == 0) {
+		p[1] = 0x42;
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	cr_assert_eq(p[1], 0x42);
+}
+
+Test(file_shared, dontneed_keeps_the_data)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p[3] = 0x5e;
+	cr_assert_eq(vme_madvise(p, 2 * PG, MADV_DONTNEED), 0);
+	cr_assert_eq(p[3], 0x5e);
+}
+
+/* --- private file --- */
+
+Test(file_private, write_copies_and_nothing_reaches_the_file)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	struct vme_stats before = stats();
+	cr_assert_eq(p[0], pattern_byte(0));
+	p[0] = 0xcd;
+	cr_assert_eq(stats().wp_copy - before.wp_copy, 1, "the first write copies the page");
+	cr_assert_eq(vme_msync(p, 2 * PG, MS_SYNC), 0);
+	cr_assert_eq(vme_munmap(p, 2 * PG), 0);
+	unsigned char *f = file_bytes(fd, 0, 1);
+	cr_assert_eq(f[0], pattern_byte(0));
+	free(f);
+}
+
+Test(file_private, sees_shared_writes_until_it_copies)
+{
+	int fd = pattern_file(2 * PG, 0);
+	volatile unsigned char *s = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	cr_assert_eq(p[0], pattern_byte(0));
+	s[0] = 1;
+	cr_assert_eq(p[0], 1, "not yet copied: the page cache shows through");
+	p[1] = 2;			/* copy */
+	s[0] = 3;
+	cr_assert_eq(p[0], 1, "copied: later shared writes are not seen");
+	cr_assert_eq(p[1], 2);
+	cr_assert_eq(s[1], pattern_byte(1), "the private write is not seen by the shared mapping");
+}
+
+Test(file_private, populate_write_copies_at_once)
+{
+	int fd = pattern_file(PG, 0);
+	volatile unsigned char *s = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	struct vme_stats before = stats();
+	cr_assert_eq(vme_madvise((void *)p, PG, MADV_POPULATE_WRITE), 0);
+	cr_assert_eq(stats().cow_fault - before.cow_fault, 1, "do_cow_fault");
+	s[0] = 9;
+	cr_assert_eq(p[0], pattern_byte(0), "the copy was made by populate, before the shared write");
+}
+
+Test(file_private, dontneed_brings_back_the_file)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	p[PG] = 0;
+	cr_assert_eq(vme_madvise(p, 2 * PG, MADV_DONTNEED), 0);
+	cr_assert_eq(p[PG], pattern_byte(PG));
+}
+
+Test(anon_private, dontneed_brings_back_zeros)
+{
+	unsigned char *a = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a[PG] = 4;
+	cr_assert_eq(vme_madvise(a, 2 * PG, MADV_DONTNEED), 0);
+	cr_assert_eq(a[PG], 0);
+}
+
+/* --- mmap variants --- */
+
+Test(mmap, map_fixed_replaces_emulated_mapping)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *a = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a[PG] = 1;
+	unsigned char *f = vme_mmap(a + PG, 2 * PG, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	cr_assert_eq(f, a + PG);
+	cr_assert_eq(f[0], pattern_byte(0));
+	cr_assert_eq(a[0], 0);
+	cr_assert_eq(a[3 * PG], 0);
+	cr_assert_eq(stats().nr_vmas, 3, "anon | file | anon");
+	errno = 0;
+	cr_assert_eq(vme_mmap(a, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0), MAP_FAILED);
+	cr_assert_eq(errno, EEXIST);
+}
+
+Test(mmap, unaligned_length_and_hint)
+{
+	unsigned char *a = vme_mmap((void *)0x600000000000UL, 10, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(a, MAP_FAILED);
+	cr_assert_eq((unsigned long)a, 0x600000000000UL, "a free hint is used");
+	a[PG - 1] = 1;		/* the whole page is mapped */
+	cr_assert_eq(vme_munmap(a, 10), 0);
+}
+
+Test(mmap, populate_prefaults_so_read_syscall_works)
+{
+	int fd = pattern_file(2 * PG, 0);
+	unsigned char *buf = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	errno = 0;
+	cr_assert_eq(pread(fd, buf, 2 * PG, 0), -1, "the kernel raises no signal inside read()");
+	cr_assert_eq(errno, EFAULT);
+	cr_assert_eq(vme_madvise(buf, 2 * PG, MADV_POPULATE_WRITE), 0);
+	cr_assert_eq(pread(fd, buf, 2 * PG, 0), (ssize_t)(2 * PG));
+	cr_assert_eq(buf[PG + 1], pattern_byte(PG + 1));
+	unsigned char *m = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	int pipefd[2];
+	cr_assert_eq(pipe(pipefd), 0);
+	cr_assert_eq(write(pipefd[1], m, PG), (ssize_t)PG, "MAP_POPULATE made the pages present");
+}
+
+Test(mprotect, splits_and_merges_again)
+{
+	unsigned char *a = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a[PG] = 1;
+	unsigned long base = stats().nr_vmas;
+	cr_assert_eq(vme_mprotect(a + PG, PG, PROT_READ), 0);
+	cr_assert_eq(stats().nr_vmas, base + 2);
+	cr_assert_eq(a[PG], 1, "still readable");
+	cr_assert_eq(vme_mprotect(a + PG, PG, PROT_READ | PROT_WRITE), 0);
+	cr_assert_eq(stats().nr_vmas, base, "vma_merge joins them again");
+	a[PG] = 2;
+	cr_assert_eq(a[PG], 2);
+}
+
+Test(mprotect, passes_through_for_host_memory)
+{
+	unsigned char *h = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_eq(munmap(h + 2 * PG, 2 * PG), 0);	/* room for the emulated half */
+	unsigned char *e = vme_mmap(h + 2 * PG, 2 * PG, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_eq(e, h + 2 * PG);
+	h[0] = 1;
+	e[0] = 2;
+	cr_assert_eq(vme_mprotect(h, 4 * PG, PROT_READ), 0, "one call over host and emulated parts");
+	unsigned char vec[4];
+	cr_assert_eq(vme_mincore(h, 4 * PG, vec), 0);
+	cr_assert_eq(vec[0], 1);
+	cr_assert_eq(vec[2], 1);
+	cr_assert_eq(vme_mprotect(h, 4 * PG, PROT_READ | PROT_WRITE), 0);
+	h[1] = 3;
+	e[1] = 4;
+	cr_assert_eq(vme_munmap(h, 4 * PG), 0);
+	errno = 0;
+	cr_assert_eq(vme_mincore(h, PG, vec), -1);
+	cr_assert_eq(errno, ENOMEM, "both parts are gone");
+}
+
+Test(maps, dump_shows_each_vma_in_proc_maps_format)
+{
+	int fd = pattern_file(PG, 0);
+	char *a = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *f = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(vme_dump_maps(p[1]), 0);
+	close(p[1]);
+	char buf[4096] = { 0 };
+	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
+	char want[128];
+	snprintf(want, sizeof(want), "%08lx-%08lx r--p 00000000 00:00 0", (unsigned long)a, (unsigned long)a + 2 * PG);
+	cr_assert_not_null(strstr(buf, want), "%s in\n%s", want, buf);
+	snprintf(want, sizeof(want), "%08lx-%08lx rw-s 00000000 ", (unsigned long)f, (unsigned long)f + PG);
+	cr_assert_not_null(strstr(buf, want), "%s in\n%s", want, buf);
+	cr_assert_not_null(strstr(buf, "/tmp/vmemu-test-"), "the file's path");
+}

@@ -1,0 +1,59 @@
+/* testutil.h - helpers shared by the vmemu test suites. */
+#ifndef VMEMU_TESTUTIL_H
+#define VMEMU_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PG 4096UL
+
+/* The byte at offset i of a pattern file: differs page to page and within. */
+static inline unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)((i * 131u) ^ (i >> 12) ^ 0x5a);
+}
+
+/* A new temporary file of size bytes filled with pattern_byte, opened with
+ * flags (O_RDWR if 0).  Unlinked at once; returns the descriptor. */
+static inline int pattern_file(size_t size, int flags)
+{
+	char path[] = "/tmp/vmemu-test-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0, "mkstemp");
+	unsigned char *buf = malloc(size ? size : 1);
+	for (size_t i = 0; i < size; i++)
+		buf[i] = pattern_byte(i);
+	cr_assert_eq(pwrite(fd, buf, size, 0), (ssize_t)size);
+	free(buf);
+	if (flags) {
+		int fd2 = open(path, flags);
+		cr_assert(fd2 >= 0, "reopen");
+		close(fd);
+		fd = fd2;
+	}
+	unlink(path);
+	return fd;
+}
+
+/* The file's bytes [off, off + len) into a fresh buffer. */
+static inline unsigned char *file_bytes(int fd, off_t off, size_t len)
+{
+	unsigned char *buf = calloc(1, len ? len : 1);
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+	return buf;
+}
+
+static inline off_t file_size(int fd)
+{
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_size;
+}
+
+#endif
