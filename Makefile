@@ -72,6 +72,9 @@ $(B)/tests/%.o: tests/%.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tes
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -Wno-missing-prototypes -pthread $(CFLAGS) $(SANFLAGS) -c $< -o $@
 
+# Programs written against <sys/mman.h>, switched over by compat.h alone.
+$(B)/tests/compat_%.o: CPPFLAGS += -include vmemu/compat.h
+
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -o $@
 
@@ -98,7 +101,8 @@ demo: deps-test all $(B)/vmemu-demo
 
 # --- install --------------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/vmemu $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man3
+	install -d $(DESTDIR)$(PREFIX)/include/vmemu $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 644 include/vmemu.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vmemu/compat.h $(DESTDIR)$(PREFIX)/include/vmemu/
 	install -m 644 $(B)/libvmemu.a $(DESTDIR)$(PREFIX)/lib/
@@ -107,6 +111,7 @@ install: all
 	ln -sf libvmemu.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' docs/vmemu.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmemu.pc
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 docs/man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
 clean:
 	rm -rf build build-asan build-ubsan

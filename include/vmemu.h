@@ -108,7 +108,7 @@ struct vme_stats {
 int vme_stats(struct vme_stats *out);
 
 /* Write the emulated VMAs to fd in /proc/self/maps format.  Returns 0, or
- * -1 with errno from write(2). */
+ * -1 with errno from write(2), or ENOMEM. */
 int vme_dump_maps(int fd);
 
 #ifdef __cplusplus

@@ -81,8 +81,8 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
 		return populate_range(mm, start, end, a->advice == MADV_POPULATE_WRITE);
-	case MADV_WILLNEED:
-		if (vma->vm_file)
+	case MADV_WILLNEED:	/* shmem has nothing to read (Linux only swaps it in) */
+		if (vma->vm_file && vma->vm_file->f_mapping->a_ops->readpage)
 			force_page_cache_readahead(vma, start, end);
 		return 0;
 	case MADV_NORMAL:

@@ -1,0 +1,131 @@
+/*
+ * threads.c - several threads fault the same pages at once.
+ *
+ * Fills are made slow and done in two halves (through the host syscall
+ * table), so a page exposed before it is complete would show zeros in its
+ * second half to the threads racing to read it.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <time.h>
+#include <vmemu.h>
+
+#include "host/host.h"
+#include "testutil.h"
+
+#define NTHREADS 8
+#define NPAGES 64
+
+static ssize_t slow_pread(int fd, void *buf, size_t len, off_t off)
+{
+	size_t half = len / 2;
+	ssize_t a = pread(fd, buf, half, off);
+	struct timespec ts = { 0, 200000 };
+
+	if (a < (ssize_t)half)
+		return a;
+	nanosleep(&ts, NULL);
+	return a + pread(fd, (char *)buf + half, len - half, off + (off_t)half);
+}
+
+static unsigned char *map;
+static pthread_barrier_t barrier;
+static int torn[NTHREADS];
+
+static void *reader(void *arg)
+{
+	long id = (long)arg;
+
+	pthread_barrier_wait(&barrier);
+	for (size_t k = 0; k < NPAGES; k++) {
+		size_t pg = (k * 7 + (size_t)id) % NPAGES;	/* different orders, same pages */
+		const unsigned char *p = map + pg * PG;
+		if (p[PG - 1] != pattern_byte(pg * PG + PG - 1))	/* the tail first */
+			torn[id]++;
+		for (size_t i = 0; i < PG; i++)
+			if (p[i] != pattern_byte(pg * PG + i)) {
+				torn[id]++;
+				break;
+			}
+	}
+	return NULL;
+}
+
+Test(threads, no_thread_sees_a_partly_filled_page, .timeout = 60)
+{
+	int fd = pattern_file(NPAGES * PG, 0);
+	pthread_t t[NTHREADS];
+	struct vme_stats st;
+
+	map = vme_mmap(NULL, NPAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	host_sys.pread = slow_pread;
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (long i = 0; i < NTHREADS; i++)
+		pthread_create(&t[i], NULL, reader, (void *)i);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(torn[i], 0, "thread %d saw %d torn pages", i, torn[i]);
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pgpgin, NPAGES, "each page filled exactly once, not once per thread");
+}
+
+static void *writer(void *arg)
+{
+	long id = (long)arg;
+
+	pthread_barrier_wait(&barrier);
+	for (int round = 0; round < 200; round++)
+		for (size_t pg = 0; pg < NPAGES; pg++)
+			map[pg * PG + (size_t)id * 8 + (size_t)round % 8] = (unsigned char)(id + 1);
+	return NULL;
+}
+
+Test(threads, concurrent_writes_and_msync_lose_nothing, .timeout = 60)
+{
+	int fd = pattern_file(NPAGES * PG, 0);
+	pthread_t t[NTHREADS];
+
+	map = vme_mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (long i = 0; i < NTHREADS; i++)
+		pthread_create(&t[i], NULL, writer, (void *)i);
+	for (int k = 0; k < 20; k++)	/* write-back races the writers */
+		cr_assert_eq(vme_msync(map, NPAGES * PG, MS_ASYNC), 0);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(vme_msync(map, NPAGES * PG, MS_SYNC), 0);
+	unsigned char *f = file_bytes(fd, 0, NPAGES * PG);
+	for (size_t pg = 0; pg < NPAGES; pg++)
+		for (size_t id = 0; id < NTHREADS; id++)
+			for (size_t b = 0; b < 8; b++)
+				cr_assert_eq(f[pg * PG + id * 8 + b], id + 1, "page %zu thread %zu byte %zu lost", pg, id, b);
+	free(f);
+}
+
+static void *toucher(void *arg)
+{
+	unsigned char *a = arg;
+
+	pthread_barrier_wait(&barrier);
+	for (size_t pg = 0; pg < NPAGES; pg++)
+		a[pg * PG + (pg % 13)] += 1;	/* read-modify-write of shared anonymous memory */
+	return NULL;
+}
+
+Test(threads, first_touches_of_anonymous_memory_race_cleanly, .timeout = 60)
+{
+	unsigned char *a = vme_mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t t[NTHREADS];
+
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_create(&t[i], NULL, toucher, a);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	for (size_t pg = 0; pg < NPAGES; pg++)
+		cr_assert_leq(a[pg * PG + (pg % 13)], NTHREADS, "page %zu", pg);
+	for (size_t pg = 0; pg < NPAGES; pg++)
+		cr_assert_geq(a[pg * PG + (pg % 13)], 1, "page %zu: a first touch was lost", pg);
+}
