@@ -35,7 +35,7 @@ ifeq ($(SAN),ubsan)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test demo install clean asan ubsan deps deps-lib deps-test check-headers
+.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test check-headers
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -98,6 +98,13 @@ $(B)/vmemu-demo: bench/demo.c $(B)/libvmemu.a
 
 demo: deps-test all $(B)/vmemu-demo
 	$(B)/vmemu-demo
+
+# --- benchmarks: programs that print numbers, never timed tests -------------
+$(B)/vmemu-fault-latency: bench/fault_latency.c $(B)/libvmemu.a
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) $< $(B)/libvmemu.a $(LIBS) -o $@
+
+bench: all $(B)/vmemu-fault-latency
+	$(B)/vmemu-fault-latency
 
 # --- install --------------------------------------------------------------------
 install: all

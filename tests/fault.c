@@ -375,3 +375,15 @@ Test(maps, dump_shows_each_vma_in_proc_maps_format)
 	cr_assert_not_null(strstr(buf, want), "%s in\n%s", want, buf);
 	cr_assert_not_null(strstr(buf, "/tmp/vmemu-test-"), "the file's path");
 }
+
+Test(file_private, reading_a_write_only_mapping_does_not_copy)
+{
+	int fd = pattern_file(PG, 0);
+	volatile unsigned char *w = vme_mmap(NULL, PG, PROT_WRITE, MAP_PRIVATE, fd, 0);
+	volatile unsigned char *s = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct vme_stats before = stats();
+	cr_assert_eq(w[0], pattern_byte(0), "PROT_WRITE implies PROT_READ on x86");
+	cr_assert_eq(stats().wp_copy, before.wp_copy, "a read is not a write");
+	s[0] = 0x42;
+	cr_assert_eq(w[0], 0x42, "still the page cache page");
+}

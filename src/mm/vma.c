@@ -202,7 +202,13 @@ int vma_host_prot(const struct vm_area_struct *vma, pte_t pte)
 	if (!(pte & PTE_PRESENT))
 		return HOST_PROT_NONE;
 	int prot = (int)(vma->vm_flags & VM_ACCESS_FLAGS);
-	if (!(pte & PTE_WRITE))
+	if (!(pte & PTE_WRITE)) {
 		prot &= ~HOST_PROT_WRITE;
+		/* x86's protection_map makes a write-only VMA readable; its
+		 * read-only PTEs must stay readable too, or a read would take the
+		 * write path (breaking COW, dirtying a shared page). */
+		if (vma->vm_flags & VM_WRITE)
+			prot |= HOST_PROT_READ;
+	}
 	return prot;
 }
