@@ -80,9 +80,12 @@ $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 
 check-headers: | deps-lib
 	@mkdir -p $(B)
-	printf '#include <vmemu.h>\n#include <vmemu/compat.h>\n' > $(B)/hdr.c
+	printf '#include <vmemu/compat.h>\n#include <vmemu.h>\n' > $(B)/hdr.c
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr.c
+	printf '#include <vmemu.h>\n' > $(B)/hdr1.c
+	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
+	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
 test: deps-test all check-headers $(B)/tests/run
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)

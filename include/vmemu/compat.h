@@ -14,6 +14,14 @@
 #ifndef VMEMU_COMPAT_H
 #define VMEMU_COMPAT_H
 
+/* The mmap family is POSIX: under a strict -std=c11 with no feature macro,
+ * ask for glibc's default set, as the GNU dialects do.  This only works
+ * while no system header has been read yet, hence -include. */
+#if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE) && !defined(_POSIX_C_SOURCE) && \
+	!defined(_XOPEN_SOURCE) && !defined(_BSD_SOURCE) && !defined(_SVID_SOURCE)
+#define _DEFAULT_SOURCE 1
+#endif
+
 #include <sys/mman.h>
 #include <signal.h>
 #include <vmemu.h>
