@@ -96,7 +96,7 @@ ubsan:
 	$(MAKE) SAN=ubsan test
 
 # --- demo ---------------------------------------------------------------------
-$(B)/vmemu-demo: bench/demo.c $(B)/libvmemu.a
+$(B)/vmemu-demo: src/tool/demo.c $(B)/libvmemu.a
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) $< $(B)/libvmemu.a $(LIBS) -o $@
 
 demo: deps-test all $(B)/vmemu-demo
