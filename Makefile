@@ -90,8 +90,10 @@ check-headers: | deps-lib
 test: deps-test all check-headers $(B)/tests/run
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 
+# ASan must leave SIGSEGV to vmemu (handle_segv=0), or it would report
+# every emulated fault as a crash, and SIGBUS to the program.
 asan:
-	$(MAKE) SAN=asan test
+	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:$(ASAN_OPTIONS) $(MAKE) SAN=asan test
 ubsan:
 	$(MAKE) SAN=ubsan test
 

@@ -8,6 +8,20 @@
 
 static struct mm_struct mm;
 
+/* Free what a test left in mm (the tests build VMAs by hand). */
+static void teardown(void)
+{
+	while (mm.map_count) {
+		struct vm_area_struct *vma = mm.vmas[mm.map_count - 1];
+		vma_unlink(&mm, vma);
+		if (vma->vm_file)
+			fput(&mm, vma->vm_file);
+		vm_area_free(vma);
+	}
+	free(mm.vmas);
+	mm = (struct mm_struct){ 0 };
+}
+
 static struct vm_area_struct *anon_vma(unsigned long start, unsigned long end, unsigned long flags)
 {
 	struct vm_area_struct *vma = vm_area_alloc();
@@ -25,7 +39,7 @@ static void assert_sorted_and_disjoint(void)
 		cr_assert(mm.vmas[i - 1]->vm_end <= mm.vmas[i]->vm_start, "VMA %zu overlaps or is out of order", i);
 }
 
-Test(vma_tree, find_vma_returns_first_vma_ending_after_addr)
+Test(vma_tree, find_vma_returns_first_vma_ending_after_addr, .fini = teardown)
 {
 	anon_vma(0x10000, 0x20000, VM_READ);
 	anon_vma(0x40000, 0x50000, VM_READ);
@@ -40,7 +54,7 @@ Test(vma_tree, find_vma_returns_first_vma_ending_after_addr)
 	cr_assert_not_null(find_vma_intersection(&mm, 0x20000, 0x30001));
 }
 
-Test(vma_tree, lookup_stays_correct_with_many_vmas)
+Test(vma_tree, lookup_stays_correct_with_many_vmas, .fini = teardown)
 {
 	for (unsigned long i = 0; i < 5000; i++) {
 		unsigned long s = ((i * 7919) % 5000) * 0x3000;	/* inserted out of order */
@@ -54,7 +68,7 @@ Test(vma_tree, lookup_stays_correct_with_many_vmas)
 	}
 }
 
-Test(vma_tree, split_below_and_above_keeps_pgoff_continuous)
+Test(vma_tree, split_below_and_above_keeps_pgoff_continuous, .fini = teardown)
 {
 	struct vm_area_struct *v = anon_vma(0x100000, 0x108000, VM_READ | VM_WRITE);
 	unsigned long pgoff = v->vm_pgoff;
@@ -73,7 +87,7 @@ Test(vma_tree, split_below_and_above_keeps_pgoff_continuous)
 	assert_sorted_and_disjoint();
 }
 
-Test(vma_tree, merge_joins_compatible_neighbours_only)
+Test(vma_tree, merge_joins_compatible_neighbours_only, .fini = teardown)
 {
 	struct vm_area_struct *a = anon_vma(0x100000, 0x108000, VM_READ | VM_WRITE);
 	cr_assert_eq(split_vma(&mm, a, 0x104000, 0), 0);
@@ -95,12 +109,13 @@ Test(vma_tree, merge_joins_compatible_neighbours_only)
 	cr_assert_eq(mm.map_count, 2);
 }
 
-Test(vma_tree, unlink_removes_exactly_one)
+Test(vma_tree, unlink_removes_exactly_one, .fini = teardown)
 {
 	anon_vma(0x1000, 0x2000, VM_READ);
 	struct vm_area_struct *b = anon_vma(0x3000, 0x4000, VM_READ);
 	anon_vma(0x5000, 0x6000, VM_READ);
 	vma_unlink(&mm, b);
+	vm_area_free(b);
 	cr_assert_eq(mm.map_count, 2);
 	cr_assert_eq(find_vma(&mm, 0x3000)->vm_start, 0x5000);
 }
@@ -115,7 +130,6 @@ Test(page_cache, one_cache_per_inode_across_descriptors)
 	int fd2 = open(path, O_RDONLY);
 	struct file *f1, *f2;
 
-	cr_assert_eq(pgtable_init(), 0);
 	cr_assert_eq(file_open_mapping(&mm, fd1, true, &f1), 0);
 	cr_assert_eq(file_open_mapping(&mm, fd2, false, &f2), 0);
 	cr_assert_eq(f1->f_mapping, f2->f_mapping, "two descriptors of one file share one cache");
@@ -147,6 +161,8 @@ Test(page_cache, fill_reads_the_file_and_zeroes_the_tail)
 	cr_assert_not(f->f_mapping->flags[0] & PG_uptodate, "only the page asked for is read");
 	vmf.pgoff = 2;
 	cr_assert_eq(filemap_fault(&vmf), VM_FAULT_SIGBUS, "a page wholly past EOF");
+	fput(&mm, f);
+	cr_assert_null(mm.mappings);
 }
 
 Test(page_cache, grow_keeps_contents_and_flags)
@@ -162,4 +178,6 @@ Test(page_cache, grow_keeps_contents_and_flags)
 	cr_assert_eq(m->direct[5], 42);
 	cr_assert_eq(m->flags[0], PG_uptodate | PG_dirty);
 	cr_assert_eq(m->flags[m->nr_pages - 1], 0);
+	m->refcount = 1;
+	mapping_put(&mm, m);
 }

@@ -135,7 +135,7 @@ static unsigned long calc_vm_flags(int prot, int flags)
 #define LEGACY_MAP_MASK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | \
 			 MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | \
 			 MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | \
-			 MAP_32BIT | MAP_FIXED_NOREPLACE | (MAP_HUGE_MASK << MAP_HUGE_SHIFT))
+			 MAP_32BIT | MAP_FIXED_NOREPLACE | (int)(MAP_HUGE_MASK * (1U << MAP_HUGE_SHIFT)))
 
 /* file_mmap_ok: the mapped range must fit in a file (MAX_LFS_FILESIZE). */
 static bool file_mmap_ok(unsigned long pgoff, unsigned long len)
