@@ -390,3 +390,39 @@ Test(file_private, reading_a_write_only_mapping_does_not_copy)
 	s[0] = 0x42;
 	cr_assert_eq(w[0], 0x42, "still the page cache page");
 }
+
+Test(file_shared, exit_writes_back_dirty_pages)
+{
+	int fd = pattern_file(2 * PG, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		p[PG + 1] = 0xb7;
+		exit(0);	/* no msync, no munmap: as on Linux, the bytes reach the file */
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unsigned char *f = file_bytes(fd, PG + 1, 1);
+	cr_assert_eq(f[0], 0xb7);
+	free(f);
+}
+
+Test(file_shared, pages_a_forked_child_dirtied_are_written_back_with_the_parents)
+{
+	int fd = pattern_file(3 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p[2 * PG] = 0xa1;		/* dirty in the parent */
+	pid_t pid = fork();
+	if (pid == 0) {
+		p[0] = 0xc1;		/* dirty in the child */
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	cr_assert_eq(vme_munmap(p, 3 * PG), 0);
+	unsigned char *f = file_bytes(fd, 0, 3 * PG);
+	cr_assert_eq(f[0], 0xc1, "the child's write");
+	cr_assert_eq(f[2 * PG], 0xa1, "the parent's write");
+	free(f);
+}

@@ -29,16 +29,36 @@ static int option_int(int explicit_value, const char *env, int dflt)
 	return dflt;
 }
 
+/* At exit(3), as the kernel's page cache would outlive the process, every
+ * dirty page reaches its file.  (_exit, a crash or a kill lose them.) */
+static void writeback_at_exit(void)
+{
+	sigset_t saved;
+
+	if (!vme_initialised())
+		return;
+	host_trap_enter_emulator(&saved);
+	mmap_write_lock();
+	if (mm_writeback_all() && mm_verbose)
+		host_write_str("vmemu: write-back at exit failed; some data did not reach its file\n");
+	mmap_write_unlock();
+	host_trap_leave_emulator(&saved);
+}
+
 static int init_locked(const struct vme_config *cfg)
 {
+	static bool atexit_registered;
 	struct vme_config zero = { 0 };
 
 	if (!cfg)
 		cfg = &zero;
 	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0));
-	if (!r)
-		__atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
-	return r;
+	if (r)
+		return r;
+	if (!atexit_registered && atexit(writeback_at_exit) == 0)
+		atexit_registered = true;
+	__atomic_store_n(&initialised, true, __ATOMIC_RELEASE);
+	return 0;
 }
 
 bool vme_initialised(void)

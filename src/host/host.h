@@ -65,7 +65,6 @@ int host_poison(unsigned long addr);				/* handler-safe */
 int host_touch_write(unsigned long addr);			/* handler-safe */
 int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
 int host_resize_view(void **view, size_t old_len, size_t new_len);
-int host_alloc_shared(size_t len, void **mem);	/* zeroed, shared across fork */
 int host_alloc_private(size_t len, void **mem);	/* zeroed, NORESERVE, private */
 int host_free(void *mem, size_t len);
 int host_map_init(void);	/* the poison object; called by host_trap_install */

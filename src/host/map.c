@@ -139,18 +139,6 @@ int host_resize_view(void **view, size_t old_len, size_t new_len)
 	return r;
 }
 
-int host_alloc_shared(size_t len, void **mem)
-{
-	int saved = errno;
-	void *p = host_sys.mmap(NULL, len, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	int r = p == MAP_FAILED ? -errno : 0;
-	errno = saved;
-	if (!r)
-		*mem = p;
-	return r;
-}
-
 int host_alloc_private(size_t len, void **mem)
 {
 	int saved = errno;

@@ -23,7 +23,7 @@
 
 static unsigned long mapping_dirty_add(struct address_space *mapping, long delta)
 {
-	return __atomic_add_fetch(&mapping->nr_dirty, (unsigned long)delta, __ATOMIC_RELAXED);
+	return __atomic_add_fetch(&mapping->shared->nr_dirty, (unsigned long)delta, __ATOMIC_ACQ_REL);
 }
 
 /* handler-safe: readpage for regular files.  The tail past end of file
@@ -183,22 +183,38 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 		return 0;
 	if (last >= mapping->nr_pages)
 		last = mapping->nr_pages - 1;
-	for (unsigned long i = first; i <= last && mapping->nr_dirty && first < mapping->nr_pages; i++) {
+	for (unsigned long i = first; i <= last && mapping_nr_dirty(mapping) && first < mapping->nr_pages; i++) {
 		if ((mapping->flags[i] & PG_dirty) && (r = writeback_clean_page(mapping, i)) && !err)
 			err = r;
 	}
 	if (sync && !err && (r = host_fdatasync(mapping->fd)))
 		err = r;
-	if (!err && !mapping->nr_dirty)
+	if (!err && !mapping_nr_dirty(mapping))
 		mapping->wb_err = 0;
 	return err;
 }
 
-/* Make room for pages [0, nr_pages): frames, view and flags grow together.
- * Caller holds mmap_lock for writing (the handler reads these). */
+/* Grow the memfd fd from old_len to new_len bytes and its view *view with
+ * it (mapping it the first time).  Returns 0 or -errno, *view unchanged. */
+static int grow_object(int fd, void **view, size_t old_len, size_t new_len)
+{
+	int r;
+
+	if ((r = host_truncate(fd, (off_t)new_len)))
+		return r;
+	if (!*view)
+		return host_map_view(fd, new_len, view);
+	return host_resize_view(view, old_len, new_len);
+}
+
+/* Make room for pages [0, nr_pages): frames and flags grow together.  Both
+ * are memfds, so a forked child keeps sharing them.  Caller holds mmap_lock
+ * for writing (the handler reads these). */
 int mapping_grow(struct address_space *mapping, unsigned long nr_pages)
 {
 	unsigned long old = mapping->nr_pages;
+	size_t hdr = sizeof(struct mapping_shared);
+	void *view = mapping->direct, *shared = mapping->shared;
 	int r;
 
 	if (nr_pages <= old)
@@ -206,27 +222,13 @@ int mapping_grow(struct address_space *mapping, unsigned long nr_pages)
 	nr_pages = (nr_pages + MAPPING_GROW_PAGES - 1) & ~(MAPPING_GROW_PAGES - 1);
 	if (nr_pages < old * 2)
 		nr_pages = old * 2;
-	if ((r = host_truncate(mapping->memfd, (off_t)(nr_pages << PAGE_SHIFT))))
+	if ((r = grow_object(mapping->memfd, &view, old << PAGE_SHIFT, nr_pages << PAGE_SHIFT)))
 		return r;
-	if (!mapping->direct) {
-		void *view, *flags;
-		if ((r = host_map_view(mapping->memfd, nr_pages << PAGE_SHIFT, &view)))
-			return r;
-		if ((r = host_alloc_shared(nr_pages, &flags))) {
-			host_free(view, nr_pages << PAGE_SHIFT);
-			return r;
-		}
-		mapping->direct = view;
-		mapping->flags = flags;
-	} else {
-		void *view = mapping->direct, *flags = mapping->flags;
-		if ((r = host_resize_view(&view, old << PAGE_SHIFT, nr_pages << PAGE_SHIFT)))
-			return r;
-		mapping->direct = view;
-		if ((r = host_resize_view(&flags, old, nr_pages)))
-			return r;
-		mapping->flags = flags;
-	}
+	mapping->direct = view;
+	if ((r = grow_object(mapping->shared_fd, &shared, old ? hdr + old : 0, hdr + nr_pages)))
+		return r;
+	mapping->shared = shared;
+	mapping->flags = mapping->shared->flags;
 	mapping->nr_pages = nr_pages;
 	return 0;
 }
@@ -244,6 +246,11 @@ struct address_space *mapping_alloc(const struct address_space_operations *a_ops
 		free(mapping);
 		return NULL;
 	}
+	if (host_memfd("vmemu-page-flags", &mapping->shared_fd)) {
+		host_close(mapping->memfd);
+		free(mapping);
+		return NULL;
+	}
 	return mapping;
 }
 
@@ -255,11 +262,12 @@ static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
 		p = &(*p)->next;
 	if (*p)
 		*p = mapping->next;
-	if (mapping->direct) {
+	if (mapping->direct)
 		host_free(mapping->direct, mapping->nr_pages << PAGE_SHIFT);
-		host_free(mapping->flags, mapping->nr_pages);
-	}
+	if (mapping->shared)
+		host_free(mapping->shared, sizeof(struct mapping_shared) + mapping->nr_pages);
 	host_close(mapping->memfd);
+	host_close(mapping->shared_fd);
 	if (mapping->fd >= 0)
 		host_close(mapping->fd);
 	free(mapping);
@@ -272,7 +280,7 @@ void mapping_put(struct mm_struct *mm, struct address_space *mapping)
 {
 	if (--mapping->refcount > 0)
 		return;
-	if (mapping->nr_dirty &&
+	if (mapping_nr_dirty(mapping) &&
 	    filemap_write_and_wait_range(mapping, 0, mapping->nr_pages - 1, false))
 		return;
 	mapping_free(mm, mapping);
@@ -288,7 +296,7 @@ int mapping_release_orphans(struct mm_struct *mm)
 		next = m->next;
 		if (m->refcount > 0)
 			continue;
-		int r = m->nr_dirty ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : 0;
+		int r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : 0;
 		if (r && !err)
 			err = r;
 		if (!r)

@@ -74,6 +74,14 @@ struct address_space_operations {
 	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
 };
 
+/* What a page cache keeps in memory shared across fork: a parent and its
+ * child dirty the same frames, so they must count and flag them together. */
+struct mapping_shared {
+	unsigned long nr_dirty;		/* pages with PG_dirty */
+	unsigned long reserved[7];	/* keeps flags cache-line aligned */
+	uint8_t flags[];		/* PG_* per page */
+};
+
 /* The page cache of one file or shared anonymous object.  The pages live in
  * a memfd (offset = pgoff * PAGE_SIZE), so every VMA of the object maps the
  * same frames; `direct` is the library's own always-writable view of them. */
@@ -84,10 +92,11 @@ struct address_space {
 	bool fd_writable;		/* fd was opened for writing */
 	int memfd;			/* the frames */
 	char *direct;			/* RW view of memfd, nr_pages long */
-	uint8_t *flags;			/* PG_* per page, nr_pages long, fork-shared */
+	uint8_t *flags;			/* shared->flags: PG_* per page, nr_pages long */
+	struct mapping_shared *shared;	/* fork-shared: dirty count and flags */
+	int shared_fd;			/* the memfd behind shared */
 	unsigned long nr_pages;		/* size of memfd, view and flags */
 	int wb_err;			/* first write-back error not yet reported */
-	unsigned long nr_dirty;		/* approximate, for shutdown's fast path */
 	const struct address_space_operations *a_ops;
 	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
 	int refcount;			/* struct files referring to this */
@@ -191,6 +200,10 @@ static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
 {
 	return !vma->vm_ops;
 }
+static inline unsigned long mapping_nr_dirty(const struct address_space *mapping)
+{
+	return mapping->shared ? __atomic_load_n(&mapping->shared->nr_dirty, __ATOMIC_ACQUIRE) : 0;
+}
 static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
 {
 	return (vma->vm_flags & VM_SHARED) && vma->vm_file &&
@@ -255,6 +268,7 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 /* mm_init.c: initialisation, shutdown. */
 int mm_init(int verbose);
 int mm_exit(void);
+int mm_writeback_all(void);
 extern int mm_verbose;
 void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
 

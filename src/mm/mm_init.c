@@ -39,23 +39,32 @@ int mm_init(int verbose)
 	return 0;
 }
 
+/* Write back every dirty page of every cache.  Returns the first error; the
+ * pages that failed stay dirty.  Caller holds mmap_lock. */
+int mm_writeback_all(void)
+{
+	int err = 0, r;
+
+	for (struct address_space *m = init_mm.mappings; m; m = m->next) {
+		if (!mapping_nr_dirty(m) && !m->wb_err)
+			continue;
+		r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : m->wb_err;
+		if (r && !err)
+			err = r;
+	}
+	return err;
+}
+
 /* Write back everything; if that fails return the error and change nothing
  * else.  Otherwise unmap every VMA, free every cache and give SIGSEGV back.
  * Caller holds mmap_lock for writing. */
 int mm_exit(void)
 {
 	struct mm_struct *mm = &init_mm;
-	int err = 0, r;
+	int r = mm_writeback_all();
 
-	for (struct address_space *m = mm->mappings; m; m = m->next) {
-		if (!m->nr_dirty && !m->wb_err)
-			continue;
-		r = m->nr_dirty ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : m->wb_err;
-		if (r && !err)
-			err = r;
-	}
-	if (err)
-		return err;
+	if (r)
+		return r;
 	while (mm->map_count) {
 		struct vm_area_struct *vma = mm->vmas[mm->map_count - 1];
 		do_munmap(mm, vma->vm_start, vma->vm_end - vma->vm_start, true);
