@@ -426,3 +426,21 @@ Test(file_shared, pages_a_forked_child_dirtied_are_written_back_with_the_parents
 	cr_assert_eq(f[2 * PG], 0xa1, "the parent's write");
 	free(f);
 }
+
+Test(mmap, populate_refuses_what_the_protection_forbids)
+{
+	char *none = vme_mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *ro = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	errno = 0;
+	cr_assert_eq(vme_madvise(none, PG, MADV_POPULATE_READ), -1);
+	cr_assert_eq(errno, EINVAL, "as the host: check_vma_flags");
+	errno = 0;
+	cr_assert_eq(vme_madvise(ro, PG, MADV_POPULATE_WRITE), -1);
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(vme_madvise(ro, PG, MADV_POPULATE_READ), 0);
+	int fd = pattern_file(PG, 0);
+	char *eof = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	errno = 0;
+	cr_assert_eq(vme_madvise(eof, 2 * PG, MADV_POPULATE_READ), -1);
+	cr_assert_eq(errno, EFAULT, "the page past EOF would raise SIGBUS");
+}

@@ -272,15 +272,17 @@ out_unreserve:
 }
 
 /* Fault in every page of [start, end) as a read, or as a write (breaking
- * COW, dirtying shared pages).  Returns 0, -EFAULT where the access would
- * raise SIGSEGV or SIGBUS, -ENOMEM where nothing is mapped.  Caller holds
- * mmap_lock. */
+ * COW, dirtying shared pages).  Returns 0; -EINVAL where the VMA does not
+ * allow the access (check_vma_flags); -EFAULT where the access would raise
+ * SIGBUS; -ENOMEM where nothing is mapped.  Caller holds mmap_lock. */
 int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write)
 {
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
 		if (!vma || vma->vm_start > addr)
 			return -ENOMEM;
+		if (!(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
+			return -EINVAL;
 		int ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
 		if (ret & VM_FAULT_OOM)
 			return -ENOMEM;
