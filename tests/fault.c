@@ -444,3 +444,39 @@ Test(mmap, populate_refuses_what_the_protection_forbids)
 	cr_assert_eq(vme_madvise(eof, 2 * PG, MADV_POPULATE_READ), -1);
 	cr_assert_eq(errno, EFAULT, "the page past EOF would raise SIGBUS");
 }
+
+Test(file_shared, madv_remove_punches_a_hole_like_linux)
+{
+	int fd = pattern_file(4 * PG, 0), hfd = pattern_file(4 * PG, 0);
+	unsigned char *v = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	unsigned char *h = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, hfd, 0);
+	unsigned char *other = vme_mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	v[PG] = h[PG] = 0x33;	/* dirty, then removed */
+	cr_assert_eq(other[PG], 0x33);
+	cr_assert_eq(vme_madvise(v + PG, 2 * PG, MADV_REMOVE), madvise(h + PG, 2 * PG, MADV_REMOVE));
+	for (size_t i = 0; i < 4 * PG; i++) {
+		cr_assert_eq(v[i], h[i], "byte %zu", i);
+		cr_assert_eq(other[i], h[i], "byte %zu through the other mapping", i);
+	}
+	cr_assert_eq(vme_munmap(v, 4 * PG), 0);
+	munmap(h, 4 * PG);
+	unsigned char *fv = file_bytes(fd, 0, 4 * PG), *fh = file_bytes(hfd, 0, 4 * PG);
+	cr_assert_eq(memcmp(fv, fh, 4 * PG), 0, "the files match");
+	cr_assert_eq(fv[PG], 0, "a hole reads as zeros");
+	free(fv);
+	free(fh);
+	int ro = open("/proc/self/fd/0", O_RDONLY);	/* any read-only descriptor of a file */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	close(ro);
+	ro = open(path, O_RDONLY);
+	unsigned char *never_writable = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, ro, 0);
+	errno = 0;
+	cr_assert_eq(vme_madvise(never_writable, PG, MADV_REMOVE), -1);
+	cr_assert_eq(errno, EACCES, "a shared mapping that can never be written");
+	unsigned char *priv = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	errno = 0;
+	cr_assert_eq(vme_madvise(priv, PG, MADV_REMOVE), -1);
+	cr_assert_eq(errno, EACCES, "a private file mapping");
+	cr_assert_eq(vme_madvise(other, PG, MADV_REMOVE), 0, "read-only now, but may be written");
+}

@@ -98,6 +98,17 @@ int host_truncate(int fd, off_t len)
 	return r;
 }
 
+int host_punch_hole(int fd, off_t off, off_t len)
+{
+	int saved = errno, r;
+
+	do
+		r = host_sys.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
+	while (r == -EINTR);
+	errno = saved;
+	return r;
+}
+
 /* A close-on-exec duplicate sharing the open file description; -errno. */
 int host_dup(int fd)
 {

@@ -43,6 +43,7 @@ struct host_syscalls {
 	int (*fdatasync)(int fd);
 	int (*fstat)(int fd, struct stat *st);
 	int (*ftruncate)(int fd, off_t len);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
 	int (*memfd_create)(const char *name, unsigned int flags);
 	int (*fcntl)(int fd, int cmd, long arg);
 	int (*close)(int fd);
@@ -84,6 +85,7 @@ int host_fdatasync(int fd);
 int host_fstat(int fd, struct stat *st);
 int host_memfd(const char *name, int *fd);
 int host_truncate(int fd, off_t len);
+int host_punch_hole(int fd, off_t off, off_t len);	/* keeps the size */
 int host_dup(int fd);
 int host_reopen(int fd, int flags);
 int host_fd_flags(int fd);

@@ -34,6 +34,7 @@ static const struct host_syscalls host_sys_real = {
 	.fdatasync = fdatasync,
 	.fstat = fstat,
 	.ftruncate = ftruncate,
+	.fallocate = fallocate,
 	.memfd_create = memfd_create,
 	.fcntl = sys_fcntl,
 	.close = close,

@@ -8,7 +8,8 @@
  * reads a file range into the page cache now.  NORMAL, RANDOM and SEQUENTIAL
  * set the VMA's read-pattern flags.  Hints with no emulated meaning
  * (MADV_FREE, COLD, PAGEOUT, ...) are accepted and change nothing, which is
- * what Linux does when it has no memory pressure to act on.  Flags that only
+ * what Linux does when it has no memory pressure to act on.  MADV_REMOVE
+ * punches a hole in the object and drops the pages from every mapping.  Flags that only
  * concern the host's own handling of the range (fork, dumps, KSM, THP) are
  * passed to the host for it.
  */
@@ -46,6 +47,43 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		host_discard(start, end - start);
 }
 
+/* MADV_REMOVE (vfs_fallocate + truncate_pagecache_range): free the backing
+ * of pages first..last of the object.  Every mapping of those pages loses
+ * them (private copies stay, as in unmap_mapping_range without even_cows),
+ * the page cache drops them, and the file gets a hole.  Returns 0 or -errno. */
+static int madvise_remove(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	unsigned long first = linear_page_index(vma, start), last = linear_page_index(vma, end) - 1;
+	int r;
+
+	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
+		return -EACCES;
+	if (mapping->fd >= 0 &&
+	    (r = host_punch_hole(mapping->fd, (off_t)(first << PAGE_SHIFT),
+				 (off_t)((last - first + 1) << PAGE_SHIFT))))
+		return r;
+	for (struct vm_area_struct *v = mapping->i_mmap; v; v = v->shared_next) {
+		unsigned long s = first > v->vm_pgoff ? first : v->vm_pgoff;
+		unsigned long e = last + 1 < v->vm_pgoff + vma_pages(v) ? last + 1 : v->vm_pgoff + vma_pages(v);
+		for (unsigned long pgoff = s; pgoff < e; pgoff++) {
+			unsigned long addr = v->vm_start + ((pgoff - v->vm_pgoff) << PAGE_SHIFT);
+			pte_t *pte = pte_offset(addr, false);
+			if (pte && *pte && !(*pte & PTE_ANON))
+				zap_page_range(v, addr, addr + PAGE_SIZE);
+		}
+	}
+	for (unsigned long pgoff = first; pgoff <= last && pgoff < mapping->nr_pages; pgoff++) {
+		lock_page(mapping, pgoff);
+		if (mapping->flags[pgoff] & PG_dirty)
+			__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
+		mapping->flags[pgoff] = PG_locked;
+		unlock_page(mapping, pgoff);
+	}
+	return host_punch_hole(mapping->memfd, (off_t)(first << PAGE_SHIFT),
+			       (off_t)((last - first + 1) << PAGE_SHIFT));
+}
+
 /* Read [start, end) of a file VMA into the page cache, up to end of file. */
 static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long start,
 				       unsigned long end)
@@ -77,7 +115,7 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	case MADV_FREE:
 		return vma->vm_file ? -EINVAL : 0;
 	case MADV_REMOVE:
-		return (vma->vm_flags & VM_SHARED) ? -EOPNOTSUPP : -EINVAL;
+		return vma->vm_file ? madvise_remove(vma, start, end) : -EINVAL;
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
 		return populate_range(mm, start, end, a->advice == MADV_POPULATE_WRITE);
