@@ -22,10 +22,9 @@ _Static_assert(HOST_PROT_READ == PROT_READ && HOST_PROT_WRITE == PROT_WRITE &&
  * makes the kernel raise SIGBUS with BUS_ADRERR at the exact address. */
 static int poison_fd = -1;
 
-static int ret_errno(int r)
-{
-	return r < 0 ? -errno : 0;
-}
+/* Run a libc-convention call (-1 and errno) and give 0 or -errno, leaving
+ * the caller's errno as it was. */
+#define SYSCALL_RET(call) ({ int saved_ = errno; int r_ = (call) < 0 ? -errno : 0; errno = saved_; r_; })
 
 int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
 {
@@ -74,24 +73,18 @@ int host_map_anon(unsigned long addr, size_t len)
 
 int host_unmap(unsigned long addr, size_t len)
 {
-	int saved = errno, r = ret_errno(host_sys.munmap((void *)addr, len));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.munmap((void *)addr, len));
 }
 
 /* handler-safe */
 int host_protect(unsigned long addr, size_t len, int prot)
 {
-	int saved = errno, r = ret_errno(host_sys.mprotect((void *)addr, len, prot));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.mprotect((void *)addr, len, prot));
 }
 
 int host_discard(unsigned long addr, size_t len)
 {
-	int saved = errno, r = ret_errno(host_sys.madvise((void *)addr, len, MADV_DONTNEED));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.madvise((void *)addr, len, MADV_DONTNEED));
 }
 
 /* handler-safe: map the poison object over one page. */
@@ -157,30 +150,22 @@ int host_free(void *mem, size_t len)
 
 int host_pass_mprotect(unsigned long addr, size_t len, int prot)
 {
-	int saved = errno, r = ret_errno(host_sys.mprotect((void *)addr, len, prot));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.mprotect((void *)addr, len, prot));
 }
 
 int host_pass_msync(unsigned long addr, size_t len, int flags)
 {
-	int saved = errno, r = ret_errno(host_sys.msync((void *)addr, len, flags));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.msync((void *)addr, len, flags));
 }
 
 int host_pass_madvise(unsigned long addr, size_t len, int advice)
 {
-	int saved = errno, r = ret_errno(host_sys.madvise((void *)addr, len, advice));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.madvise((void *)addr, len, advice));
 }
 
 int host_pass_mincore(unsigned long addr, size_t len, unsigned char *vec)
 {
-	int saved = errno, r = ret_errno(host_sys.mincore((void *)addr, len, vec));
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.mincore((void *)addr, len, vec));
 }
 
 int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,

@@ -96,18 +96,13 @@ static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long
 	}
 }
 
-struct madvise_args {
-	int advice;
-	int unmapped_error;	/* -ENOMEM if part of the range is not mapped */
-};
-
 static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		       unsigned long end, void *arg)
 {
-	struct madvise_args *a = arg;
+	int advice = *(int *)arg;
 	unsigned long flags = vma->vm_flags & ~(VM_RAND_READ | VM_SEQ_READ);
 
-	switch (a->advice) {
+	switch (advice) {
 	case MADV_DONTNEED:
 	case MADV_DONTNEED_LOCKED:
 		zap_page_range(vma, start, end);
@@ -118,7 +113,7 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		return vma->vm_file ? madvise_remove(vma, start, end) : -EINVAL;
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
-		return populate_range(mm, start, end, a->advice == MADV_POPULATE_WRITE);
+		return populate_range(mm, start, end, advice == MADV_POPULATE_WRITE);
 	case MADV_WILLNEED:	/* shmem has nothing to read (Linux only swaps it in) */
 		if (vma->vm_file && vma->vm_file->f_mapping->a_ops->readpage)
 			force_page_cache_readahead(vma, start, end);
@@ -133,29 +128,22 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	case MADV_PAGEOUT:
 		return 0;
 	default:	/* fork, dump, KSM and THP flags: the host's own business */
-		return host_pass_madvise(start, end - start, a->advice);
+		return host_pass_madvise(start, end - start, advice);
 	}
 }
 
 static int madvise_gap(unsigned long start, unsigned long end, void *arg)
 {
-	struct madvise_args *a = arg;
-	int r = host_pass_madvise(start, end - start, a->advice);
-
-	if (r == -ENOMEM) {
-		a->unmapped_error = r;
-		return 0;
-	}
-	return r;
+	return host_pass_madvise(start, end - start, *(int *)arg);
 }
 
 /* Caller holds mmap_lock (for writing unless populating); the advice has
  * been validated at the API edge. */
 int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice)
 {
-	static const struct range_walk_ops ops = { .vma_range = madvise_vma, .gap = madvise_gap };
-	struct madvise_args a = { .advice = advice };
-	int r = walk_range(mm, start, start + len, &ops, &a);
+	static const struct range_walk_ops ops = {
+		.vma_range = madvise_vma, .gap = madvise_gap, .continue_past_holes = true,
+	};
 
-	return r ? r : a.unmapped_error;
+	return walk_range(mm, start, start + len, &ops, &advice);
 }

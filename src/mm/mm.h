@@ -261,6 +261,9 @@ struct range_walk_ops {
 			 unsigned long start, unsigned long end, void *arg);
 	/* A part no emulated VMA covers: the host's business. */
 	int (*gap)(unsigned long start, unsigned long end, void *arg);
+	/* A hole (gap returned -ENOMEM) does not stop the walk; -ENOMEM is
+	 * returned at the end, as msync and madvise do. */
+	bool continue_past_holes;
 };
 int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 	       const struct range_walk_ops *ops, void *arg);

@@ -13,43 +13,31 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-struct msync_args {
-	int flags;
-	int unmapped_error;	/* -ENOMEM if part of the range is not mapped */
-};
-
 static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, void *arg)
 {
-	struct msync_args *a = arg;
+	int flags = *(int *)arg;
 
 	(void)mm;
-	if (!vma_is_shared_file(vma) || !(a->flags & (MS_SYNC | MS_ASYNC)))
+	if (!vma_is_shared_file(vma) || !(flags & (MS_SYNC | MS_ASYNC)))
 		return 0;
 	return filemap_write_and_wait_range(vma->vm_file->f_mapping,
 					    linear_page_index(vma, start),
 					    linear_page_index(vma, end - PAGE_SIZE),
-					    a->flags & MS_SYNC);
+					    flags & MS_SYNC);
 }
 
 static int msync_gap(unsigned long start, unsigned long end, void *arg)
 {
-	struct msync_args *a = arg;
-	int r = host_pass_msync(start, end - start, a->flags);
-
-	if (r == -ENOMEM) {		/* a hole: go on, report at the end */
-		a->unmapped_error = r;
-		return 0;
-	}
-	return r;
+	return host_pass_msync(start, end - start, *(int *)arg);
 }
 
 /* Caller holds mmap_lock for reading; [start, start + len) is page-aligned. */
 int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags)
 {
-	static const struct range_walk_ops ops = { .vma_range = msync_vma, .gap = msync_gap };
-	struct msync_args a = { .flags = flags };
-	int r = walk_range(mm, start, start + len, &ops, &a);
+	static const struct range_walk_ops ops = {
+		.vma_range = msync_vma, .gap = msync_gap, .continue_past_holes = true,
+	};
 
-	return r ? r : a.unmapped_error;
+	return walk_range(mm, start, start + len, &ops, &flags);
 }

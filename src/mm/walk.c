@@ -16,7 +16,7 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 	       const struct range_walk_ops *ops, void *arg)
 {
 	unsigned long addr = start;
-	int r;
+	int r, unmapped_error = 0;
 
 	while (addr < end) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
@@ -24,7 +24,9 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 
 		if (next > addr) {
 			r = ops->gap ? ops->gap(addr, next, arg) : -ENOMEM;
-			if (r)
+			if (r == -ENOMEM && ops->continue_past_holes)
+				unmapped_error = r;
+			else if (r)
 				return r;
 			addr = next;
 			continue;
@@ -34,5 +36,5 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 			return r;
 		addr = next;
 	}
-	return 0;
+	return unmapped_error;
 }
