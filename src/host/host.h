@@ -100,7 +100,16 @@ enum host_fault {
 	HOST_FAULT_SIGSEGV,	/* the program gets SIGSEGV as the kernel would */
 	HOST_FAULT_SIGBUS,	/* the page was poisoned: re-execution raises SIGBUS */
 };
-typedef enum host_fault (*host_fault_fn)(unsigned long addr);
+/* What the faulting access was, from the x86 page-fault error code in the
+ * kernel's ucontext; UNKNOWN where that is not available (valgrind, other
+ * architectures), and the emulator then infers it. */
+enum host_access {
+	HOST_ACCESS_UNKNOWN,
+	HOST_ACCESS_READ,
+	HOST_ACCESS_WRITE,
+	HOST_ACCESS_EXEC,
+};
+typedef enum host_fault (*host_fault_fn)(unsigned long addr, enum host_access access);
 int host_trap_install(host_fault_fn fn);
 void host_trap_uninstall(void);
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);

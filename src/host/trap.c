@@ -100,6 +100,25 @@ static int deliver_sigsegv(void)
 	return 1;
 }
 
+/* handler-safe: the access type, from the page-fault error code the kernel
+ * puts in the ucontext (REG_ERR: bit 1 write, bit 4 instruction fetch) when
+ * the trap was a page fault (REG_TRAPNO 14). */
+static enum host_access fault_access(void)
+{
+#if defined(__x86_64__)
+	const ucontext_t *uc = tls_uc;
+
+	if (!uc || uc->uc_mcontext.gregs[REG_TRAPNO] != 14)
+		return HOST_ACCESS_UNKNOWN;
+	greg_t err = uc->uc_mcontext.gregs[REG_ERR];
+	if (err & 0x10)
+		return HOST_ACCESS_EXEC;
+	return (err & 0x2) ? HOST_ACCESS_WRITE : HOST_ACCESS_READ;
+#else
+	return HOST_ACCESS_UNKNOWN;
+#endif
+}
+
 /* handler-safe: libsigsegv's callback. */
 static int on_sigsegv(void *fault_address, int serious)
 {
@@ -108,7 +127,7 @@ static int on_sigsegv(void *fault_address, int serious)
 		host_die("page fault inside the emulator itself (a vmemu bug, or a "
 			 "vme_ call passed an unpopulated emulated buffer)");
 	tls_in_fault = 1;
-	enum host_fault r = fault_fn((unsigned long)fault_address);
+	enum host_fault r = fault_fn((unsigned long)fault_address, fault_access());
 	tls_in_fault = 0;
 	if (r == HOST_FAULT_SIGSEGV)
 		return deliver_sigsegv();

@@ -11,12 +11,11 @@
  * under mmap_lock held for reading, and uses only atomics, preallocated
  * memory and host_ system calls.
  *
- * libsigsegv does not say whether an access was a read or a write.  A fault
- * on a page that is not present is treated as a read (a write then faults
- * again on the read-only page and goes to do_wp_page); a fault on a present
- * read-only page in a writable VMA is a write.  FAULT_FLAG_WRITE is set only
- * by populate (MADV_POPULATE_WRITE, MAP_POPULATE of private writable memory),
- * which reaches do_cow_fault and do_shared_fault directly.
+ * The access type comes from the trap (the x86 page-fault error code), so a
+ * first write goes straight to do_cow_fault or do_shared_fault.  Where the
+ * trap cannot tell (FAULT_FLAG_GUESS: no error code, as under valgrind), a
+ * fault on a missing page is handled as a read, and a fault that repeats on
+ * a present read-only page is taken as the write it must be.
  */
 #include "host/host.h"
 #include "mm/mm.h"
@@ -24,7 +23,8 @@
 
 /* Install entry as the PTE of vmf->address: host protection first, then the
  * software PTE, so a racing fault that reads the new PTE finds the page
- * already accessible (it is then spurious).  (finish_fault / set_pte_at) */
+ * already accessible (it is then spurious).  Downgrades go the other way
+ * (PTE first): the host never refuses what the PTE grants.  (finish_fault) */
 static int finish_fault(struct fault *vmf, pte_t entry)
 {
 	int prot = vma_host_prot(vmf->vma, entry);
@@ -153,13 +153,13 @@ static int handle_pte_fault(struct fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (!(vmf->orig_pte & PTE_PRESENT))	/* do_pte_missing */
 		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
-	if (!(vmf->orig_pte & PTE_WRITE) &&
-	    ((vmf->flags & FAULT_FLAG_WRITE) || (vmf->flags & FAULT_FLAG_SIGNAL))) {
-		if (!(vma->vm_flags & VM_WRITE))
-			return VM_FAULT_SIGSEGV;
+	if (vmf->orig_pte & PTE_WRITE)
+		return VM_FAULT_NOPAGE;		/* present as required: raced */
+	if (vmf->flags & FAULT_FLAG_WRITE)
 		return do_wp_page(vmf);
-	}
-	return VM_FAULT_NOPAGE;		/* present as required: spurious */
+	if ((vmf->flags & (FAULT_FLAG_GUESS | FAULT_FLAG_REPEAT)) == (FAULT_FLAG_GUESS | FAULT_FLAG_REPEAT))
+		return (vma->vm_flags & VM_WRITE) ? do_wp_page(vmf) : VM_FAULT_SIGSEGV;
+	return VM_FAULT_NOPAGE;		/* a read of a present page: raced */
 }
 
 /* handler-safe: handle a fault at address in vma, which contains it.  Caller
@@ -175,23 +175,36 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 	};
 
 	count_vm_event(EV_pgfault);
+	/* x86: any of read, write, exec makes a page readable */
 	if (!(vma->vm_flags & VM_ACCESS_FLAGS))
 		return VM_FAULT_SIGSEGV;
 	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return VM_FAULT_SIGSEGV;
+	if ((flags & FAULT_FLAG_INSTRUCTION) && !(vma->vm_flags & VM_EXEC))
 		return VM_FAULT_SIGSEGV;
 	if (!(vmf.pte = pte_offset(vmf.address, true)))
 		return VM_FAULT_OOM;
 	return handle_pte_fault(&vmf);
 }
 
-/* The page a thread's last spurious fault was on: a second spurious fault in
- * a row there means the host really refuses the access (an instruction fetch
- * from a page without PROT_EXEC), which is SIGSEGV. */
-static __thread unsigned long last_spurious __attribute__((tls_model("initial-exec")));
+/* The page of this thread's last fault, if handling it changed nothing.  A
+ * second such fault in a row there means the host refuses the access as it
+ * is: a write to a read-only page when the access type is unknown, or an
+ * access the VMA does not allow. */
+static __thread unsigned long last_nopage __attribute__((tls_model("initial-exec")));
+
+static const unsigned int access_flags[] = {
+	[HOST_ACCESS_UNKNOWN] = FAULT_FLAG_GUESS,
+	[HOST_ACCESS_READ] = 0,
+	[HOST_ACCESS_WRITE] = FAULT_FLAG_WRITE,
+	[HOST_ACCESS_EXEC] = FAULT_FLAG_INSTRUCTION,
+};
 
 /* handler-safe: the trap's entry, for every SIGSEGV in the process. */
-enum host_fault vmemu_fault(unsigned long addr)
+enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 {
+	unsigned long page = addr & PAGE_MASK;
+	unsigned int flags = access_flags[access];
 	struct vm_area_struct *vma;
 	int ret;
 
@@ -203,22 +216,21 @@ enum host_fault vmemu_fault(unsigned long addr)
 		count_vm_event(EV_sigsegv_delivered);
 		return HOST_FAULT_SIGSEGV;
 	}
-	ret = handle_mm_fault(vma, addr, FAULT_FLAG_SIGNAL);
+	if (last_nopage == page)
+		flags |= FAULT_FLAG_REPEAT;
+	ret = handle_mm_fault(vma, addr, flags);
+	last_nopage = 0;
 	if (ret & VM_FAULT_NOPAGE) {
 		count_vm_event(EV_spurious_fault);
-		if (last_spurious == (addr & PAGE_MASK)) {
+		if (flags & FAULT_FLAG_REPEAT)
 			ret = VM_FAULT_SIGSEGV;
-			last_spurious = 0;
-		} else {
-			last_spurious = addr & PAGE_MASK;
-		}
-	} else {
-		last_spurious = 0;
+		else
+			last_nopage = page;
 	}
 	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
-		pte_t *pte = pte_offset(addr & PAGE_MASK, true);
-		if (pte && !host_poison(addr & PAGE_MASK)) {
-			set_pte_at(addr & PAGE_MASK, pte, PTE_POISON);
+		pte_t *pte = pte_offset(page, true);
+		if (pte && !host_poison(page)) {
+			set_pte_at(page, pte, PTE_POISON);
 			mmap_read_unlock();
 			count_vm_event(EV_sigbus_delivered);
 			return HOST_FAULT_SIGBUS;

@@ -137,9 +137,11 @@ void page_mkclean(struct address_space *mapping, unsigned long pgoff)
 		pte_t *pte = pte_offset(addr, false);
 		if (!pte || !(*pte & PTE_WRITE))
 			continue;
+		/* PTE first: the host must never refuse what the PTE grants (a
+		 * store before the protect is still written by writepage). */
 		pte_t entry = (pte_t)(*pte & ~PTE_WRITE);
-		host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
 		set_pte_at(addr, pte, entry);
+		host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
 	}
 }
 

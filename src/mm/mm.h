@@ -53,8 +53,10 @@ typedef uint8_t pte_t;
 #define PG_error	0x08
 
 /* Fault flags and results (include/linux/mm_types.h). */
-#define FAULT_FLAG_WRITE	0x01	/* known to be a write (populate) */
-#define FAULT_FLAG_SIGNAL	0x02	/* raised by a real SIGSEGV */
+#define FAULT_FLAG_WRITE	0x01	/* the access is a write */
+#define FAULT_FLAG_INSTRUCTION	0x02	/* the access is an instruction fetch */
+#define FAULT_FLAG_GUESS	0x04	/* access type unknown: infer it */
+#define FAULT_FLAG_REPEAT	0x08	/* this thread's last fault was here too, and changed nothing */
 
 #define VM_FAULT_OOM		0x0001
 #define VM_FAULT_SIGBUS		0x0002
@@ -231,7 +233,7 @@ int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma);
 
 /* fault.c: the fault path. */
 int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned int flags);	/* handler-safe */
-enum host_fault vmemu_fault(unsigned long addr);	/* handler-safe: the trap's entry */
+enum host_fault vmemu_fault(unsigned long addr, enum host_access access);	/* handler-safe */
 
 /* mmap.c */
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot,
