@@ -27,12 +27,13 @@ static void describe_faults(char *out, size_t size)
 
 	vme_stats(&s);
 	if (s.pgpgout > last.pgpgout)
-		snprintf(out, size, "%lu dirty page written back, then fdatasync",
+		snprintf(out, size, "%lu dirty page(s) written back, then fdatasync",
 			 (unsigned long)(s.pgpgout - last.pgpgout));
 	else
-		snprintf(out, size, "%s%s%s%s",
+		snprintf(out, size, "%s%s%s%s%s",
 			 s.read_fault > last.read_fault ? "do_read_fault " : "",
-			 s.wp_fault > last.wp_fault ? "then do_wp_page (dirty) " : "",
+			 s.shared_fault > last.shared_fault ? "do_shared_fault (dirty) " : "",
+			 s.wp_fault > last.wp_fault ? "do_wp_page (dirty) " : "",
 			 s.pgmajfault > last.pgmajfault ? "(major: filemap_fault read the page)" : "",
 			 s.pgfault == last.pgfault ? "no fault: already present" : "");
 	last = s;
@@ -86,6 +87,10 @@ int main(void)
 	describe_faults(what, sizeof(what));
 	residency(map, bar);
 	printf("  write page 05:\n      %-26s [%s  %s\n", "", bar, what);
+	map[PG + 30] = '!';	/* page 01 was read: present, clean, read-only */
+	describe_faults(what, sizeof(what));
+	residency(map, bar);
+	printf("  write page 01:\n      %-26s [%s  %s\n", "", bar, what);
 	vme_msync(map, NPAGES * PG, MS_SYNC);
 	describe_faults(what, sizeof(what));
 	if (pread(fd, line, 40, 5 * PG) != 40)
@@ -97,10 +102,11 @@ int main(void)
 	vme_dump_maps(STDOUT_FILENO);
 	struct vme_stats s;
 	vme_stats(&s);
-	printf("\nCounters: %lu faults (%lu major), %lu do_read_fault, %lu do_wp_page, "
-	       "%lu pages read, %lu written back.\n",
+	printf("\nCounters: %lu faults (%lu major), %lu do_read_fault, %lu do_shared_fault, "
+	       "%lu do_wp_page, %lu pages read, %lu written back.\n",
 	       (unsigned long)s.pgfault, (unsigned long)s.pgmajfault, (unsigned long)s.read_fault,
-	       (unsigned long)s.wp_fault, (unsigned long)s.pgpgin, (unsigned long)s.pgpgout);
+	       (unsigned long)s.shared_fault, (unsigned long)s.wp_fault, (unsigned long)s.pgpgin,
+	       (unsigned long)s.pgpgout);
 	vme_munmap(map, NPAGES * PG);
 	unlink(path);
 	return vme_shutdown();
