@@ -69,7 +69,7 @@ vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler);
  * environment variable named beside each field overrides the default but
  * not an explicit value. */
 struct vme_config {
-	int verbose;		/* VMEMU_VERBOSE: 1 = report anomalies on stderr */
+	int verbose;		/* VMEMU_VERBOSE: 1 = print the counters on stderr at exit(3) and vme_shutdown */
 };
 
 /* Initialise explicitly.  Optional: the first vme_ call initialises with

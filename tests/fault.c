@@ -506,3 +506,23 @@ Test(file_private, first_write_to_a_missing_page_is_one_cow_fault)
 	cr_assert_eq(after.cow_fault - before.cow_fault, 1, "do_cow_fault");
 	cr_assert_eq(p[0], pattern_byte(0), "the copy has the file's bytes");
 }
+
+Test(config, verbose_prints_the_counters_at_shutdown)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(vme_init(&(struct vme_config){ .verbose = 1 }), 0);
+	errno = 0;
+	cr_assert_eq(vme_init(&(struct vme_config){ .verbose = 1 }), -1, "already initialised");
+	cr_assert_eq(errno, EBUSY);
+	unsigned char *a = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	a[0] = 1;
+	int saved = dup(2);
+	dup2(p[1], 2);
+	cr_assert_eq(vme_shutdown(), 0);
+	dup2(saved, 2);
+	close(p[1]);
+	char buf[2048] = { 0 };
+	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
+	cr_assert_not_null(strstr(buf, "vmemu: anon_fault 1\n"), "%s", buf);
+}

@@ -29,6 +29,16 @@ static int option_int(int explicit_value, const char *env, int dflt)
 	return dflt;
 }
 
+/* VMEMU_VERBOSE: the counters on stderr, one "vmemu: name value" a line. */
+static void report_counters(void)
+{
+	if (!mm_verbose)
+		return;
+#define X(name) host_write_num("vmemu: " #name " ", vm_event(EV_##name));
+	VM_EVENT_ITEMS(X)
+#undef X
+}
+
 /* At exit(3), as the kernel's page cache would outlive the process, every
  * dirty page reaches its file.  (_exit, a crash or a kill lose them.) */
 static void writeback_at_exit(void)
@@ -39,9 +49,10 @@ static void writeback_at_exit(void)
 		return;
 	host_trap_enter_emulator(&saved);
 	mmap_write_lock();
-	if (mm_writeback_all() && mm_verbose)
+	if (mm_writeback_all())	/* nobody is left to return an error to */
 		host_write_str("vmemu: write-back at exit failed; some data did not reach its file\n");
 	mmap_write_unlock();
+	report_counters();
 	host_trap_leave_emulator(&saved);
 }
 
@@ -111,6 +122,8 @@ VME_EXPORT int vme_shutdown(void)
 		mmap_write_lock();
 		r = mm_exit();
 		mmap_write_unlock();
+		if (!r)
+			report_counters();
 		host_trap_leave_emulator(&call.saved_mask);
 		if (!r)
 			__atomic_store_n(&initialised, false, __ATOMIC_RELEASE);

@@ -139,9 +139,12 @@ void page_mkclean(struct address_space *mapping, unsigned long pgoff)
 			continue;
 		/* PTE first: the host must never refuse what the PTE grants (a
 		 * store before the protect is still written by writepage). */
+		static bool warned;
 		pte_t entry = (pte_t)(*pte & ~PTE_WRITE);
 		set_pte_at(addr, pte, entry);
-		host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
+		int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
+		if (r)	/* the page stays writable: its next store goes unseen */
+			warn_once(&warned, "page_mkclean: host mprotect failed (address, -errno)", addr, (unsigned long)-r);
 	}
 }
 

@@ -40,11 +40,17 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 			set_pte_at(addr, pte, 0);
 		addr += PAGE_SIZE;
 	}
+	static bool warned;
+	int r;
+
 	if (!present)
 		return;
-	host_protect(start, end - start, HOST_PROT_NONE);
-	if (!(vma->vm_flags & VM_SHARED))
-		host_discard(start, end - start);
+	r = host_protect(start, end - start, HOST_PROT_NONE);
+	if (!r && !(vma->vm_flags & VM_SHARED))
+		r = host_discard(start, end - start);
+	if (r)
+		warn_once(&warned, "zap_page_range: host mprotect/madvise failed (address, -errno)", start,
+			  (unsigned long)-r);
 }
 
 /* MADV_REMOVE (vfs_fallocate + truncate_pagecache_range): free the backing

@@ -12,10 +12,11 @@ struct mm_struct init_mm;
 unsigned long vm_events[NR_VM_EVENT_ITEMS];
 int mm_verbose;
 
-/* Report a should-never-happen condition once, with its numbers. */
+/* Report a should-never-happen condition once, with its numbers, on stderr.
+ * handler-safe. */
 void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
 {
-	if (*warned || !mm_verbose)
+	if (*warned)
 		return;
 	*warned = true;
 	host_write_str("vmemu: warning: ");

@@ -10,6 +10,16 @@
 /* Bring the host protection of the present pages of [start, end) in line
  * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
  * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again. */
+static void protect_run(unsigned long start, unsigned long end, int prot)
+{
+	static bool warned;
+	int r = host_protect(start, end - start, prot);
+
+	if (r)
+		warn_once(&warned, "change_protection: host mprotect failed (address, -errno)", start,
+			  (unsigned long)-r);
+}
+
 void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	unsigned long run = 0, run_end = 0;
@@ -28,7 +38,7 @@ void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned
 			int prot = vma_host_prot(vma, entry);
 			if (prot != run_prot || addr != run_end) {
 				if (run_end > run)
-					host_protect(run, run_end - run, run_prot);
+					protect_run(run, run_end, run_prot);
 				run = addr;
 				run_prot = prot;
 			}
@@ -37,7 +47,7 @@ void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned
 		addr += PAGE_SIZE;
 	}
 	if (run_end > run)
-		host_protect(run, run_end - run, run_prot);
+		protect_run(run, run_end, run_prot);
 }
 
 /* Give [start, end) of vma the flags newflags: split off the parts outside,
