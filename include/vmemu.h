@@ -102,6 +102,13 @@ struct vme_stats {
 	uint64_t sigbus_delivered;	/* SIGBUS raised for the program */
 	uint64_t foreign_fault;		/* faults outside every emulated VMA */
 	uint64_t populate;		/* pages prefaulted (MAP_POPULATE, MADV_POPULATE_*) */
+	/* Where the fault handler's time goes, in nanoseconds summed over all
+	 * faults.  Signal delivery and return happen outside the handler: a
+	 * fault's measured latency minus fault_ns / pgfault is their share. */
+	uint64_t fault_ns;		/* in the handler, entry to return */
+	uint64_t lookup_ns;		/* taking mmap_lock and finding the VMA */
+	uint64_t fill_ns;		/* filling page-cache pages (pread) */
+	uint64_t protect_ns;		/* host protection changes (mprotect) */
 	uint64_t nr_vmas;		/* emulated VMAs now */
 	uint64_t nr_mapped_files;	/* page caches (files and shared anonymous objects) now */
 };

@@ -526,3 +526,19 @@ Test(config, verbose_prints_the_counters_at_shutdown)
 	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
 	cr_assert_not_null(strstr(buf, "vmemu: anon_fault 1\n"), "%s", buf);
 }
+
+Test(stats, the_handler_accounts_for_its_time)
+{
+	int fd = pattern_file(8 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 8 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	struct vme_stats before = stats();
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_eq(((volatile unsigned char *)p)[i * PG], pattern_byte(i * PG));
+	struct vme_stats s = stats();
+	cr_assert_gt(s.fill_ns, before.fill_ns, "eight preads took time");
+	cr_assert_gt(s.protect_ns, before.protect_ns);
+	cr_assert_gt(s.lookup_ns, before.lookup_ns);
+	cr_assert_geq(s.fault_ns - before.fault_ns,
+		      (s.fill_ns - before.fill_ns) + (s.protect_ns - before.protect_ns),
+		      "the parts fit inside the whole");
+}

@@ -119,6 +119,7 @@ bool host_trap_in_emulator(void);
 
 /* --- misc (host/misc.c) --- */
 void host_yield(void);				/* handler-safe */
+unsigned long host_now_ns(void);		/* handler-safe: CLOCK_MONOTONIC */
 void host_write_str(const char *s);		/* handler-safe, to stderr */
 void host_write_num(const char *label, unsigned long v);	/* handler-safe */
 _Noreturn void host_die(const char *why);	/* handler-safe */

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -12,6 +13,15 @@
 void host_yield(void)
 {
 	sched_yield();
+}
+
+/* handler-safe: clock_gettime is async-signal-safe (POSIX). */
+unsigned long host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long)ts.tv_sec * 1000000000UL + (unsigned long)ts.tv_nsec;
 }
 
 /* handler-safe */

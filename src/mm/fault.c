@@ -28,8 +28,11 @@
 static int finish_fault(struct fault *vmf, pte_t entry)
 {
 	int prot = vma_host_prot(vmf->vma, entry);
+	unsigned long t0 = host_now_ns();
+	int r = host_protect(vmf->address, PAGE_SIZE, prot);
 
-	if (host_protect(vmf->address, PAGE_SIZE, prot))
+	count_vm_events(EV_protect_ns, host_now_ns() - t0);
+	if (r)
 		return VM_FAULT_OOM;
 	set_pte_at(vmf->address, vmf->pte, entry);
 	return 0;
@@ -203,13 +206,14 @@ static const unsigned int access_flags[] = {
 /* handler-safe: the trap's entry, for every SIGSEGV in the process. */
 enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 {
-	unsigned long page = addr & PAGE_MASK;
+	unsigned long page = addr & PAGE_MASK, t0 = host_now_ns();
 	unsigned int flags = access_flags[access];
 	struct vm_area_struct *vma;
 	int ret;
 
 	mmap_read_lock();
 	vma = find_vma(&init_mm, addr);
+	count_vm_events(EV_lookup_ns, host_now_ns() - t0);
 	if (!vma || addr < vma->vm_start) {
 		mmap_read_unlock();
 		count_vm_event(EV_foreign_fault);
@@ -238,6 +242,7 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 		host_die("cannot raise SIGBUS: mapping the poison page failed");
 	}
 	mmap_read_unlock();
+	count_vm_events(EV_fault_ns, host_now_ns() - t0);
 	if (ret & VM_FAULT_SIGSEGV) {
 		count_vm_event(EV_sigsegv_delivered);
 		return HOST_FAULT_SIGSEGV;

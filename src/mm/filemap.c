@@ -83,7 +83,9 @@ int filemap_fault(struct fault *vmf)
 		unlock_page(mapping, pgoff);
 		return 0;
 	}
+	unsigned long t0 = host_now_ns();
 	r = mapping->a_ops->readpage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	count_vm_events(EV_fill_ns, host_now_ns() - t0);
 	if (r) {
 		unlock_page(mapping, pgoff);
 		if (r != -ENXIO)
