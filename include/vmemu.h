@@ -33,6 +33,12 @@ int vme_msync(void *addr, size_t length, int flags);
 int vme_madvise(void *addr, size_t length, int advice);
 int vme_mincore(void *addr, size_t length, unsigned char *vec);
 
+/* The heap: brk(2) and sbrk(3) over an emulated heap of its own (the real
+ * program break stays the host malloc's).  vme_brk returns 0, or -1 with
+ * ENOMEM; vme_sbrk returns the old break, or (void *)-1 with ENOMEM. */
+int vme_brk(void *addr);
+void *vme_sbrk(intptr_t increment);
+
 /* Signal dispositions.  vmemu owns the host SIGSEGV handler; a program's own
  * SIGSEGV handler must be registered here to receive the faults the kernel
  * would have given it (and never the emulator's own).  Other signals are

@@ -59,4 +59,8 @@ Test(compat, host_memory_keeps_working_through_the_macros)
 	free(heap);
 	cr_assert_eq(signal(SIGUSR2, SIG_IGN), SIG_DFL);
 	raise(SIGUSR2);
+	char *b = sbrk(PG);	/* vme_sbrk: the emulated heap */
+	cr_assert_neq(b, (void *)-1);
+	b[0] = 1;
+	cr_assert_eq(brk(b), 0);
 }

@@ -15,9 +15,15 @@
  * which accesses are legal; illegal ones (PROT_NONE, unmapped, writes to
  * read-only, pages past EOF of a file mapping) are skipped.  The model is
  * checked against /proc/self/maps, and re-read from it after calls that
- * fail part-way (mprotect, mmap).
+ * fail part-way (mprotect, mmap).  The probe_seed_* tests additionally make
+ * the refused accesses on purpose and compare the signals both worlds get.
+ *
+ * On a mismatch the report names the seed, the operation index, the
+ * operation and the ones before it; DIFF_TRACE=1 logs every operation.
  */
 #include <criterion/criterion.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
 
@@ -27,7 +33,7 @@
 #define FILE_PAGES	40	/* file size; mappings reach up to page 56 */
 #define MAX_FPAGE	44	/* highest file page offset used by mmap */
 #define MAX_RUN		16	/* longest range (pages) of a random op */
-#define NOPS		3000	/* operations per seed */
+#define NOPS		20000	/* operations per seed */
 #define LOGN		12	/* recent operations shown on failure */
 
 #define HOST_ARENA	((void *)0x200000000000UL)
@@ -70,6 +76,11 @@ static struct sim {
 	char log[LOGN][256];
 	unsigned nlog;
 	int trace;
+	int probes;			/* also make accesses the host refuses */
+	volatile sig_atomic_t armed;	/* a probe access is in progress */
+	sigjmp_buf jb;
+	int sig, code;			/* what the probe got */
+	void *addr;
 	unsigned char init[FILE_PAGES * 4096];
 	unsigned char fbuf[2][FILE_PAGES * 4096 + 4096];
 	unsigned char vec[2][NPAGES + MAX_RUN];
@@ -113,14 +124,23 @@ static void describe(const char *fmt, ...)
 		fprintf(stderr, "[seed %llu] %s\n", (unsigned long long)S.seed, S.desc);
 }
 
-/* A signal the program would get means vmemu (or the model) let an access
- * fault: say which operation did it before dying. */
-static void fatal_signal(int sig)
+/* SIGSEGV/SIGBUS, registered with vme_sigaction.  During a probe access it
+ * records the signal and jumps back; otherwise a signal means vmemu (or the
+ * model) let a legal access fault: say which operation did it, then die. */
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	static const char hdr[] = "\ndifferential: fatal signal during ";
 	char num[16];
 	int n = 0;
 
+	(void)uc;
+	if (S.armed) {
+		S.armed = 0;
+		S.sig = sig;
+		S.code = si->si_code;
+		S.addr = si->si_addr;
+		siglongjmp(S.jb, 1);
+	}
 	num[n++] = ' ';
 	num[n++] = 's';
 	num[n++] = 'i';
@@ -140,7 +160,7 @@ static void fatal_signal(int sig)
 	abort();
 }
 
-/* " file page N" for file pages, "" for anonymous ones. */
+/* ", file page N" for file pages, "" for anonymous ones. */
 static const char *fpage_str(int i)
 {
 	static char buf[4][24];
@@ -607,12 +627,67 @@ static void op_write(void)
 	}
 }
 
-static void run_seed(uint64_t seed)
+/* An access the host refuses (PROT_NONE, unmapped, write to read-only, page
+ * past EOF of a file mapping): both worlds must deliver the same signal with
+ * the same si_code at the same arena offset, and the access must not land. */
+static int probe_read_ok(int i)
+{
+	return !readable(i);
+}
+
+static int probe_write_ok(int i)
+{
+	return !writable(i);
+}
+
+static void probe_one(int k, size_t off, int wr, unsigned char val, int res[3])
+{
+	volatile unsigned char *p = S.w[k].arena + off;
+
+	S.sig = 0;
+	S.code = 0;
+	S.addr = NULL;
+	if (sigsetjmp(S.jb, 1) == 0) {
+		S.armed = 1;
+		if (wr)
+			*p = val;
+		else
+			(void)*p;
+		S.armed = 0;
+	}
+	res[0] = S.sig;
+	res[1] = S.code;
+	res[2] = S.addr ? (int)((unsigned char *)S.addr - S.w[k].arena) : -1;
+}
+
+static void op_probe(void)
+{
+	int wr = (int)rnd(2), i = pick_page(wr ? probe_write_ok : probe_read_ok);
+	unsigned char val = (unsigned char)dt_next(&S.rng);
+	int r[2][3];
+	size_t off;
+
+	if (i < 0)
+		return;
+	off = (size_t)i * PG + rnd((unsigned)PG);
+	describe("probe: %s page %d +%zu (%smapped, %s, prot %s%s), expecting a signal", wr ? "write" : "read", i,
+		 off % PG, S.m[i].mapped ? "" : "un", kind_name[S.m[i].kind], prot_name(S.m[i].prot), fpage_str(i));
+	for (int k = 0; k < 2; k++)
+		probe_one(k, off, wr, val, r[k]);
+	if (r[0][0] == 0)
+		FAILF("test model broken: the host allowed the access");
+	if (r[1][0] != r[0][0] || r[1][1] != r[0][1] || r[1][2] != r[0][2])
+		FAILF("host got signal %d si_code %d at arena offset %d; vmemu got signal %d si_code %d at arena offset %d",
+		      r[0][0], r[0][1], r[0][2], r[1][0], r[1][1], r[1][2]);
+}
+
+static void run_seed(uint64_t seed, int probes)
 {
 	struct sigaction sa;
 
 	memset(&S, 0, sizeof S);
 	S.seed = seed;
+	S.probes = probes;
 	S.trace = getenv("DIFF_TRACE") != NULL;
 	S.rng.s = seed * 0x2545f4914f6cdd1dULL + 1;
 	PG = dt_pagesize();
@@ -620,7 +695,8 @@ static void run_seed(uint64_t seed)
 	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);	/* deterministic host anon residency */
 
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fatal_signal;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	vme_sigaction(SIGSEGV, &sa, NULL);
 	vme_sigaction(SIGBUS, &sa, NULL);
@@ -652,7 +728,9 @@ static void run_seed(uint64_t seed)
 			rand_range(&s, &n);
 			describe("mincore pages [%d,+%d)", s, n);
 			op_mincore(s, n);
-		} else if (x < 70)
+		} else if (S.probes && x < 49)
+			op_probe();
+		else if (x < 70)
 			op_read();
 		else
 			op_write();
@@ -683,9 +761,16 @@ static void run_seed(uint64_t seed)
 	world_fini(&S.w[1]);
 }
 
-Test(differential, seed_1, .timeout = 60) { run_seed(1); }
-Test(differential, seed_2, .timeout = 60) { run_seed(2); }
-Test(differential, seed_3, .timeout = 60) { run_seed(3); }
-Test(differential, seed_4, .timeout = 60) { run_seed(4); }
-Test(differential, seed_5, .timeout = 60) { run_seed(0xdeadbeef); }
-Test(differential, seed_6, .timeout = 60) { run_seed(20240611); }
+Test(differential, seed_1, .timeout = 60) { run_seed(1, 0); }
+Test(differential, seed_2, .timeout = 60) { run_seed(2, 0); }
+Test(differential, seed_3, .timeout = 60) { run_seed(3, 0); }
+Test(differential, seed_4, .timeout = 60) { run_seed(4, 0); }
+Test(differential, seed_5, .timeout = 60) { run_seed(0xdeadbeef, 0); }
+Test(differential, seed_6, .timeout = 60) { run_seed(20240611, 0); }
+
+/* The same, plus accesses the host refuses: vmemu must deliver the same
+ * SIGSEGV/SIGBUS (signal, si_code, address) to the handler registered with
+ * vme_sigaction, for its own mappings and for the host arena alike, and
+ * survive the handler leaving with siglongjmp. */
+Test(differential, probe_seed_1, .timeout = 60) { run_seed(101, 1); }
+Test(differential, probe_seed_2, .timeout = 60) { run_seed(202, 1); }

@@ -213,3 +213,18 @@ Test(handlers, shutdown_gives_sigsegv_back_to_the_program, .signal = SIGSEGV)
 	sigaction(SIGSEGV, &dfl, NULL);
 	*wild(32) = 1;
 }
+
+Test(handlers, write_to_a_read_only_page_past_eof_is_sigsegv_even_after_sigbus)
+{
+	int fd = pattern_file(PG, 0);
+	volatile char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	install(SIGBUS);
+	install(SIGSEGV);
+	if (sigsetjmp(env, 1) == 0)
+		(void)p[PG];
+	cr_assert_eq(seen.si_signo, SIGBUS);
+	if (sigsetjmp(env, 1) == 0)
+		p[PG] = 1;
+	cr_assert_eq(seen.si_signo, SIGSEGV, "the protection is checked first, as by the kernel");
+	cr_assert_eq(seen.si_code, SEGV_ACCERR);
+}

@@ -24,6 +24,7 @@
 
 #include <sys/mman.h>
 #include <signal.h>
+#include <unistd.h>
 #include <vmemu.h>
 
 #pragma push_macro("sa_handler")
@@ -58,5 +59,7 @@ _Static_assert(sizeof(struct vme_sigaction) == sizeof(struct sigaction),
 #define mincore vme_mincore
 #define sigaction vme_sigaction
 #define signal vme_signal
+#define brk vme_brk
+#define sbrk vme_sbrk
 
 #endif /* VMEMU_COMPAT_H */

@@ -165,9 +165,9 @@ static int format_vma(char *buf, size_t size, const struct vm_area_struct *vma)
 			 vma->vm_file ? vma->vm_pgoff << PAGE_SHIFT : 0,
 			 mapping ? major(mapping->dev) : 0, mapping ? minor(mapping->dev) : 0,
 			 mapping ? (unsigned long)mapping->ino : 0);
-	if (vma->vm_file)
-		n += snprintf(buf + n, size - (size_t)n, "%*s%s", n < 73 ? 73 - n : 0, "",
-			      vma->vm_file->f_path);
+	const char *name = vma->vm_file ? vma->vm_file->f_path : vma_is_heap(&init_mm, vma) ? "[heap]" : NULL;
+	if (name)
+		n += snprintf(buf + n, size - (size_t)n, "%*s%s", n < 73 ? 73 - n : 0, "", name);
 	n += snprintf(buf + n, size - (size_t)n, "\n");
 	return n < (int)size ? n : (int)size - 1;
 }

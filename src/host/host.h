@@ -62,7 +62,7 @@ int host_map_anon(unsigned long addr, size_t len);
 int host_unmap(unsigned long addr, size_t len);
 int host_protect(unsigned long addr, size_t len, int prot);	/* handler-safe */
 int host_discard(unsigned long addr, size_t len);		/* MADV_DONTNEED */
-int host_poison(unsigned long addr);				/* handler-safe */
+int host_poison(unsigned long addr, int prot);			/* handler-safe */
 int host_touch_write(unsigned long addr);			/* handler-safe */
 int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
 int host_resize_view(void **view, size_t old_len, size_t new_len);

@@ -87,15 +87,15 @@ int host_discard(unsigned long addr, size_t len)
 	return SYSCALL_RET(host_sys.madvise((void *)addr, len, MADV_DONTNEED));
 }
 
-/* handler-safe: map the poison object over one page. */
-int host_poison(unsigned long addr)
+/* handler-safe: map the poison object over one page, with the protection
+ * the page's VMA has (so an access it forbids is still SIGSEGV). */
+int host_poison(unsigned long addr, int prot)
 {
 	int saved = errno, r = 0;
 
 	if (poison_fd < 0)
 		return -EBADF;
-	void *p = host_sys.mmap((void *)addr, 4096, PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_FIXED, poison_fd, 0);
+	void *p = host_sys.mmap((void *)addr, 4096, prot, MAP_SHARED | MAP_FIXED, poison_fd, 0);
 	if (p == MAP_FAILED)
 		r = -errno;
 	errno = saved;

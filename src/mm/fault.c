@@ -233,7 +233,7 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 	}
 	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
 		pte_t *pte = pte_offset(page, true);
-		if (pte && !host_poison(page)) {
+		if (pte && !host_poison(page, (int)(vma->vm_flags & VM_ACCESS_FLAGS))) {
 			set_pte_at(page, pte, PTE_POISON);
 			mmap_read_unlock();
 			count_vm_event(EV_sigbus_delivered);

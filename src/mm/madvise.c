@@ -119,7 +119,7 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		return vma->vm_file ? madvise_remove(vma, start, end) : -EINVAL;
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
-		return populate_range(mm, start, end, advice == MADV_POPULATE_WRITE);
+		return populate_range(mm, start, end, advice == MADV_POPULATE_WRITE, false);
 	case MADV_WILLNEED:	/* shmem has nothing to read (Linux only swaps it in) */
 		if (vma->vm_file && vma->vm_file->f_mapping->a_ops->readpage)
 			force_page_cache_readahead(vma, start, end);

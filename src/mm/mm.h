@@ -141,7 +141,8 @@ struct mm_struct {
 	size_t map_count;
 	size_t vmas_cap;
 	unsigned long mmap_base;	/* lowest address handed out so far */
-	unsigned long start_brk, brk;	/* the heap, for vme_brk */
+	unsigned long start_brk, brk;	/* the heap: its start and the current break */
+	unsigned long brk_end;		/* end of the range reserved for the heap */
 	struct address_space *mappings;	/* every live page cache */
 };
 
@@ -240,7 +241,12 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	    int flags, int fd, unsigned long pgoff, unsigned long *out);
 int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_host);
 int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end);
-int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write);
+int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write,
+		   bool force);
+
+/* brk.c: the heap. */
+int do_brk(struct mm_struct *mm, unsigned long brk, unsigned long *out);
+bool vma_is_heap(const struct mm_struct *mm, const struct vm_area_struct *vma);
 
 /* mprotect.c, msync.c, madvise.c, mincore.c */
 int do_mprotect(struct mm_struct *mm, unsigned long start, size_t len, int prot);

@@ -72,6 +72,8 @@ int mm_exit(void)
 	}
 	if ((r = mapping_release_orphans(mm)))
 		return r;
+	if (mm->start_brk)	/* the heap's reservation */
+		host_unmap(mm->start_brk, mm->brk_end - mm->start_brk);
 	free(mm->vmas);
 	*mm = (struct mm_struct){ 0 };
 	host_trap_uninstall();

@@ -26,10 +26,18 @@
 
 /* Find (and reserve) room for len bytes: at addr exactly for MAP_FIXED and
  * MAP_FIXED_NOREPLACE, near addr as a hint otherwise.  Returns 0 or -errno. */
-static int get_unmapped_area(unsigned long addr, unsigned long len, int flags, unsigned long *out)
+static int get_unmapped_area(struct mm_struct *mm, unsigned long addr, unsigned long len,
+			     int flags, unsigned long *out)
 {
 	int how = 0;
 
+	/* The heap's reservation above the break is free address space. */
+	if ((flags & MAP_FIXED_NOREPLACE) && mm->start_brk && addr >= PAGE_ALIGN(mm->brk) &&
+	    addr + len <= mm->brk_end) {
+		if (find_vma_intersection(mm, addr, addr + len))
+			return -EEXIST;
+		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
+	}
 	if (flags & MAP_FIXED_NOREPLACE)	/* implies MAP_FIXED, but must not replace */
 		how = HOST_RESERVE_NOREPLACE;
 	else if (flags & MAP_FIXED)
@@ -223,7 +231,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 			return -EINVAL;
 	}
 	if (flags & MAP_FIXED_NOREPLACE) {
-		if ((r = get_unmapped_area(addr, len, flags, &addr)))
+		if ((r = get_unmapped_area(mm, addr, len, flags, &addr)))
 			return r;
 		reserved = true;
 	}
@@ -247,7 +255,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	if (!reserved) {
 		if ((flags & MAP_FIXED) && (r = do_munmap(mm, addr, len, false)))
 			goto out_fput;
-		if ((r = get_unmapped_area(addr, len, flags, &addr)))
+		if ((r = get_unmapped_area(mm, addr, len, flags, &addr)))
 			goto out_fput;
 		reserved = true;
 	}
@@ -258,7 +266,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	*out = addr;
 	if (flags & (MAP_POPULATE | MAP_LOCKED)) {	/* errors are ignored, as in mm_populate */
 		bool write = (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
-		populate_range(mm, addr, addr + len, write);
+		populate_range(mm, addr, addr + len, write, true);
 	}
 	return 0;
 
@@ -272,16 +280,19 @@ out_unreserve:
 }
 
 /* Fault in every page of [start, end) as a read, or as a write (breaking
- * COW, dirtying shared pages).  Returns 0; -EINVAL where the VMA does not
- * allow the access (check_vma_flags); -EFAULT where the access would raise
- * SIGBUS; -ENOMEM where nothing is mapped.  Caller holds mmap_lock. */
-int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write)
+ * COW, dirtying shared pages).  force (FOLL_FORCE, as mm_populate uses):
+ * any accessible VMA may be read.  Returns 0; -EINVAL where the VMA does
+ * not allow the access (check_vma_flags); -EFAULT where the access would
+ * raise SIGBUS; -ENOMEM where nothing is mapped.  Caller holds mmap_lock. */
+int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write,
+		   bool force)
 {
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
 		if (!vma || vma->vm_start > addr)
 			return -ENOMEM;
-		if (!(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
+		unsigned long need = write ? VM_WRITE : force ? VM_ACCESS_FLAGS : VM_READ;
+		if (!(vma->vm_flags & need))
 			return -EINVAL;
 		int ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
 		if (ret & VM_FAULT_OOM)

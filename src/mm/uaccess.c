@@ -27,7 +27,7 @@ static int fault_in_user(struct mm_struct *mm, unsigned long addr, size_t len, b
 			break;
 		unsigned long s = a > vma->vm_start ? a : vma->vm_start;
 		unsigned long e = vma->vm_end < end ? vma->vm_end : end;
-		r = populate_range(mm, s, e, write);
+		r = populate_range(mm, s, e, write, false);
 		a = e;
 	}
 	mmap_read_unlock();
