@@ -32,6 +32,9 @@ int vme_mprotect(void *addr, size_t len, int prot);
 int vme_msync(void *addr, size_t length, int flags);
 int vme_madvise(void *addr, size_t length, int advice);
 int vme_mincore(void *addr, size_t length, unsigned char *vec);
+/* mremap(2), variadic as glibc's: new_address follows only with MREMAP_FIXED.
+ * Moving keeps the contents, the dirty state and the sharing. */
+void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 
 /* The heap: brk(2) and sbrk(3) over an emulated heap of its own (the real
  * program break stays the host malloc's).  vme_brk returns 0, or -1 with

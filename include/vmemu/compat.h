@@ -57,6 +57,7 @@ _Static_assert(sizeof(struct vme_sigaction) == sizeof(struct sigaction),
 #define msync vme_msync
 #define madvise vme_madvise
 #define mincore vme_mincore
+#define mremap vme_mremap
 #define sigaction vme_sigaction
 #define signal vme_signal
 #define brk vme_brk

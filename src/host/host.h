@@ -64,6 +64,7 @@ int host_protect(unsigned long addr, size_t len, int prot);	/* handler-safe */
 int host_discard(unsigned long addr, size_t len);		/* MADV_DONTNEED */
 int host_poison(unsigned long addr, int prot);			/* handler-safe */
 int host_touch_write(unsigned long addr);			/* handler-safe */
+int host_move(unsigned long old, size_t len, unsigned long new);
 int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
 int host_resize_view(void **view, size_t old_len, size_t new_len);
 int host_alloc_private(size_t len, void **mem);	/* zeroed, NORESERVE, private */
@@ -75,6 +76,8 @@ int host_pass_mprotect(unsigned long addr, size_t len, int prot);
 int host_pass_msync(unsigned long addr, size_t len, int flags);
 int host_pass_madvise(unsigned long addr, size_t len, int advice);
 int host_pass_mincore(unsigned long addr, size_t len, unsigned char *vec);
+int host_pass_mremap(unsigned long old, size_t old_len, size_t new_len, int flags,
+		     unsigned long new, unsigned long *out);
 int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
 		   off_t off, unsigned long *out);
 

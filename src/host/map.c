@@ -110,6 +110,30 @@ int host_touch_write(unsigned long addr)
 	return 0;
 }
 
+/* Move the host pages of [old, old + len), which must lie in one host
+ * mapping, to new (replacing what is there): contents, protections and
+ * private copies go along.  -EFAULT if the range spans host mappings. */
+int host_move(unsigned long old, size_t len, unsigned long new)
+{
+	int saved = errno;
+	void *p = host_sys.mremap((void *)old, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)new);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	return r;
+}
+
+int host_pass_mremap(unsigned long old, size_t old_len, size_t new_len, int flags,
+		     unsigned long new, unsigned long *out)
+{
+	int saved = errno;
+	void *p = host_sys.mremap((void *)old, old_len, new_len, flags, (void *)new);
+	int r = p == MAP_FAILED ? -errno : 0;
+	errno = saved;
+	if (!r)
+		*out = (unsigned long)p;
+	return r;
+}
+
 int host_map_view(int memfd, size_t len, void **view)
 {
 	int saved = errno;

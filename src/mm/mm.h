@@ -244,6 +244,10 @@ int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned lo
 int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write,
 		   bool force);
 
+/* mremap.c */
+int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+	      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out);
+
 /* brk.c: the heap. */
 int do_brk(struct mm_struct *mm, unsigned long brk, unsigned long *out);
 bool vma_is_heap(const struct mm_struct *mm, const struct vm_area_struct *vma);

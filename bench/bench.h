@@ -1,0 +1,191 @@
+/*
+ * bench.h - vmemu-bench, the fault-latency benchmark: shared declarations.
+ *
+ *   vmemu_bench.c  options, the test file, the matrix, the machine
+ *   cell.c         one cell (workload x mechanism) measured in a forked child
+ *   timer.c        the per-access clock: calibrated TSC, or clock_gettime
+ *   mech_host.c    the host kernel's mmap, and vmemu
+ *   mech_floor.c   the raw SIGSEGV floors (unsafe and safe)
+ *   mech_uffd.c    a minimal userfaultfd pager
+ *   report.c       the table, CSV, JSON, the results page and the plot
+ *
+ * Every cell runs in its own child process, so that each mechanism owns the
+ * process's SIGSEGV disposition alone: vmemu installs its handler at its
+ * first vme_ call and keeps it; the floors install their own.
+ */
+#ifndef VMEMU_BENCH_H
+#define VMEMU_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/types.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#define PG 4096UL
+#define CDF_POINTS 160		/* quantiles of each cell's latencies, for --plot */
+
+/* --- timer.c ------------------------------------------------------------------ */
+
+extern bool timer_tsc;		/* per-access stamps are TSC ticks, else ns */
+
+static inline uint64_t timer_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A stamp for one access: serialised so that the access falls between two. */
+static inline uint64_t timer_now(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (timer_tsc) {
+		_mm_lfence();
+		uint64_t t = __rdtsc();
+		_mm_lfence();
+		return t;
+	}
+#endif
+	return timer_clock_ns();
+}
+
+void timer_calibrate(void);
+double timer_to_ns(uint64_t ticks);
+const char *timer_describe(void);	/* "TSC 2.45 GHz (calibrated)" */
+double timer_overhead_ns(void);		/* median cost of an empty timed access */
+
+/* --- workloads and mechanisms ------------------------------------------------- */
+
+enum backing {
+	BK_FILE_RO,		/* MAP_SHARED, PROT_READ of the file */
+	BK_FILE_SHARED,		/* MAP_SHARED, PROT_READ|PROT_WRITE of the file */
+	BK_FILE_PRIVATE,	/* MAP_PRIVATE, PROT_READ|PROT_WRITE of the file (COW) */
+	BK_ANON,		/* MAP_PRIVATE|MAP_ANONYMOUS, PROT_READ|PROT_WRITE */
+};
+
+enum workload_id {
+	W_RAND, W_SEQ_WARM, W_SEQ_COLD, W_ANON, W_SHARED_WRITE, W_COW, W_BUDGET, W_TWO_THREADS,
+	NR_WORKLOADS
+};
+
+struct workload {
+	const char *name;	/* short, for tables and JSON */
+	const char *describe;	/* one line, for the results page */
+	enum backing backing;
+	bool write;		/* the access is a store (else a load) */
+	bool random;		/* a random subset of the file's pages (else all, in order) */
+	bool scan;		/* read the whole page after the timed first touch */
+	bool cold;		/* drop the file from the host page cache first */
+	bool sync;		/* msync(MS_SYNC) at the end, inside the bulk time */
+	bool budget;		/* keep at most 1/16 of the file resident */
+	int threads;		/* 2: compare 2 threads with 1 on disjoint pages */
+};
+extern const struct workload workloads[NR_WORKLOADS];
+
+/* One mapping under test. */
+struct region {
+	unsigned char *base;	/* the program's view: the timed accesses go here */
+	size_t len;		/* bytes, a multiple of PG */
+	enum backing backing;
+	int fd;			/* the file (O_RDWR), or -1 for anonymous memory */
+	unsigned char *alias;	/* floor-safe: always-writable view of the frames */
+	int memfd;		/* floor-safe: the frames, or -1 */
+	unsigned char *touched;	/* floors, uffd: one byte a page, set when faulted in */
+};
+
+enum mechanism_id {
+	M_KERNEL, M_KERNEL_RANDOM, M_VMEMU, M_VMEMU_NOFA, M_FLOOR_UNSAFE, M_FLOOR_SAFE, M_UFFD,
+	M_PREAD, NR_MECHANISMS
+};
+
+/* A way of making pages appear.  Every hook returns 0 or -errno. */
+struct mechanism {
+	const char *name;
+	const char *describe;
+	/* Once per child, before anything is mapped.  A nonzero return skips
+	 * the cell with the reason written to why. */
+	int (*init)(char *why, size_t whylen);
+	int (*map)(struct region *r);
+	int (*sync)(struct region *r);		/* msync(MS_SYNC) or its equivalent */
+	int (*evict)(struct region *r, size_t first_page, size_t npages);	/* NULL: no budgets */
+	void (*unmap)(struct region *r);
+	uint64_t (*faults)(void);		/* faults taken so far, as the mechanism counts them */
+	const char *faults_source;		/* where faults() comes from */
+	bool is_vmemu;				/* vme_stats breakdown applies */
+	bool is_pread;				/* no mapping: pread/pwrite the same pages */
+};
+extern const struct mechanism *const mechanisms[NR_MECHANISMS];
+extern const struct mechanism mech_kernel, mech_kernel_random, mech_vmemu, mech_vmemu_nofa,
+	mech_floor_unsafe, mech_floor_safe, mech_uffd, mech_pread;
+
+/* Shared by the mechanisms: prot and flags for a backing, full pread/pwrite. */
+int backing_prot(enum backing b);
+int backing_flags(enum backing b);
+int pread_full(int fd, void *buf, size_t len, off_t off);	/* async-signal-safe */
+int pwrite_full(int fd, const void *buf, size_t len, off_t off);
+int write_back_touched(const struct region *r, const unsigned char *src);
+uint64_t rusage_faults(void);		/* this process's minflt + majflt */
+
+/* --- one cell ------------------------------------------------------------------- */
+
+enum cell_status { CELL_OK, CELL_SKIPPED, CELL_UNSUPPORTED, CELL_NA, CELL_FAILED };
+
+struct cell_result {
+	int status;			/* enum cell_status */
+	char note[240];			/* why skipped or failed, or a remark */
+	uint64_t accesses;		/* timed accesses */
+	uint64_t pages;			/* pages the workload covers (bulk divisor) */
+	double p50, p90, p99, p999, max, mean;	/* ns per access */
+	double bulk_ns;			/* wall time of the whole workload / pages */
+	double faults_per_page;		/* mechanism's faults / pages */
+	double tput1, tput2;		/* two-thread workload: pages/s with 1 and 2 threads */
+	bool breakdown;			/* vmemu: the fields below are valid */
+	double bd_faults;		/* vme_stats pgfault delta */
+	double bd_latency;		/* measured latency per fault (sum of access times / faults) */
+	double bd_handler, bd_lookup, bd_fill, bd_protect;	/* ns per fault, from vme_stats */
+	double cdf[CDF_POINTS];		/* latency at quantile i / (CDF_POINTS - 1) */
+};
+
+struct bench_config {
+	size_t size;			/* bytes of the scan file */
+	size_t rand_pages;		/* pages touched by the random workloads */
+	int file_fd;			/* the test file, O_RDWR; children reopen it */
+	unsigned timeout_s;		/* per cell */
+};
+
+void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism_id m,
+	      struct cell_result *out);
+
+/* --- report.c ------------------------------------------------------------------- */
+
+struct machine {
+	long nproc;
+	char model[128];
+	char kernel[128];
+	unsigned long mem_mib;
+	char thp[64], fs[32], uffd_sysctl[16], date[40];
+	char command[1024];
+};
+
+struct matrix {
+	const struct bench_config *cfg;
+	struct machine machine;
+	bool want[NR_WORKLOADS][NR_MECHANISMS];
+	struct cell_result cell[NR_WORKLOADS][NR_MECHANISMS];
+	bool smoke;
+	bool size_is_default;
+};
+
+void report_table(FILE *f, const struct matrix *mx);
+void report_csv(FILE *f, const struct matrix *mx);
+void report_json(FILE *f, const struct matrix *mx);
+int report_results_page(const char *path, const struct matrix *mx);
+int report_plot(const char *path, const struct matrix *mx);
+
+#endif /* VMEMU_BENCH_H */

@@ -1,0 +1,474 @@
+/*
+ * cell.c - the workloads, and one cell of the matrix (a workload run by one
+ * mechanism), measured in a forked child.
+ *
+ * The child reopens the test file (a fresh open file description, so no
+ * readahead state is inherited), sets the mechanism up, warms or drops the
+ * host page cache, maps, and runs the workload, stamping every access on
+ * its own.  It sends one struct cell_result back through a pipe and leaves
+ * with _exit, so nothing of the parent (stdio buffers, atexit) runs twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vmemu.h>
+
+#include "bench.h"
+
+#define WINDOW_PAGES 256UL	/* pread reference: 1 MiB windows */
+
+const struct workload workloads[NR_WORKLOADS] = {
+	[W_RAND] = { "rand-read", "random 4 KiB reads of a warm file (a random subset of its pages)",
+		     BK_FILE_RO, .random = true, .threads = 1 },
+	[W_SEQ_WARM] = { "seq-warm", "sequential scan of a warm file: the first load of each page is "
+			 "timed, then the whole page is read", BK_FILE_RO, .scan = true, .threads = 1 },
+	[W_SEQ_COLD] = { "seq-cold", "the same scan with the file dropped from the host page cache "
+			 "(fdatasync, then posix_fadvise POSIX_FADV_DONTNEED)", BK_FILE_RO, .scan = true,
+			 .cold = true, .threads = 1 },
+	[W_ANON] = { "anon-write", "first-touch store to each page of fresh private anonymous memory",
+		     BK_ANON, .write = true, .threads = 1 },
+	[W_SHARED_WRITE] = { "shared-write", "first store to each page of a MAP_SHARED file mapping, "
+			     "then msync(MS_SYNC) (inside the bulk time)", BK_FILE_SHARED, .write = true,
+			     .sync = true, .threads = 1 },
+	[W_COW] = { "cow-write", "first store to each page of a MAP_PRIVATE file mapping (copy on write)",
+		    BK_FILE_PRIVATE, .write = true, .threads = 1 },
+	[W_BUDGET] = { "budget-scan", "the warm scan keeping at most 1/16 of the file resident "
+		       "(the oldest quarter-budget evicted when over)", BK_FILE_RO, .scan = true,
+		       .budget = true, .threads = 1 },
+	[W_TWO_THREADS] = { "two-threads", "random 4 KiB read faults, 2 threads on disjoint halves of the "
+			    "page set, against 1 thread on all of it (fresh mappings)", BK_FILE_RO,
+			    .random = true, .threads = 2 },
+};
+
+/* The expected first word of page i of the test file (vmemu_bench.c writes it). */
+static inline uint64_t page_tag(size_t i)
+{
+	return (uint64_t)i;
+}
+
+/* One thread's share of a workload. */
+struct run {
+	const struct workload *w;
+	const struct mechanism *m;
+	struct region *r;
+	const size_t *order;	/* page indices, or NULL: 0, 1, 2, ... */
+	size_t n;		/* accesses */
+	uint64_t *lat;		/* n stamps' differences, in timer ticks */
+	size_t budget;		/* pages that may stay resident, or 0 */
+	int fd;
+	unsigned char *buf;	/* pread: a populated window buffer */
+	size_t window;		/* pread: pages per window */
+	uint64_t bad;		/* accesses that read the wrong data */
+	uint64_t sink;
+	int err;		/* first -errno of an evict, pread or pwrite */
+	pthread_barrier_t *start;
+};
+
+static uint64_t sum_page(const unsigned char *p)
+{
+	const uint64_t *q = (const uint64_t *)(const void *)p;
+	uint64_t s = 0;
+
+	for (size_t k = 0; k < PG / sizeof(*q); k++)
+		s += q[k];
+	return s;
+}
+
+/* Touch the pages of a mapping, one timed access each. */
+static void run_mapped(struct run *x)
+{
+	const struct workload *w = x->w;
+	unsigned char *base = x->r->base;
+	size_t lo = 0, chunk = x->budget / 4 ? x->budget / 4 : 1;
+
+	for (size_t i = 0; i < x->n; i++) {
+		size_t pg = x->order ? x->order[i] : i;
+		unsigned char *p = base + pg * PG;
+		uint64_t v = 0, t0 = timer_now();
+		if (w->write)
+			*(volatile unsigned char *)(p + 8) = 1;	/* word 0 keeps the tag */
+		else
+			v = *(volatile uint64_t *)(void *)p;
+		uint64_t t1 = timer_now();
+		x->lat[i] = t1 - t0;
+		if (!w->write && v != page_tag(pg))
+			x->bad++;
+		if (w->scan)
+			x->sink += sum_page(p);
+		if (x->budget && i + 1 - lo > x->budget) {
+			int err = x->m->evict(x->r, lo, chunk);
+			if (err && !x->err)
+				x->err = err;
+			lo += chunk;
+		}
+	}
+}
+
+/* The same pages through pread and pwrite, nothing mapped: 4 KiB preads for
+ * random reads, 1 MiB windows into the populated buffer otherwise; a
+ * written window is written back with pwrite when left if the workload
+ * syncs. */
+static void run_pread(struct run *x)
+{
+	const struct workload *w = x->w;
+	size_t win = x->window;
+	int err = 0;
+
+	for (size_t i = 0; i < x->n; i++) {
+		size_t pg = x->order ? x->order[i] : i;
+		unsigned char *p;
+		uint64_t v = 0, t0 = timer_now();
+		if (x->order) {
+			p = x->buf;
+			err = pread_full(x->fd, p, PG, (off_t)(pg * PG));
+		} else {
+			if (i % win == 0) {
+				size_t k = x->n - i < win ? x->n - i : win;
+				err = pread_full(x->fd, x->buf, k * PG, (off_t)(pg * PG));
+			}
+			p = x->buf + (i % win) * PG;
+		}
+		if (w->write)
+			*(volatile unsigned char *)(p + 8) = 1;
+		else
+			v = *(volatile uint64_t *)(void *)p;
+		uint64_t t1 = timer_now();
+		x->lat[i] = t1 - t0;
+		if (!w->write && v != page_tag(pg))
+			x->bad++;
+		if (w->scan)
+			x->sink += sum_page(p);
+		if (w->sync && !x->order && (i % win == win - 1 || i == x->n - 1)) {
+			size_t first = i - i % win;
+			int e = pwrite_full(x->fd, x->buf, (i - first + 1) * PG, (off_t)(first * PG));
+			if (e && !err)
+				err = e;
+		}
+		if (err && !x->err)
+			x->err = err;
+	}
+}
+
+static void run_one(struct run *x)
+{
+	if (x->m->is_pread)
+		run_pread(x);
+	else
+		run_mapped(x);
+}
+
+static void *run_thread(void *arg)
+{
+	struct run *x = arg;
+
+	pthread_barrier_wait(x->start);
+	run_one(x);
+	return NULL;
+}
+
+/* xorshift64*: the same page set for every mechanism. */
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/* n distinct pages of [0, pages), in random order. */
+static size_t *random_pages(size_t pages, size_t n)
+{
+	size_t *all = malloc(pages * sizeof(*all));
+	uint64_t s = 0x9e3779b97f4a7c15ULL;
+
+	if (!all)
+		return NULL;
+	for (size_t i = 0; i < pages; i++)
+		all[i] = i;
+	for (size_t i = 0; i < n; i++) {	/* partial Fisher-Yates */
+		size_t j = i + (size_t)(rng_next(&s) % (pages - i)), t = all[i];
+		all[i] = all[j];
+		all[j] = t;
+	}
+	return all;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentiles, mean and quantile curve of n stamps; returns their sum in ns. */
+static double summarise(uint64_t *lat, size_t n, struct cell_result *res)
+{
+	double sum = 0;
+
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	for (size_t i = 0; i < n; i++)
+		sum += timer_to_ns(lat[i]);
+	res->accesses = n;
+	res->p50 = timer_to_ns(lat[n / 2]);
+	res->p90 = timer_to_ns(lat[n * 9 / 10]);
+	res->p99 = timer_to_ns(lat[n * 99 / 100]);
+	res->p999 = timer_to_ns(lat[n * 999 / 1000]);
+	res->max = timer_to_ns(lat[n - 1]);
+	res->mean = sum / (double)n;
+	for (size_t i = 0; i < CDF_POINTS; i++)
+		res->cdf[i] = timer_to_ns(lat[(n - 1) * i / (CDF_POINTS - 1)]);
+	return sum;
+}
+
+/* Warm the host page cache (read it all), or drop it and say how much stayed. */
+static int prepare_file(int fd, size_t size, bool cold, unsigned char *buf, size_t buflen,
+			char *note, size_t notelen)
+{
+	if (!cold) {
+		for (size_t off = 0; off < size; off += buflen) {
+			int err = pread_full(fd, buf, size - off < buflen ? size - off : buflen, (off_t)off);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	if (fdatasync(fd))
+		return -errno;
+	if ((errno = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)))
+		return -errno;
+	/* mincore of a fresh mapping reports the host page cache's residency */
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	unsigned char *vec = malloc(size / PG);
+	size_t resident = 0;
+	if (p != MAP_FAILED && vec && !mincore(p, size, vec))
+		for (size_t i = 0; i < size / PG; i++)
+			resident += vec[i] & 1;
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	free(vec);
+	if (resident)
+		snprintf(note, notelen, "%.1f%% of the file still cached after the drop; ",
+			 100.0 * (double)resident / (double)(size / PG));
+	return 0;
+}
+
+static void vmemu_snapshot(const struct mechanism *m, struct vme_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (m->is_vmemu)
+		vme_stats(st);
+}
+
+static void set_breakdown(struct cell_result *res, const struct vme_stats *a, const struct vme_stats *b,
+			  double lat_sum)
+{
+	double f = (double)(b->pgfault - a->pgfault);
+
+	if (f <= 0)
+		return;
+	res->breakdown = true;
+	res->bd_faults = f;
+	res->bd_latency = lat_sum / f;
+	res->bd_handler = (double)(b->fault_ns - a->fault_ns) / f;
+	res->bd_lookup = (double)(b->lookup_ns - a->lookup_ns) / f;
+	res->bd_fill = (double)(b->fill_ns - a->fill_ns) / f;
+	res->bd_protect = (double)(b->protect_ns - a->protect_ns) / f;
+}
+
+#define FAIL(...) do { res->status = CELL_FAILED; \
+	snprintf(res->note + strlen(res->note), sizeof(res->note) - strlen(res->note), __VA_ARGS__); \
+	return; } while (0)
+
+static void cell_child(const struct bench_config *cfg, enum workload_id wid, enum mechanism_id mid,
+		       struct cell_result *res)
+{
+	const struct workload *w = &workloads[wid];
+	const struct mechanism *m = mechanisms[mid];
+	size_t file_pages = cfg->size / PG;
+	size_t n = w->random ? cfg->rand_pages : file_pages;
+	size_t window = WINDOW_PAGES;
+	char path[64];
+	int err, fd;
+
+	alarm(cfg->timeout_s);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfg->file_fd);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		FAIL("reopening the test file: %s", strerror(errno));
+	if (w->budget && window > file_pages / 16)
+		window = file_pages / 16 ? file_pages / 16 : 1;
+
+	/* Everything the measurement touches is allocated and populated now. */
+	size_t *order = w->random ? random_pages(file_pages, n) : NULL;
+	uint64_t *lat = malloc(n * sizeof(*lat));
+	unsigned char *buf[2];
+	for (int t = 0; t < 2; t++)
+		buf[t] = mmap(NULL, window * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if ((w->random && !order) || !lat || buf[0] == MAP_FAILED || buf[1] == MAP_FAILED)
+		FAIL("out of memory");
+	memset(lat, 0, n * sizeof(*lat));
+	memset(buf[0], 0, window * PG);
+	memset(buf[1], 0, window * PG);
+
+	if ((err = m->init(res->note, sizeof(res->note)))) {
+		res->status = CELL_SKIPPED;
+		return;
+	}
+	if (w->backing != BK_ANON &&
+	    (err = prepare_file(fd, cfg->size, w->cold, buf[0], window * PG, res->note, sizeof(res->note))))
+		FAIL("preparing the file: %s", strerror(-err));
+
+	struct region reg[2];
+	struct run run[2];
+	struct vme_stats s0, s1;
+	size_t nthreads = (size_t)w->threads, pages = n;
+	double wall[2] = { 0, 0 };
+	uint64_t f0 = 0, f1 = 0;
+
+	for (size_t phase = 0; phase < nthreads; phase++) {
+		size_t threads = phase + 1;	/* single-threaded workloads: one phase */
+		pthread_barrier_t start;
+		pthread_t tid[2];
+
+		memset(reg, 0, sizeof(reg));
+		reg[0] = (struct region){ .len = cfg->size, .backing = w->backing,
+					  .fd = w->backing == BK_ANON ? -1 : fd, .memfd = -1 };
+		if (!m->is_pread && (err = m->map(&reg[0])))
+			FAIL("map: %s", strerror(-err));
+		pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+		for (size_t t = 0; t < threads; t++) {
+			size_t first = n * t / threads, last = n * (t + 1) / threads;
+			run[t] = (struct run){ .w = w, .m = m, .r = &reg[0], .order = order ? order + first : NULL,
+					       .n = last - first, .lat = lat + first, .fd = fd, .buf = buf[t],
+					       .window = window, .start = &start,
+					       .budget = w->budget ? (file_pages / 16 ? file_pages / 16 : 1) : 0 };
+			if (threads > 1 && (errno = pthread_create(&tid[t], NULL, run_thread, &run[t])))
+				FAIL("pthread_create: %s", strerror(errno));
+		}
+		vmemu_snapshot(m, &s0);
+		f0 = m->faults();
+		uint64_t t0;
+		if (threads > 1) {
+			pthread_barrier_wait(&start);
+			t0 = timer_clock_ns();
+			for (size_t t = 0; t < threads; t++)
+				pthread_join(tid[t], NULL);
+		} else {
+			t0 = timer_clock_ns();
+			run_one(&run[0]);
+		}
+		if (w->sync) {
+			if (m->is_pread)
+				err = fdatasync(fd) ? -errno : 0;
+			else
+				err = m->sync(&reg[0]);
+			if (err)
+				FAIL("msync: %s", strerror(-err));
+		}
+		wall[phase] = (double)(timer_clock_ns() - t0);
+		f1 = m->faults();
+		vmemu_snapshot(m, &s1);
+		pthread_barrier_destroy(&start);
+		if (!m->is_pread)
+			m->unmap(&reg[0]);
+		for (size_t t = 0; t < threads; t++) {
+			if (run[t].err)
+				FAIL("%s", strerror(-run[t].err));
+			if (run[t].bad)
+				FAIL("%lu of %zu accesses read the wrong data", (unsigned long)run[t].bad, run[t].n);
+		}
+	}
+	/* the last phase is the one reported: one thread, or two */
+	double lat_sum = summarise(lat, n, res);
+	res->pages = pages;
+	res->bulk_ns = wall[nthreads - 1] / (double)pages;
+	res->faults_per_page = (double)(f1 - f0) / (double)pages;
+	if (nthreads == 2) {
+		res->tput1 = (double)pages * 1e9 / wall[0];
+		res->tput2 = (double)pages * 1e9 / wall[1];
+	}
+	if (m->is_vmemu)
+		set_breakdown(res, &s0, &s1, lat_sum);
+	res->status = CELL_OK;
+}
+
+/* Cells decided without running anything. */
+static bool cell_static(enum workload_id wid, enum mechanism_id mid, struct cell_result *out)
+{
+	const struct workload *w = &workloads[wid];
+	const struct mechanism *m = mechanisms[mid];
+
+	if (w->backing == BK_ANON && m->is_pread) {
+		out->status = CELL_NA;
+		snprintf(out->note, sizeof(out->note), "no file behind anonymous memory: nothing to pread");
+		return true;
+	}
+	if (w->budget && !m->is_pread && !m->evict) {
+		out->status = CELL_UNSUPPORTED;
+		snprintf(out->note, sizeof(out->note),
+			 "not supported yet: vmemu has no page budget or eviction (issue 3)");
+		return true;
+	}
+	return false;
+}
+
+void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism_id m,
+	      struct cell_result *out)
+{
+	int fds[2], status;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (cell_static(w, m, out))
+		return;
+	if (pipe(fds)) {
+		out->status = CELL_FAILED;
+		snprintf(out->note, sizeof(out->note), "pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		out->status = CELL_FAILED;
+		snprintf(out->note, sizeof(out->note), "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (pid == 0) {
+		struct cell_result res;
+		memset(&res, 0, sizeof(res));
+		close(fds[0]);
+		cell_child(cfg, w, m, &res);
+		ssize_t k = write(fds[1], &res, sizeof(res));
+		_exit(k == (ssize_t)sizeof(res) ? 0 : 2);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	while (got < sizeof(*out)) {
+		ssize_t k = read(fds[0], (char *)out + got, sizeof(*out) - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == sizeof(*out) && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	memset(out, 0, sizeof(*out));
+	out->status = CELL_FAILED;
+	if (WIFSIGNALED(status))
+		snprintf(out->note, sizeof(out->note), "the child died of %s%s", strsignal(WTERMSIG(status)),
+			 WTERMSIG(status) == SIGALRM ? " (the per-cell time limit)" : "");
+	else
+		snprintf(out->note, sizeof(out->note), "the child exited with status %d",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}

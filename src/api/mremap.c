@@ -1,0 +1,36 @@
+/*
+ * mremap.c - vme_mremap, variadic as glibc's mremap: new_address is read
+ * only with MREMAP_FIXED.  An old range vmemu does not manage is the host's.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+
+#include <vmemu.h>
+#include "api/api.h"
+#include "mm/mm.h"
+
+VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+{
+	unsigned long addr = (unsigned long)old_address, new_addr = 0, out;
+	struct vme_call call;
+	int r;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = (unsigned long)va_arg(ap, void *);
+		va_end(ap);
+	}
+	if ((r = vme_enter(&call)))
+		return errno = -r, MAP_FAILED;
+	mmap_write_lock();
+	struct vm_area_struct *vma = find_vma(&init_mm, addr);
+	if (vma && vma->vm_start <= addr)
+		r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out);
+	else
+		r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+	mmap_write_unlock();
+	vme_leave(&call);
+	return r ? (errno = -r, MAP_FAILED) : (void *)out;
+}

@@ -1,0 +1,266 @@
+/*
+ * mremap.c - grow, shrink and move mappings (mm/mremap.c).
+ *
+ * Growing in place extends the VMA over free address space.  Moving takes
+ * the host's own mremap to carry the pages: their contents, protections and
+ * private copies go with them, and the frames stay the same memfd pages, so
+ * the dirty state and the sharing are kept.  One emulated VMA may be several
+ * host mappings (pages of different protections), so a move goes run by run
+ * where the whole range cannot go at once.  The software PTEs move along.
+ */
+#include <errno.h>
+#include <linux/mman.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+
+/* Move the host pages of [old, old + len) to new, by the largest pieces the
+ * host accepts (its mremap needs a range inside one host mapping). */
+static int move_host_range(unsigned long old, unsigned long len, unsigned long new)
+{
+	int r = host_move(old, len, new);
+
+	if (r != -EFAULT || len == PAGE_SIZE)
+		return r;
+	unsigned long half = (len / 2) & PAGE_MASK;
+	if ((r = move_host_range(old, half, new)))
+		return r;
+	return move_host_range(old + half, len - half, new + half);
+}
+
+/* Copy the PTEs of [old, old + len) to new and clear the old ones. */
+static void move_ptes(unsigned long old, unsigned long len, unsigned long new)
+{
+	for (unsigned long off = 0; off < len;) {
+		pte_t *src = pte_offset(old + off, false);
+		if (!src) {
+			off = pte_next_table(old + off, old + len) - old;
+			continue;
+		}
+		if (*src) {
+			pte_t *dst = pte_offset(new + off, true);
+			if (dst)
+				set_pte_at(new + off, dst, *src);
+			set_pte_at(old + off, src, 0);
+		}
+		off += PAGE_SIZE;
+	}
+}
+
+/* Give vma's object room for it, and back [start, end) of vma on the host. */
+static int vma_extend_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	int r;
+
+	if (vma->vm_file &&
+	    (r = mapping_grow(vma->vm_file->f_mapping, linear_page_index(vma, end))))
+		return r;
+	return vma_map_backing(vma, start, end);
+}
+
+/* move_vma: [old_addr, old_addr + old_len), exactly one VMA's range after
+ * the splits, goes to new_addr (reserved), new_len long.  With dontunmap
+ * the old VMA stays, empty.  Returns 0 or -errno. */
+static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long old_addr,
+		    unsigned long old_len, unsigned long new_len, unsigned long new_addr, bool dontunmap)
+{
+	struct vm_area_struct *new = vm_area_alloc();
+	int r;
+
+	if (!new)
+		return -ENOMEM;
+	if (vma->vm_start < old_addr && (r = split_vma(mm, vma, old_addr, 1)))
+		goto out_free;
+	if (vma->vm_end > old_addr + old_len && (r = split_vma(mm, vma, old_addr + old_len, 0)))
+		goto out_free;
+	*new = *vma;
+	new->shared_next = NULL;
+	new->vm_start = new_addr;
+	new->vm_end = new_addr + new_len;
+	if ((r = move_host_range(old_addr, old_len, new_addr)))
+		goto out_free;
+	move_ptes(old_addr, old_len, new_addr);
+	if (new_len > old_len && (r = vma_extend_backing(new, new_addr + old_len, new_addr + new_len)))
+		goto out_free;
+	if (new->vm_file)
+		get_file(new->vm_file);
+	if ((r = vma_link(mm, new))) {
+		if (new->vm_file)
+			fput(mm, new->vm_file);
+		goto out_free;
+	}
+	if (dontunmap) {
+		/* The old range keeps its VMA and gets fresh backing: anonymous
+		 * pages start again from zero, file pages from the page cache. */
+		vma_map_backing(vma, old_addr, old_addr + old_len);
+	} else {
+		vma_unlink(mm, vma);
+		if (vma->vm_file)
+			fput(mm, vma->vm_file);
+		vm_area_free(vma);
+	}
+	vma_merge(mm, new);
+	return 0;
+
+out_free:
+	vm_area_free(new);
+	return r;
+}
+
+/* vma_to_resize: the VMA holding all of [addr, addr + old_len). */
+static int vma_to_resize(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+			 struct vm_area_struct **vmap)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	if (!vma || vma->vm_start > addr)
+		return -EFAULT;
+	if (old_len > vma->vm_end - addr)
+		return -EFAULT;
+	*vmap = vma;
+	return 0;
+}
+
+/* mremap_to: MREMAP_FIXED and MREMAP_DONTUNMAP. */
+static int mremap_to(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+		     unsigned long new_addr, unsigned long new_len, int flags, unsigned long *out)
+{
+	struct vm_area_struct *vma;
+	int r;
+
+	if (flags & MREMAP_FIXED) {
+		if (offset_in_page(new_addr))
+			return -EINVAL;
+		if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len)
+			return -EINVAL;
+		if (addr + old_len > new_addr && new_addr + new_len > addr)
+			return -EINVAL;		/* overlap */
+	}
+	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+		return r;
+	if (flags & MREMAP_FIXED) {
+		if ((r = do_munmap(mm, new_addr, new_len, false)) ||
+		    (r = host_reserve(new_addr, new_len, HOST_RESERVE_FIXED, &new_addr)))
+			return r;
+	} else if ((r = host_reserve(0, new_len, 0, &new_addr))) {
+		return r;
+	}
+	if (old_len > new_len) {
+		if ((r = do_munmap(mm, addr + new_len, old_len - new_len, true)))
+			return r;
+		old_len = new_len;
+		vma = find_vma(mm, addr);
+	}
+	if ((r = move_vma(mm, vma, addr, old_len, new_len, new_addr, flags & MREMAP_DONTUNMAP))) {
+		host_unmap(new_addr, new_len);
+		return r;
+	}
+	*out = new_addr;
+	return 0;
+}
+
+/* Can vma grow by delta in place?  Its successor must leave room, and the
+ * host must have the addresses free; if so they are now reserved. */
+static bool vma_expandable(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long delta)
+{
+	unsigned long end = vma->vm_end + delta, got;
+
+	if (end < vma->vm_end || end > TASK_SIZE || find_vma_intersection(mm, vma->vm_end, end))
+		return false;
+	return host_reserve(vma->vm_end, delta, HOST_RESERVE_NOREPLACE, &got) == 0;
+}
+
+/* The mremap system call, after the API edge has rounded nothing: returns 0
+ * with the new address in *out, or -errno.  Caller holds mmap_lock for
+ * writing. */
+int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+	      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out)
+{
+	struct vm_area_struct *vma;
+	int r;
+
+	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
+		return -EINVAL;
+	/* Through glibc, new_address is 0 unless MREMAP_FIXED, and Linux 6.18
+	 * validates it whenever MREMAP_DONTUNMAP implies a new address. */
+	if ((flags & MREMAP_DONTUNMAP) && !(flags & MREMAP_FIXED))
+		return -EINVAL;
+	if (offset_in_page(addr))
+		return -EINVAL;
+	old_len = PAGE_ALIGN(old_len);
+	new_len = PAGE_ALIGN(new_len);
+	if (!new_len)
+		return -EINVAL;
+
+	if (!old_len) {		/* a second mapping of a shared object */
+		if ((r = vma_to_resize(mm, addr, PAGE_SIZE, &vma)))
+			return r;
+		if (!(vma->vm_flags & VM_MAYSHARE) || !vma->vm_file || !(flags & MREMAP_MAYMOVE))
+			return -EINVAL;
+		if (!(flags & MREMAP_FIXED) && (r = host_reserve(0, new_len, 0, &new_addr)))
+			return r;
+		if ((flags & MREMAP_FIXED) &&
+		    ((r = do_munmap(mm, new_addr, new_len, false)) ||
+		     (r = host_reserve(new_addr, new_len, HOST_RESERVE_FIXED, &new_addr))))
+			return r;
+		struct vm_area_struct *dup = vm_area_alloc();
+		if (!dup) {
+			host_unmap(new_addr, new_len);
+			return -ENOMEM;
+		}
+		*dup = *vma;
+		dup->shared_next = NULL;
+		dup->vm_pgoff = linear_page_index(vma, addr);
+		dup->vm_start = new_addr;
+		dup->vm_end = new_addr + new_len;
+		get_file(dup->vm_file);
+		if ((r = vma_extend_backing(dup, new_addr, new_addr + new_len)) ||
+		    (r = vma_link(mm, dup))) {
+			fput(mm, dup->vm_file);
+			vm_area_free(dup);
+			host_unmap(new_addr, new_len);
+			return r;
+		}
+		vma_merge(mm, dup);
+		*out = new_addr;
+		return 0;
+	}
+
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
+		return mremap_to(mm, addr, old_len, new_addr, new_len, flags, out);
+
+	if (old_len >= new_len) {	/* shrink in place */
+		if (old_len > new_len && (r = do_munmap(mm, addr + new_len, old_len - new_len, true)))
+			return r;
+		*out = addr;
+		return 0;
+	}
+	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+		return r;
+	/* Grow in place, if the range ends where the VMA ends and there is room. */
+	if (old_len == vma->vm_end - addr && vma_expandable(mm, vma, new_len - old_len)) {
+		unsigned long old_end = vma->vm_end;
+		if ((r = vma_extend_backing(vma, old_end, addr + new_len))) {
+			host_unmap(old_end, addr + new_len - old_end);
+			return r;
+		}
+		vma->vm_end = addr + new_len;
+		vma_merge(mm, vma);
+		*out = addr;
+		return 0;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	if ((r = host_reserve(0, new_len, 0, &new_addr)))
+		return r;
+	if ((r = move_vma(mm, vma, addr, old_len, new_len, new_addr, false))) {
+		host_unmap(new_addr, new_len);
+		return r;
+	}
+	*out = new_addr;
+	return 0;
+}
