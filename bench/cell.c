@@ -412,7 +412,7 @@ static bool cell_static(enum workload_id wid, enum mechanism_id mid, struct cell
 	if (w->budget && !m->is_pread && !m->evict) {
 		out->status = CELL_UNSUPPORTED;
 		snprintf(out->note, sizeof(out->note),
-			 "not supported yet: vmemu has no page budget or eviction (issue 3)");
+			 "vmemu has no page budget or eviction yet (issue 3)");
 		return true;
 	}
 	return false;

@@ -36,6 +36,58 @@ int vme_mincore(void *addr, size_t length, unsigned char *vec);
  * Moving keeps the contents, the dirty state and the sharing. */
 void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 
+/* Devices: a driver's own mmap and fault handler, as a kernel driver's
+ * file_operations->mmap and vm_operations_struct.  vme_device_open returns
+ * a descriptor; vme_mmap on it maps the device.  Each page is filled once,
+ * by the driver's fault, into a frame every mapping of the device shares.
+ *
+ * fault and page_mkwrite run inside the SIGSEGV handler: they must be
+ * async-signal-safe (no malloc, no stdio, no locks the program may hold). */
+struct vme_vm_area {
+	void *start;			/* first byte of the mapping */
+	size_t length;			/* its length in bytes */
+	unsigned long pgoff;		/* device page at start */
+	int prot;			/* PROT_* of the mapping */
+	int flags;			/* MAP_SHARED or MAP_PRIVATE */
+};
+struct vme_fault {
+	struct vme_vm_area vma;		/* the mapping faulted on */
+	unsigned long pgoff;		/* the device page wanted */
+	void *address;			/* the faulting address */
+	void *page;			/* the frame to fill, page_size bytes */
+	size_t page_size;
+	void *private_data;		/* as given to vme_device_open */
+};
+#define VME_FAULT_SIGBUS 1		/* fault's "no such page": SIGBUS for the program */
+struct vme_device_ops {
+	const char *name;		/* shown in vme_dump_maps */
+	int (*open)(void *private_data);		/* 0 or -errno; optional */
+	void (*close)(void *private_data);		/* at vme_device_close; optional */
+	int (*mmap)(void *private_data, const struct vme_vm_area *vma);	/* 0 or -errno; optional */
+	int (*fault)(struct vme_fault *vmf);		/* fill vmf->page: 0 or VME_FAULT_SIGBUS */
+	int (*page_mkwrite)(struct vme_fault *vmf);	/* first write to a clean shared page; optional */
+};
+int vme_device_open(const struct vme_device_ops *ops, void *private_data);	/* fd, or -1 */
+int vme_device_close(int fd);		/* 0, or -1 with EBADF */
+
+/* Two example drivers (src/drivers/): a framebuffer whose written pages every
+ * mapping sees, with page_mkwrite damage tracking, and a pattern device
+ * whose pages are generated, never read from a disk. */
+struct vme_framebuffer {
+	size_t size;			/* bytes; mappings beyond it are refused */
+	unsigned long damaged;		/* pages written since the last vme_framebuffer_damage */
+	unsigned long damage[64];	/* bitmap of those pages (the first 4096) */
+};
+extern const struct vme_device_ops vme_framebuffer_ops;	/* private_data: struct vme_framebuffer */
+/* Take the damage: copy the bitmap out, clear it, return how many pages. */
+unsigned long vme_framebuffer_damage(struct vme_framebuffer *fb, unsigned long bitmap[64]);
+struct vme_pattern {
+	unsigned long seed;		/* the word at byte i of page p: seed ^ (p * 512 + i / 8) */
+	unsigned long pages;		/* device size in pages; 0 = unbounded */
+	unsigned long fills;		/* pages generated so far */
+};
+extern const struct vme_device_ops vme_pattern_ops;	/* private_data: struct vme_pattern */
+
 /* The heap: brk(2) and sbrk(3) over an emulated heap of its own (the real
  * program break stays the host malloc's).  vme_brk returns 0, or -1 with
  * ENOMEM; vme_sbrk returns the old break, or (void *)-1 with ENOMEM. */

@@ -28,9 +28,10 @@ static unsigned long mapping_dirty_add(struct address_space *mapping, long delta
 
 /* handler-safe: readpage for regular files.  The tail past end of file
  * reads as zeros; a page wholly past it is -ENXIO (SIGBUS for the faulter). */
-static int file_readpage(struct address_space *mapping, unsigned long pgoff, char *dst)
+static int file_readpage(struct fault *vmf, char *dst)
 {
-	ssize_t n = host_read_full(mapping->fd, dst, PAGE_SIZE, (off_t)(pgoff << PAGE_SHIFT));
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	ssize_t n = host_read_full(mapping->fd, dst, PAGE_SIZE, (off_t)(vmf->pgoff << PAGE_SHIFT));
 
 	if (n < 0)
 		return (int)n;
@@ -84,7 +85,7 @@ int filemap_fault(struct fault *vmf)
 		return 0;
 	}
 	unsigned long t0 = host_now_ns();
-	r = mapping->a_ops->readpage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	r = mapping->a_ops->readpage(vmf, mapping->direct + (pgoff << PAGE_SHIFT));
 	count_vm_events(EV_fill_ns, host_now_ns() - t0);
 	if (r) {
 		unlock_page(mapping, pgoff);
@@ -194,7 +195,7 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 		if ((mapping->flags[i] & PG_dirty) && (r = writeback_clean_page(mapping, i)) && !err)
 			err = r;
 	}
-	if (sync && !err && (r = host_fdatasync(mapping->fd)))
+	if (sync && !err && mapping->fd >= 0 && (r = host_fdatasync(mapping->fd)))
 		err = r;
 	if (!err && !mapping_nr_dirty(mapping))
 		mapping->wb_err = 0;
@@ -273,10 +274,13 @@ static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
 		host_free(mapping->direct, mapping->nr_pages << PAGE_SHIFT);
 	if (mapping->shared)
 		host_free(mapping->shared, sizeof(struct mapping_shared) + mapping->nr_pages);
-	host_close(mapping->memfd);
+	if (mapping->memfd >= 0)
+		host_close(mapping->memfd);
 	host_close(mapping->shared_fd);
 	if (mapping->fd >= 0)
 		host_close(mapping->fd);
+	if (mapping->device && mapping->device->release)
+		mapping->device->release(mapping->device);
 	free(mapping);
 }
 
@@ -356,8 +360,11 @@ int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file
 	if ((r = host_fstat(fd, &st)) || (fl = host_fd_flags(fd)) < 0)
 		return r ? r : fl;
 	for (mapping = mm->mappings; mapping; mapping = mapping->next)
-		if (mapping->a_ops == &file_aops && mapping->dev == st.st_dev && mapping->ino == st.st_ino)
+		if ((mapping->a_ops == &file_aops || mapping->device) && mapping->dev == st.st_dev &&
+		    mapping->ino == st.st_ino)
 			break;
+	if (mapping && mapping->device)
+		return device_open_file(mm, mapping, filep);
 	bool fresh = !mapping;
 	if (fresh) {
 		if (!(mapping = mapping_alloc(&file_aops)))

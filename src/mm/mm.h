@@ -70,10 +70,21 @@ struct address_space;
 struct file;
 struct fault;
 
-/* How a file's pages are read and written (address_space_operations). */
+/* How an object's pages are read and written (address_space_operations).
+ * readpage is handler-safe: it fills the frame dst of vmf->pgoff, returning
+ * 0, -ENXIO for "no such page" (SIGBUS), or another -errno (I/O error). */
 struct address_space_operations {
-	int (*readpage)(struct address_space *mapping, unsigned long pgoff, char *dst);
+	int (*readpage)(struct fault *vmf, char *dst);
 	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
+};
+
+/* A user-space driver's hooks (src/api/device.c adapts vme_device_ops). */
+struct device {
+	int (*mmap)(struct device *dev, struct vm_area_struct *vma);	/* 0 or -errno */
+	int (*fill)(struct device *dev, struct fault *vmf, char *page);	/* handler-safe: 0 or -ENXIO */
+	int (*mkwrite)(struct device *dev, struct fault *vmf);		/* handler-safe; may be NULL */
+	void (*release)(struct device *dev);	/* the last reference is gone */
+	const char *name;
 };
 
 /* What a page cache keeps in memory shared across fork: a parent and its
@@ -100,6 +111,7 @@ struct address_space {
 	unsigned long nr_pages;		/* size of memfd, view and flags */
 	int wb_err;			/* first write-back error not yet reported */
 	const struct address_space_operations *a_ops;
+	struct device *device;		/* the driver, for a device's page cache */
 	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
 	int refcount;			/* struct files referring to this */
 	struct address_space *next;	/* in mm->mappings */
@@ -228,6 +240,11 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 				 unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
 void page_mkclean(struct address_space *mapping, unsigned long pgoff);
+
+/* device.c: user-space drivers. */
+int device_register(struct mm_struct *mm, struct device *dev, int fd);
+void device_unregister(struct mm_struct *mm, struct device *dev);
+int device_open_file(struct mm_struct *mm, struct address_space *mapping, struct file **filep);
 
 /* shmem.c: shared anonymous memory. */
 int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma);

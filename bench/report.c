@@ -1,0 +1,671 @@
+/*
+ * report.c - what vmemu-bench prints: the terminal table, CSV, JSON, the
+ * results page (docs/bench/results.md) with its targets, and the latency
+ * plot through gnuplot.
+ *
+ * Ratios are always between cells of this one run:
+ *   tput/kernel  the kernel cell's bulk ns per page / this cell's (higher is faster)
+ *   p50/floor    this cell's median / the floor-safe cell's median (lower is faster)
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char *status_name[] = {
+	[CELL_OK] = "ok", [CELL_SKIPPED] = "skipped", [CELL_UNSUPPORTED] = "unsupported",
+	[CELL_NA] = "n/a", [CELL_FAILED] = "failed",
+};
+
+static const char *status_text[] = {
+	[CELL_OK] = "", [CELL_SKIPPED] = "skipped", [CELL_UNSUPPORTED] = "not supported yet",
+	[CELL_NA] = "n/a", [CELL_FAILED] = "FAILED",
+};
+
+/* The cell if it was run and succeeded, else NULL. */
+static const struct cell_result *ok(const struct matrix *mx, int w, int m)
+{
+	if (!mx->want[w][m] || mx->cell[w][m].status != CELL_OK)
+		return NULL;
+	return &mx->cell[w][m];
+}
+
+static double vs_kernel(const struct matrix *mx, int w, int m)
+{
+	const struct cell_result *c = ok(mx, w, m), *k = ok(mx, w, M_KERNEL);
+
+	return c && k && c->bulk_ns > 0 ? k->bulk_ns / c->bulk_ns : NAN;
+}
+
+static double vs_floor(const struct matrix *mx, int w, int m)
+{
+	const struct cell_result *c = ok(mx, w, m), *f = ok(mx, w, M_FLOOR_SAFE);
+
+	return c && f && f->p50 > 0 ? c->p50 / f->p50 : NAN;
+}
+
+static double gbps(const struct cell_result *c)
+{
+	return c->bulk_ns > 0 ? (double)PG / c->bulk_ns : NAN;
+}
+
+static double rest_ns(const struct cell_result *c)
+{
+	return c->bd_handler - c->bd_lookup - c->bd_fill - c->bd_protect;
+}
+
+static double signal_ns(const struct cell_result *c)
+{
+	return c->bd_latency - c->bd_handler;
+}
+
+/* "1.23x" or "-" into buf. */
+static const char *ratio(char *buf, size_t len, double r)
+{
+	if (isnan(r))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.2fx", r);
+	return buf;
+}
+
+static void size_text(char *buf, size_t len, size_t bytes)
+{
+	if (bytes >= (1UL << 30) && bytes % (1UL << 30) == 0)
+		snprintf(buf, len, "%zu GiB", bytes >> 30);
+	else if (bytes >= (1UL << 20))
+		snprintf(buf, len, "%zu MiB", bytes >> 20);
+	else
+		snprintf(buf, len, "%zu KiB", bytes >> 10);
+}
+
+/* --- targets -------------------------------------------------------------------- */
+
+struct target {
+	const char *measure;
+	const char *goal;
+	double value;		/* NAN: not measured */
+	double threshold;
+	bool higher_better;
+	char evidence[1600];	/* why it is missed and what would close the gap */
+};
+
+enum { T_RAND_FLOOR, T_UFFD, T_WARM, T_COLD, T_ANON, T_THREADS, NR_TARGETS };
+
+static bool target_met(const struct target *t)
+{
+	return !isnan(t->value) && (t->higher_better ? t->value >= t->threshold : t->value <= t->threshold);
+}
+
+static const char *target_verdict(const struct target *t)
+{
+	return isnan(t->value) ? "not measured" : target_met(t) ? "**met**" : "**missed**";
+}
+
+/* One sentence on where a vmemu fault's time goes. */
+static void breakdown_sentence(char *buf, size_t len, const struct cell_result *v)
+{
+	if (!v || !v->breakdown) {
+		snprintf(buf, len, "(no vmemu breakdown for this cell)");
+		return;
+	}
+	snprintf(buf, len, "per vmemu fault (%.2f faults per page): %.0f ns measured, of which %.0f ns in the "
+		 "handler (lookup %.0f, fill %.0f, host mprotect %.0f, rest %.0f) and %.0f ns signal delivery, "
+		 "return and the host's own fault",
+		 v->faults_per_page, v->bd_latency, v->bd_handler, v->bd_lookup, v->bd_fill, v->bd_protect,
+		 rest_ns(v), signal_ns(v));
+}
+
+static void compute_targets(const struct matrix *mx, struct target *t)
+{
+	const struct cell_result *vr = ok(mx, W_RAND, M_VMEMU), *fr = ok(mx, W_RAND, M_FLOOR_SAFE),
+		*ur = ok(mx, W_RAND, M_UFFD), *pr = ok(mx, W_RAND, M_PREAD), *uf = ok(mx, W_RAND, M_FLOOR_UNSAFE);
+	const struct cell_result *vw = ok(mx, W_SEQ_WARM, M_VMEMU), *kw = ok(mx, W_SEQ_WARM, M_KERNEL),
+		*pw = ok(mx, W_SEQ_WARM, M_PREAD), *fw = ok(mx, W_SEQ_WARM, M_FLOOR_SAFE);
+	const struct cell_result *vc = ok(mx, W_SEQ_COLD, M_VMEMU), *kc = ok(mx, W_SEQ_COLD, M_KERNEL),
+		*pc = ok(mx, W_SEQ_COLD, M_PREAD);
+	const struct cell_result *va = ok(mx, W_ANON, M_VMEMU), *ka = ok(mx, W_ANON, M_KERNEL),
+		*fa = ok(mx, W_ANON, M_FLOOR_SAFE);
+	const struct cell_result *vt = ok(mx, W_TWO_THREADS, M_VMEMU), *kt = ok(mx, W_TWO_THREADS, M_KERNEL),
+		*ft = ok(mx, W_TWO_THREADS, M_FLOOR_SAFE), *ut = ok(mx, W_TWO_THREADS, M_FLOOR_UNSAFE);
+	char bd[600];
+
+	memset(t, 0, NR_TARGETS * sizeof(*t));
+	t[T_RAND_FLOOR] = (struct target){ .measure = "vmemu random 4 KiB read fault, median / floor-safe median", .goal = "<= 1.2x",
+		.value = vr && fr ? vr->p50 / fr->p50 : NAN, .threshold = 1.2, .higher_better = false };
+	t[T_UFFD] = (struct target){ .measure = "userfaultfd pager median / vmemu median, random 4 KiB read fault", .goal = ">= 4x faster",
+		.value = vr && ur ? ur->p50 / vr->p50 : NAN, .threshold = 4.0, .higher_better = true };
+	t[T_WARM] = (struct target){ .measure = "vmemu warm sequential scan throughput / kernel mmap", .goal = ">= 0.3x",
+		.value = vs_kernel(mx, W_SEQ_WARM, M_VMEMU), .threshold = 0.3, .higher_better = true };
+	t[T_COLD] = (struct target){ .measure = "vmemu cold sequential scan throughput / kernel mmap", .goal = ">= 1.0x",
+		.value = vs_kernel(mx, W_SEQ_COLD, M_VMEMU), .threshold = 1.0, .higher_better = true };
+	t[T_ANON] = (struct target){ .measure = "vmemu anonymous first-touch throughput / kernel", .goal = ">= 0.7x",
+		.value = vs_kernel(mx, W_ANON, M_VMEMU), .threshold = 0.7, .higher_better = true };
+	t[T_THREADS] = (struct target){ .measure = "vmemu two-thread / one-thread throughput, disjoint pages", .goal = ">= 1.7x",
+		.value = vt && vt->tput1 > 0 ? vt->tput2 / vt->tput1 : NAN, .threshold = 1.7, .higher_better = true };
+
+	if (vr && fr) {
+		breakdown_sentence(bd, sizeof(bd), vr);
+		snprintf(t[T_RAND_FLOOR].evidence, sizeof(t[0].evidence),
+			 "vmemu's median fault is %.0f ns against %.0f ns for the safe floor, which does the same "
+			 "pread into a memfd alias and mprotect with no emulation around it (the unsafe floor: "
+			 "%.0f ns; a bare 4 KiB pread into a hot buffer: %.0f ns). Breakdown %s. The excess over "
+			 "the floor is the emulation's own work (rest %.0f ns, lookup %.0f ns) and any fill or "
+			 "mprotect cost above the floor's. What would close it: a shorter handler path (fewer "
+			 "clock reads and atomics per fault), and recycled, already-populated frames so that the "
+			 "fill copies into a page the host need not allocate and zero.",
+			 vr->p50, fr->p50, uf ? uf->p50 : NAN, pr ? pr->p50 : NAN, bd, rest_ns(vr), vr->bd_lookup);
+	}
+	if (vr && ur)
+		snprintf(t[T_UFFD].evidence, sizeof(t[0].evidence),
+			 "the userfaultfd pager's median fault is %.0f ns (p90 %.0f ns) against vmemu's %.0f ns. "
+			 "A uffd fault wakes the handler thread, which is often on the other CPU, and the faulting "
+			 "thread sleeps until UFFDIO_COPY wakes it again: two cross-CPU wake-ups per fault. vmemu "
+			 "handles the fault on the faulting thread. The ratio only grows as vmemu's own fault "
+			 "cost (above) shrinks.",
+			 ur->p50, ur->p90, vr->p50);
+	if (vw && kw) {
+		breakdown_sentence(bd, sizeof(bd), vw);
+		snprintf(t[T_WARM].evidence, sizeof(t[0].evidence),
+			 "vmemu scans at %.2f GB/s against the kernel's %.2f GB/s (%.2f faults per page for the "
+			 "kernel, which maps 16 pages per fault with fault-around). Breakdown %s. The safe floor, "
+			 "one page per fault with no emulation, reaches %.2f GB/s, so one SIGSEGV and one "
+			 "mprotect per 4 KiB page cannot reach the target whatever vmemu does inside the handler. "
+			 "The copy ceiling, pread of the same 1 MiB windows into already-populated buffers and "
+			 "then the scan, is %.2f GB/s (%.2fx kernel). What would close the gap: fault-around and "
+			 "readahead windows (issue 3) that fill and expose 16-256 pages per fault with one "
+			 "signal and one mprotect, into recycled pre-populated frames, with clustered mprotect.",
+			 gbps(vw), gbps(kw), kw->faults_per_page, bd, fw ? gbps(fw) : NAN, pw ? gbps(pw) : NAN,
+			 pw ? kw->bulk_ns / pw->bulk_ns : NAN);
+	}
+	if (vc && kc) {
+		breakdown_sentence(bd, sizeof(bd), vc);
+		snprintf(t[T_COLD].evidence, sizeof(t[0].evidence),
+			 "cold, vmemu scans at %.2f GB/s against the kernel's %.2f GB/s (pread of 1 MiB windows: "
+			 "%.2f GB/s). Breakdown %s. Each fault reads 4 KiB synchronously; the host's readahead on "
+			 "vmemu's descriptor helps, but every page still pays a signal, a pread and an mprotect, "
+			 "while the kernel's readahead reads large blocks asynchronously and fault-around maps "
+			 "them 16 at a time. What would close the gap: vmemu readahead (issue 3), reading large "
+			 "windows ahead of the faulting page and exposing them in clusters.",
+			 gbps(vc), gbps(kc), pc ? gbps(pc) : NAN, bd);
+	}
+	if (va && ka) {
+		breakdown_sentence(bd, sizeof(bd), va);
+		snprintf(t[T_ANON].evidence, sizeof(t[0].evidence),
+			 "vmemu's anonymous first touch costs %.0f ns per page against the kernel's %.0f ns. "
+			 "Breakdown %s. The fill is nothing (the host supplies the zero page); the cost is the "
+			 "signal and the host mprotect, which the bare floor pays too: %.0f ns per page, %.2fx "
+			 "kernel. No design that takes one SIGSEGV per 4 KiB page meets this target. What would "
+			 "close the gap: fault-around for anonymous memory (make an aligned cluster present on "
+			 "the first touch, one signal and one mprotect per cluster; issue 3), at the price of "
+			 "committing memory that may never be touched.",
+			 va->bulk_ns, ka->bulk_ns, bd, fa ? fa->bulk_ns : NAN, vs_kernel(mx, W_ANON, M_FLOOR_SAFE));
+	}
+	if (vt) {
+		breakdown_sentence(bd, sizeof(bd), vt);
+		snprintf(t[T_THREADS].evidence, sizeof(t[0].evidence),
+			 "with two threads vmemu handles %.0f faults/s against %.0f with one (%.2fx). Breakdown "
+			 "(two threads) %s. Every fault is a host mprotect, which takes the host mm's mmap_lock "
+			 "for writing and splits or merges a host VMA, so the two threads serialise there; the "
+			 "bare floors show the same host limit (floor-safe %.2fx, floor-unsafe %.2fx), while the "
+			 "kernel's own faults scale (%.2fx). What would close the gap: fewer host protection "
+			 "changes per page (fault-around, clustered mprotect; issue 3) and never a protection "
+			 "downgrade on the fault path.",
+			 vt->tput2, vt->tput1, vt->tput2 / vt->tput1, bd,
+			 ft ? ft->tput2 / ft->tput1 : NAN, ut ? ut->tput2 / ut->tput1 : NAN,
+			 kt ? kt->tput2 / kt->tput1 : NAN);
+	}
+}
+
+/* --- terminal table and notes ----------------------------------------------------- */
+
+static void header_lines(FILE *f, const struct matrix *mx, const char *prefix)
+{
+	char sz[32];
+
+	size_text(sz, sizeof(sz), mx->cfg->size);
+	fprintf(f, "%svmemu-bench: %s file (%zu pages), %zu random pages; ns per timed access "
+		"(one load or store each)\n", prefix, sz, mx->cfg->size / PG, mx->cfg->rand_pages);
+	fprintf(f, "%stimer: %s, %.0f ns per empty timed access (included below)\n", prefix,
+		timer_describe(), timer_overhead_ns());
+}
+
+static void cell_line(FILE *f, const struct matrix *mx, int w, int m)
+{
+	const struct cell_result *c = &mx->cell[w][m];
+	char a[16], b[16];
+
+	fprintf(f, "%-13s %-20s", workloads[w].name, mechanisms[m]->name);
+	if (c->status != CELL_OK) {
+		fprintf(f, " %s\n", status_text[c->status]);
+		return;
+	}
+	fprintf(f, " %8.0f %8.0f %8.0f %8.0f %9.0f %9.0f %6.2f %7.3f %9s %9s\n", c->p50, c->p90, c->p99,
+		c->p999, c->max, c->bulk_ns, gbps(c), c->faults_per_page,
+		ratio(a, sizeof(a), vs_kernel(mx, w, m)), ratio(b, sizeof(b), vs_floor(mx, w, m)));
+}
+
+static void print_notes(FILE *f, const struct matrix *mx, const char *bullet)
+{
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = &mx->cell[w][m];
+			if (!mx->want[w][m] || !c->note[0])
+				continue;
+			fprintf(f, "%s%s / %s: %s%s%s\n", bullet, workloads[w].name, mechanisms[m]->name,
+				c->status == CELL_OK ? "" : status_text[c->status],
+				c->status == CELL_OK ? "" : ": ", c->note);
+		}
+}
+
+void report_table(FILE *f, const struct matrix *mx)
+{
+	struct target t[NR_TARGETS];
+	char a[16];
+
+	header_lines(f, mx, "");
+	fprintf(f, "\n%-13s %-20s %8s %8s %8s %8s %9s %9s %6s %7s %9s %9s\n", "workload", "mechanism", "p50",
+		"p90", "p99", "p99.9", "max", "bulk/page", "GB/s", "flt/pg", "tput/kern", "p50/floor");
+	for (int w = 0; w < NR_WORKLOADS; w++) {
+		bool any = false;
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			if (mx->want[w][m]) {
+				cell_line(f, mx, w, m);
+				any = true;
+			}
+		if (any)
+			fprintf(f, "\n");
+	}
+
+	bool any_bd = false;
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = ok(mx, w, m);
+			if (!c || !c->breakdown)
+				continue;
+			if (!any_bd)
+				fprintf(f, "vmemu fault breakdown, mean ns per fault (vme_stats deltas):\n"
+					"%-13s %-20s %8s %8s %8s %8s %8s %8s %8s %11s\n", "workload", "mechanism",
+					"faults", "latency", "handler", "lookup", "fill", "protect", "rest",
+					"signal+host");
+			any_bd = true;
+			fprintf(f, "%-13s %-20s %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %8.0f %11.0f\n", workloads[w].name,
+				mechanisms[m]->name, c->bd_faults, c->bd_latency, c->bd_handler, c->bd_lookup,
+				c->bd_fill, c->bd_protect, rest_ns(c), signal_ns(c));
+		}
+	if (any_bd)
+		fprintf(f, "\n");
+
+	bool any_tt = false;
+	for (int m = 0; m < NR_MECHANISMS; m++) {
+		const struct cell_result *c = ok(mx, W_TWO_THREADS, m);
+		if (!c || c->tput1 <= 0)
+			continue;
+		if (!any_tt)
+			fprintf(f, "two threads on disjoint pages, pages/s with 1 and 2 threads:\n");
+		any_tt = true;
+		fprintf(f, "  %-20s %10.0f %10.0f  %s\n", mechanisms[m]->name, c->tput1, c->tput2,
+			ratio(a, sizeof(a), c->tput2 / c->tput1));
+	}
+	if (any_tt)
+		fprintf(f, "\n");
+
+	compute_targets(mx, t);
+	fprintf(f, "targets (same-run ratios):\n");
+	for (int i = 0; i < NR_TARGETS; i++) {
+		const char *v = isnan(t[i].value) ? "not measured" : target_met(&t[i]) ? "met" : "MISSED";
+		fprintf(f, "  %-66s %-12s %8s  %s\n", t[i].measure, t[i].goal, ratio(a, sizeof(a), t[i].value), v);
+	}
+	fprintf(f, "\nnotes:\n");
+	fprintf(f, "  vmemu-nofaultaround is the same configuration as vmemu: vmemu has no fault-around or "
+		"readahead yet, so the two rows differ only by noise.\n");
+	print_notes(f, mx, "  ");
+}
+
+/* --- CSV and JSON ------------------------------------------------------------------ */
+
+static void csv_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, ",");
+	else
+		fprintf(f, ",%.6g", v);
+}
+
+void report_csv(FILE *f, const struct matrix *mx)
+{
+	fprintf(f, "workload,mechanism,status,accesses,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,"
+		"bulk_ns_per_page,gb_per_s,faults_per_page,tput_vs_kernel,p50_vs_floor_safe,"
+		"tput_1thread,tput_2threads,handler_ns,lookup_ns,fill_ns,protect_ns,rest_ns,signal_host_ns,note\n");
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = &mx->cell[w][m];
+			if (!mx->want[w][m])
+				continue;
+			bool o = c->status == CELL_OK, bd = o && c->breakdown;
+			fprintf(f, "%s,%s,%s,%llu", workloads[w].name, mechanisms[m]->name, status_name[c->status],
+				(unsigned long long)c->accesses);
+			double v[] = { c->p50, c->p90, c->p99, c->p999, c->max, c->mean, c->bulk_ns, gbps(c),
+				       c->faults_per_page };
+			for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+				csv_num(f, o ? v[i] : NAN);
+			csv_num(f, vs_kernel(mx, w, m));
+			csv_num(f, vs_floor(mx, w, m));
+			csv_num(f, o && c->tput1 > 0 ? c->tput1 : NAN);
+			csv_num(f, o && c->tput2 > 0 ? c->tput2 : NAN);
+			csv_num(f, bd ? c->bd_handler : NAN);
+			csv_num(f, bd ? c->bd_lookup : NAN);
+			csv_num(f, bd ? c->bd_fill : NAN);
+			csv_num(f, bd ? c->bd_protect : NAN);
+			csv_num(f, bd ? rest_ns(c) : NAN);
+			csv_num(f, bd ? signal_ns(c) : NAN);
+			fputc(',', f);
+			csv_string(f, c->note);
+			fputc('\n', f);
+		}
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, const char *key, double v)
+{
+	if (isnan(v) || isinf(v))
+		fprintf(f, ", \"%s\": null", key);
+	else
+		fprintf(f, ", \"%s\": %.6g", key, v);
+}
+
+void report_json(FILE *f, const struct matrix *mx)
+{
+	const struct machine *mc = &mx->machine;
+	struct target t[NR_TARGETS];
+	bool first = true;
+
+	fprintf(f, "{\n  \"tool\": \"vmemu-bench\",\n  \"size_bytes\": %zu,\n  \"rand_pages\": %zu,\n",
+		mx->cfg->size, mx->cfg->rand_pages);
+	fprintf(f, "  \"timer\": ");
+	json_string(f, timer_describe());
+	fprintf(f, ",\n  \"timer_overhead_ns\": %.1f,\n  \"machine\": {\"nproc\": %ld, \"model\": ",
+		timer_overhead_ns(), mc->nproc);
+	json_string(f, mc->model);
+	fprintf(f, ", \"kernel\": ");
+	json_string(f, mc->kernel);
+	fprintf(f, ", \"mem_mib\": %lu, \"thp\": ", mc->mem_mib);
+	json_string(f, mc->thp);
+	fprintf(f, ", \"fs\": ");
+	json_string(f, mc->fs);
+	fprintf(f, ", \"date\": ");
+	json_string(f, mc->date);
+	fprintf(f, "},\n  \"command\": ");
+	json_string(f, mc->command);
+	fprintf(f, ",\n  \"cells\": [\n");
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = &mx->cell[w][m];
+			if (!mx->want[w][m])
+				continue;
+			fprintf(f, "%s    {\"workload\": \"%s\", \"mechanism\": \"%s\", \"status\": \"%s\"",
+				first ? "" : ",\n", workloads[w].name, mechanisms[m]->name, status_name[c->status]);
+			first = false;
+			if (c->status == CELL_OK) {
+				fprintf(f, ", \"accesses\": %llu", (unsigned long long)c->accesses);
+				json_num(f, "median_ns", c->p50);
+				json_num(f, "p90_ns", c->p90);
+				json_num(f, "p99_ns", c->p99);
+				json_num(f, "p999_ns", c->p999);
+				json_num(f, "max_ns", c->max);
+				json_num(f, "mean_ns", c->mean);
+				json_num(f, "bulk_ns_per_page", c->bulk_ns);
+				json_num(f, "faults_per_page", c->faults_per_page);
+				json_num(f, "tput_vs_kernel", vs_kernel(mx, w, m));
+				json_num(f, "p50_vs_floor_safe", vs_floor(mx, w, m));
+				if (c->tput1 > 0) {
+					json_num(f, "tput_1thread", c->tput1);
+					json_num(f, "tput_2threads", c->tput2);
+				}
+				if (c->breakdown) {
+					fprintf(f, ", \"breakdown\": {\"faults\": %.0f", c->bd_faults);
+					json_num(f, "latency_ns", c->bd_latency);
+					json_num(f, "handler_ns", c->bd_handler);
+					json_num(f, "lookup_ns", c->bd_lookup);
+					json_num(f, "fill_ns", c->bd_fill);
+					json_num(f, "protect_ns", c->bd_protect);
+					json_num(f, "rest_ns", rest_ns(c));
+					json_num(f, "signal_host_ns", signal_ns(c));
+					fprintf(f, "}");
+				}
+			}
+			fprintf(f, ", \"note\": ");
+			json_string(f, c->note);
+			fprintf(f, "}");
+		}
+	compute_targets(mx, t);
+	fprintf(f, "\n  ],\n  \"targets\": [\n");
+	for (int i = 0; i < NR_TARGETS; i++) {
+		fprintf(f, "    {\"measure\": ");
+		json_string(f, t[i].measure);
+		fprintf(f, ", \"goal\": ");
+		json_string(f, t[i].goal);
+		json_num(f, "value", t[i].value);
+		fprintf(f, ", \"met\": %s}%s\n", isnan(t[i].value) ? "null" : target_met(&t[i]) ? "true" : "false",
+			i + 1 < NR_TARGETS ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+}
+
+/* --- the results page ------------------------------------------------------------- */
+
+int report_results_page(const char *path, const struct matrix *mx)
+{
+	const struct machine *mc = &mx->machine;
+	struct target t[NR_TARGETS];
+	char sz[32], a[16], b[16];
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	size_text(sz, sizeof(sz), mx->cfg->size);
+	fprintf(f, "# vmemu-bench results\n\n");
+	fprintf(f, "Written by `make bench` (the command below) on %s. Every number on this page comes from "
+		"that one run; the ratios compare cells of the same run, since these machines are too "
+		"noisy for anything else.\n\n", mc->date);
+	fprintf(f, "## Machine\n\n");
+	fprintf(f, "- CPU: %s, %ld online CPUs (nproc)\n", mc->model, mc->nproc);
+	fprintf(f, "- kernel: %s (uname -r)\n", mc->kernel);
+	fprintf(f, "- memory: %lu MiB\n", mc->mem_mib);
+	fprintf(f, "- transparent huge pages (anonymous): `%s`\n", mc->thp);
+	fprintf(f, "- test file: %s, on %s; written with 1 MiB writes, fdatasync'ed; warm cells re-read it "
+		"with 1 MiB preads right before measuring, in whatever folio sizes the file system chose\n",
+		sz, mc->fs);
+	fprintf(f, "- vm.unprivileged_userfaultfd: %s; uid %d\n", mc->uffd_sysctl, (int)getuid());
+	fprintf(f, "- timer: %s; an empty timed access costs %.0f ns and is included in every latency\n\n",
+		timer_describe(), timer_overhead_ns());
+	fprintf(f, "## Command\n\n```\n%s\n```\n\n", mc->command);
+	if (mx->size_is_default)
+		fprintf(f, "The file is the program's default size.\n\n");
+	else
+		fprintf(f, "The scan file is %s rather than the program's 1 GiB default, so that `make bench` "
+			"finishes in under two minutes (the userfaultfd cells alone take tens of seconds per "
+			"GiB). Run `build/vmemu-bench --size 1G` for the full size.\n\n", sz);
+	fprintf(f, "## What is measured\n\nEach cell (workload x mechanism) runs in its own forked child, "
+		"so each mechanism owns SIGSEGV alone. Every access is timed on its own (%s); a cell reports "
+		"the median, p90, p99, p99.9 and max of those times, the bulk time (wall time of the whole "
+		"workload, including untimed work such as reading the rest of each page, evictions and "
+		"msync) per page, and faults per page as the mechanism counts them.\n\n", timer_describe());
+	fprintf(f, "Mechanisms:\n\n");
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		fprintf(f, "- `%s`: %s. Faults: %s.\n", mechanisms[m]->name, mechanisms[m]->describe,
+			mechanisms[m]->faults_source);
+	fprintf(f, "\nWorkloads (%zu random pages for the random ones):\n\n", mx->cfg->rand_pages);
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		fprintf(f, "- `%s`: %s.\n", workloads[w].name, workloads[w].describe);
+
+	fprintf(f, "\n## Results\n\nns per access; `tput/kernel` = kernel bulk time / this bulk time (higher is "
+		"faster); `p50/floor` = this median / floor-safe median (lower is faster).\n\n");
+	fprintf(f, "| workload | mechanism | p50 | p90 | p99 | p99.9 | max | bulk ns/page | GB/s | faults/page "
+		"| tput/kernel | p50/floor |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = &mx->cell[w][m];
+			if (!mx->want[w][m])
+				continue;
+			fprintf(f, "| %s | %s |", workloads[w].name, mechanisms[m]->name);
+			if (c->status != CELL_OK) {
+				fprintf(f, " %s | | | | | | | | | |\n", status_text[c->status]);
+				continue;
+			}
+			fprintf(f, " %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.3f | %s | %s |\n", c->p50,
+				c->p90, c->p99, c->p999, c->max, c->bulk_ns, gbps(c), c->faults_per_page,
+				ratio(a, sizeof(a), vs_kernel(mx, w, m)), ratio(b, sizeof(b), vs_floor(mx, w, m)));
+		}
+
+	fprintf(f, "\n## Where vmemu's fault time goes\n\nMean ns per fault, from `vme_stats` deltas over each "
+		"cell: `handler` is `fault_ns`/`pgfault`; `rest` = handler - (lookup + fill + protect); "
+		"`signal+host` = the measured latency per fault - handler, i.e. signal delivery, the return "
+		"and the host's own fault on the now-accessible page.\n\n");
+	fprintf(f, "| workload | mechanism | faults | latency | handler | lookup | fill | protect | rest | "
+		"signal+host |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = ok(mx, w, m);
+			if (c && c->breakdown)
+				fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
+					workloads[w].name, mechanisms[m]->name, c->bd_faults, c->bd_latency,
+					c->bd_handler, c->bd_lookup, c->bd_fill, c->bd_protect, rest_ns(c),
+					signal_ns(c));
+		}
+
+	fprintf(f, "\n## Two threads\n\nPages per second, one thread on the whole page set, then two threads on "
+		"disjoint halves of it (fresh mappings each time).\n\n| mechanism | 1 thread | 2 threads | "
+		"2 / 1 |\n|---|--:|--:|--:|\n");
+	for (int m = 0; m < NR_MECHANISMS; m++) {
+		const struct cell_result *c = ok(mx, W_TWO_THREADS, m);
+		if (c && c->tput1 > 0)
+			fprintf(f, "| %s | %.0f | %.0f | %.2fx |\n", mechanisms[m]->name, c->tput1, c->tput2,
+				c->tput2 / c->tput1);
+	}
+
+	compute_targets(mx, t);
+	fprintf(f, "\n## Targets\n\n| measure | target | this run | |\n|---|---|--:|---|\n");
+	for (int i = 0; i < NR_TARGETS; i++)
+		fprintf(f, "| %s | %s | %s | %s |\n", t[i].measure, t[i].goal, ratio(a, sizeof(a), t[i].value),
+			target_verdict(&t[i]));
+	const struct cell_result *pw = ok(mx, W_SEQ_WARM, M_PREAD);
+	if (pw)
+		fprintf(f, "\nThe copy ceiling for the warm scan (pread of the same 1 MiB windows into "
+			"already-populated buffers, then the scan): %.2f GB/s, %s kernel.\n", gbps(pw),
+			ratio(a, sizeof(a), vs_kernel(mx, W_SEQ_WARM, M_PREAD)));
+	bool missed = false;
+	for (int i = 0; i < NR_TARGETS; i++) {
+		if (isnan(t[i].value) || target_met(&t[i]))
+			continue;
+		if (!missed)
+			fprintf(f, "\n## Missed targets: why, and what would close the gap\n");
+		missed = true;
+		fprintf(f, "\n**%s** (%s, measured %s): %s\n", t[i].measure, t[i].goal,
+			ratio(a, sizeof(a), t[i].value), t[i].evidence[0] ? t[i].evidence : "(no evidence: a cell failed)");
+	}
+	fprintf(f, "\n## Notes\n\n");
+	fprintf(f, "- `vmemu-nofaultaround` is the same configuration as `vmemu`: vmemu has no fault-around "
+		"or readahead yet, so the two rows differ only by noise. When fault-around lands, this row "
+		"turns it off.\n");
+	fprintf(f, "- The kernel's MADV_RANDOM does not turn off fault-around on Linux 6.18 (see its faults "
+		"per page on the read workloads); it does turn off readahead, which is what the cold scan "
+		"shows.\n");
+	fprintf(f, "- The floors and the userfaultfd pager do not track dirty pages: their msync writes back "
+		"every page faulted in.\n");
+	print_notes(f, mx, "- ");
+	fclose(f);
+	return 0;
+}
+
+/* --- the plot ----------------------------------------------------------------------- */
+
+/* Write a gnuplot script drawing each workload's per-access latency CDFs,
+ * with the data inline, and run gnuplot on it when it is installed. */
+int report_plot(const char *path, const struct matrix *mx)
+{
+	const char *ext = strrchr(path, '.');
+	bool svg = ext && !strcmp(ext, ".svg"), png = ext && !strcmp(ext, ".png");
+	char script[4200];
+	FILE *f;
+
+	if (!svg && !png) {
+		fprintf(stderr, "vmemu-bench: --plot wants a file name ending in .svg or .png\n");
+		return -EINVAL;
+	}
+	snprintf(script, sizeof(script), "%s.gp", path);
+	if (!(f = fopen(script, "w")))
+		return -errno;
+	fprintf(f, "# vmemu-bench latency CDFs; run: gnuplot %s\n", script);
+	fprintf(f, "set terminal %s size 1800,1200%s\nset output '%s'\n", svg ? "svg" : "pngcairo",
+		svg ? " dynamic" : "", path);
+	fprintf(f, "set multiplot layout 3,3 title 'vmemu-bench: per-access latency CDF (%s)'\n", mx->machine.date);
+	fprintf(f, "set logscale x\nset xlabel 'ns per access'\nset ylabel 'fraction of accesses'\n"
+		"set yrange [0:1]\nset key bottom right font ',8'\nset grid\n");
+	for (int w = 0; w < NR_WORKLOADS; w++) {
+		int n = 0;
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			n += ok(mx, w, m) != NULL;
+		if (!n)
+			continue;
+		fprintf(f, "set title '%s'\nplot ", workloads[w].name);
+		int k = 0;
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			if (ok(mx, w, m))
+				fprintf(f, "%s'-' using 1:2 with lines lw 2 title '%s'", k++ ? ", " : "",
+					mechanisms[m]->name);
+		fprintf(f, "\n");
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = ok(mx, w, m);
+			if (!c)
+				continue;
+			for (int i = 0; i < CDF_POINTS; i++)
+				fprintf(f, "%.1f %.5f\n", c->cdf[i] > 1 ? c->cdf[i] : 1.0,
+					(double)i / (CDF_POINTS - 1));
+			fprintf(f, "e\n");
+		}
+	}
+	fprintf(f, "unset multiplot\n");
+	fclose(f);
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "vmemu-bench: --plot: gnuplot is not installed (`command -v gnuplot` found "
+			"nothing), so %s was not drawn. The script with its data is in %s: run `gnuplot %s` "
+			"where gnuplot is installed.\n", path, script, script);
+		return 0;
+	}
+	char cmd[8600];
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s'", script);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "vmemu-bench: --plot: gnuplot failed on %s\n", script);
+		return -EIO;
+	}
+	fprintf(stderr, "vmemu-bench: latency CDFs drawn in %s (script: %s)\n", path, script);
+	return 0;
+}

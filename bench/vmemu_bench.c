@@ -1,0 +1,341 @@
+/*
+ * vmemu_bench.c - vmemu-bench: fault latency of vmemu beside the host kernel,
+ * the raw SIGSEGV floor, a userfaultfd pager and plain pread.
+ *
+ * It runs a matrix of workloads x mechanisms in one run, each cell in its own
+ * child (cell.c), and prints a table (report.c).  This file holds the
+ * options, the test file, the machine description and the matrix loop.  The
+ * parent never calls vme_: each child decides alone who owns SIGSEGV.
+ *
+ * Usage: vmemu-bench [--size N[KMG]] [--smoke] [--json | --csv] [--plot FILE.svg|.png]
+ *                    [--results FILE.md] [--dir DIR] [--workloads a,b] [--mechanisms a,b]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define DEFAULT_SIZE (1UL << 30)
+#define SMOKE_SIZE (4UL << 20)
+#define MAX_RAND_PAGES 8192UL	/* far below the host VMA cap for the page-per-fault pagers */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmemu-bench [options]\n"
+		"  --size N[K|M|G]    scan file size (default 1G; `make bench` uses 256M)\n"
+		"  --rand-pages N     pages touched by the random workloads (default size/8, at most %lu)\n"
+		"  --smoke            a tiny matrix that runs in a few seconds (4 MiB)\n"
+		"  --json | --csv     machine-readable output on stdout instead of the table\n"
+		"  --plot FILE        draw latency CDFs to FILE.svg or FILE.png with gnuplot\n"
+		"  --results FILE     also write the results page (markdown) to FILE\n"
+		"  --dir DIR          where to create the test file (default $TMPDIR, else /var/tmp)\n"
+		"  --workloads LIST   comma-separated subset of:",
+		MAX_RAND_PAGES);
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		fprintf(f, " %s", workloads[w].name);
+	fprintf(f, "\n  --mechanisms LIST  comma-separated subset of:");
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		fprintf(f, " %s", mechanisms[m]->name);
+	fprintf(f, "\n  --timeout S        per-cell time limit in seconds (default 120)\n");
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
+	if (*end || end == s || v < 64 * PG)
+		return false;
+	*out = (size_t)v & ~(PG - 1);
+	return true;
+}
+
+/* Mark the names in the comma-separated list; false on an unknown one. */
+static bool parse_list(const char *list, const char *(*name)(int), int n, bool *pick)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int i;
+		for (i = 0; i < n && strcmp(tok, name(i)); i++)
+			;
+		if (i == n) {
+			fprintf(stderr, "vmemu-bench: unknown name '%s'\n", tok);
+			free(copy);
+			return false;
+		}
+		pick[i] = true;
+	}
+	free(copy);
+	return true;
+}
+
+static const char *workload_name(int i)
+{
+	return workloads[i].name;
+}
+
+static const char *mechanism_name(int i)
+{
+	return mechanisms[i]->name;
+}
+
+/* The test file: page i starts with the 64-bit word i (cell.c checks it),
+ * the rest is a pattern.  Unlinked at once; children reopen it through
+ * /proc/self/fd.  fdatasync'ed so that later drops do not wait on it. */
+static int make_test_file(const char *dir, size_t size)
+{
+	char path[4096];
+	size_t chunk = 1UL << 20;
+	uint64_t *buf = malloc(chunk);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vmemu-bench-XXXXXX", dir);
+	if (!buf || (fd = mkstemp(path)) < 0) {
+		fprintf(stderr, "vmemu-bench: cannot create a test file in %s: %s\n", dir, strerror(errno));
+		exit(1);
+	}
+	unlink(path);
+	for (size_t off = 0; off < size; off += chunk) {
+		size_t len = size - off < chunk ? size - off : chunk;
+		for (size_t k = 0; k < len / 8; k++) {
+			size_t byte = off + k * 8;
+			buf[k] = byte % PG ? (uint64_t)byte * 0x9e3779b97f4a7c15ULL : byte / PG;
+		}
+		if (pwrite_full(fd, buf, len, (off_t)off)) {
+			fprintf(stderr, "vmemu-bench: writing the test file: %s\n", strerror(errno));
+			exit(1);
+		}
+	}
+	free(buf);
+	fdatasync(fd);
+	return fd;
+}
+
+static void read_line_value(const char *file, const char *key, char *out, size_t len)
+{
+	FILE *f = fopen(file, "r");
+	char line[512];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		char *v = strchr(line, ':');
+		v = v ? v + 1 : line + strlen(key);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(out, len, "%s", v);
+		break;
+	}
+	fclose(f);
+}
+
+static const char *fs_name(const char *dir)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf))
+		return "unknown";
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53: return "ext4";
+	case 0x01021994: return "tmpfs";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x794c7630: return "overlayfs";
+	default: return "another file system";
+	}
+}
+
+static void describe_machine(struct machine *mc, const char *dir, int argc, char **argv)
+{
+	struct utsname u;
+	char mem[64] = "", buf[64] = "";
+	time_t now = time(NULL);
+
+	mc->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(mc->model, sizeof(mc->model), "unknown");
+	read_line_value("/proc/cpuinfo", "model name", mc->model, sizeof(mc->model));
+	if (!uname(&u))
+		snprintf(mc->kernel, sizeof(mc->kernel), "%s", u.release);
+	read_line_value("/proc/meminfo", "MemTotal", mem, sizeof(mem));
+	mc->mem_mib = strtoul(mem, NULL, 10) / 1024;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f && fgets(buf, sizeof(buf), f))
+		buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	snprintf(mc->thp, sizeof(mc->thp), "%s", buf[0] ? buf : "unknown");
+	snprintf(mc->fs, sizeof(mc->fs), "%s", fs_name(dir));
+	snprintf(mc->uffd_sysctl, sizeof(mc->uffd_sysctl), "unknown");
+	f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "r");
+	if (f && fgets(mc->uffd_sysctl, sizeof(mc->uffd_sysctl), f))
+		mc->uffd_sysctl[strcspn(mc->uffd_sysctl, "\n")] = '\0';
+	if (f)
+		fclose(f);
+	strftime(mc->date, sizeof(mc->date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+	size_t n = 0;
+	for (int i = 0; i < argc && n < sizeof(mc->command) - 1; i++)
+		n += (size_t)snprintf(mc->command + n, sizeof(mc->command) - n, "%s%s", i ? " " : "", argv[i]);
+}
+
+int main(int argc, char **argv)
+{
+	static struct matrix mx;
+	static struct bench_config cfg = { .size = DEFAULT_SIZE, .timeout_s = 120 };
+	const char *plot = NULL, *results = NULL, *wl = NULL, *ml = NULL, *dir = NULL;
+	bool json = false, csv = false, size_given = false, rand_given = false;
+	enum { O_SIZE = 256, O_RAND, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL, O_ML, O_TIMEOUT };
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, O_SIZE }, { "rand-pages", required_argument, NULL, O_RAND },
+		{ "smoke", no_argument, NULL, O_SMOKE }, { "json", no_argument, NULL, O_JSON },
+		{ "csv", no_argument, NULL, O_CSV }, { "plot", required_argument, NULL, O_PLOT },
+		{ "results", required_argument, NULL, O_RESULTS }, { "dir", required_argument, NULL, O_DIR },
+		{ "workloads", required_argument, NULL, O_WL }, { "mechanisms", required_argument, NULL, O_ML },
+		{ "timeout", required_argument, NULL, O_TIMEOUT }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SIZE:
+			if (!parse_size(optarg, &cfg.size)) {
+				fprintf(stderr, "vmemu-bench: bad --size '%s' (at least 256K)\n", optarg);
+				return 2;
+			}
+			size_given = true;
+			break;
+		case O_RAND:
+			cfg.rand_pages = strtoul(optarg, NULL, 0);
+			rand_given = true;
+			break;
+		case O_SMOKE:
+			mx.smoke = true;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_CSV:
+			csv = true;
+			break;
+		case O_PLOT:
+			plot = optarg;
+			break;
+		case O_RESULTS:
+			results = optarg;
+			break;
+		case O_DIR:
+			dir = optarg;
+			break;
+		case O_WL:
+			wl = optarg;
+			break;
+		case O_ML:
+			ml = optarg;
+			break;
+		case O_TIMEOUT:
+			cfg.timeout_s = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || (json && csv)) {
+		usage(stderr);
+		return 2;
+	}
+	if (mx.smoke) {
+		if (!size_given)
+			cfg.size = SMOKE_SIZE;
+		if (cfg.timeout_s == 120)
+			cfg.timeout_s = 30;
+	}
+	mx.size_is_default = !size_given && !mx.smoke;
+	size_t pages = cfg.size / PG;
+	if (!rand_given)
+		cfg.rand_pages = pages / 8 < MAX_RAND_PAGES ? pages / 8 : MAX_RAND_PAGES;
+	if (cfg.rand_pages < 2 || cfg.rand_pages > pages) {
+		fprintf(stderr, "vmemu-bench: --rand-pages must be between 2 and the file's %zu pages\n", pages);
+		return 2;
+	}
+
+	bool pickw[NR_WORKLOADS] = { false }, pickm[NR_MECHANISMS] = { false };
+	if (wl && !parse_list(wl, workload_name, NR_WORKLOADS, pickw))
+		return 2;
+	if (ml && !parse_list(ml, mechanism_name, NR_MECHANISMS, pickm))
+		return 2;
+	int total = 0;
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			total += mx.want[w][m] = (!wl || pickw[w]) && (!ml || pickm[m]);
+
+	if (!dir)
+		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	describe_machine(&mx.machine, dir, argc, argv);
+	if (!strcmp(mx.machine.fs, "tmpfs"))
+		fprintf(stderr, "vmemu-bench: warning: %s is tmpfs, so the cold scan cannot be cold; "
+			"use --dir on a disk file system\n", dir);
+	timer_calibrate();
+	cfg.file_fd = make_test_file(dir, cfg.size);
+	mx.cfg = &cfg;
+
+	bool progress = isatty(STDERR_FILENO);
+	int done = 0, failed = 0;
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			if (!mx.want[w][m])
+				continue;
+			if (progress)
+				fprintf(stderr, "\r\033[Kvmemu-bench: [%d/%d] %s / %s", ++done, total, workloads[w].name,
+					mechanisms[m]->name);
+			cell_run(&cfg, (enum workload_id)w, (enum mechanism_id)m, &mx.cell[w][m]);
+			failed += mx.cell[w][m].status == CELL_FAILED;
+		}
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	close(cfg.file_fd);
+
+	if (json)
+		report_json(stdout, &mx);
+	else if (csv)
+		report_csv(stdout, &mx);
+	else
+		report_table(stdout, &mx);
+	fflush(stdout);
+	if (results) {
+		int err = report_results_page(results, &mx);
+		if (err)
+			fprintf(stderr, "vmemu-bench: writing %s: %s\n", results, strerror(-err));
+		else
+			fprintf(stderr, "vmemu-bench: results page written to %s\n", results);
+		failed += err != 0;
+	}
+	if (plot && report_plot(plot, &mx))
+		failed++;
+	if (failed)
+		fprintf(stderr, "vmemu-bench: %d cell(s) or outputs failed; see the notes\n", failed);
+	return failed ? 1 : 0;
+}
