@@ -185,10 +185,6 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		return -EINVAL;
 	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
 		return -EINVAL;
-	/* Through glibc, new_address is 0 unless MREMAP_FIXED, and Linux 6.18
-	 * validates it whenever MREMAP_DONTUNMAP implies a new address. */
-	if ((flags & MREMAP_DONTUNMAP) && !(flags & MREMAP_FIXED))
-		return -EINVAL;
 	if (offset_in_page(addr))
 		return -EINVAL;
 	old_len = PAGE_ALIGN(old_len);
