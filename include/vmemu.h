@@ -170,10 +170,43 @@ struct vme_stats {
 	uint64_t lookup_ns;		/* taking mmap_lock and finding the VMA */
 	uint64_t fill_ns;		/* filling page-cache pages (pread) */
 	uint64_t protect_ns;		/* host protection changes (mprotect) */
+	uint64_t trace_dropped;		/* trace events lost because the tracer fell behind */
 	uint64_t nr_vmas;		/* emulated VMAs now */
 	uint64_t nr_mapped_files;	/* page caches (files and shared anonymous objects) now */
 };
 int vme_stats(struct vme_stats *out);
+
+/* Tracing: a callback that receives one event per fault (and per
+ * write-back), in the spirit of the kernel's tracepoints.  Events are
+ * recorded in the fault handler into a preallocated ring and delivered to fn
+ * by a thread of vmemu's, outside any handler, in order; fn may do anything.
+ * If fn falls behind by more than the ring (4096 events), the excess is
+ * counted in vme_stats.trace_dropped.  fn = NULL stops tracing;
+ * vme_trace_flush waits until every event recorded so far was delivered. */
+enum vme_trace_kind {
+	VME_TRACE_ANON_FAULT = 1,	/* do_anonymous_page */
+	VME_TRACE_READ_FAULT,		/* do_read_fault */
+	VME_TRACE_COW_FAULT,		/* do_cow_fault */
+	VME_TRACE_SHARED_FAULT,		/* do_shared_fault */
+	VME_TRACE_WP_FAULT,		/* do_wp_page */
+	VME_TRACE_SIGBUS,		/* the access got SIGBUS */
+	VME_TRACE_SIGSEGV,		/* the access got SIGSEGV */
+	VME_TRACE_WRITEBACK,		/* a dirty page was written back */
+};
+#define VME_TRACE_MAJOR 0x1		/* the fault read the page (filemap_fault) */
+struct vme_trace_event {
+	uint64_t time_ns;		/* CLOCK_MONOTONIC at the event */
+	uint64_t address;		/* faulting address (0 for write-back) */
+	uint64_t pgoff;			/* page index in the file or object */
+	uint32_t latency_ns;		/* time in the handler */
+	uint16_t kind;			/* enum vme_trace_kind */
+	uint16_t flags;			/* VME_TRACE_MAJOR */
+	int32_t tid;			/* thread that faulted */
+	uint32_t pages;			/* pages the event covers (1 today) */
+};
+typedef void (*vme_tracer_fn)(const struct vme_trace_event *ev, void *arg);
+int vme_set_tracer(vme_tracer_fn fn, void *arg);
+int vme_trace_flush(void);
 
 /* Write the emulated VMAs to fd in /proc/self/maps format.  Returns 0, or
  * -1 with errno from write(2), or ENOMEM. */

@@ -19,6 +19,7 @@
  */
 #include "host/host.h"
 #include "mm/mm.h"
+#include "mm/trace.h"
 #include "mm/vmstat.h"
 
 /* Install entry as the PTE of vmf->address: host protection first, then the
@@ -44,6 +45,7 @@ static int do_anonymous_page(struct fault *vmf)
 	pte_t entry = PTE_PRESENT | PTE_ANON;
 
 	count_vm_event(EV_anon_fault);
+	vmf->trace_kind = TRACE_ANON_FAULT;
 	if (vmf->vma->vm_flags & VM_WRITE)
 		entry |= PTE_WRITE;
 	return finish_fault(vmf, entry);
@@ -63,6 +65,7 @@ static int do_read_fault(struct fault *vmf)
 	int ret;
 
 	count_vm_event(EV_read_fault);
+	vmf->trace_kind = TRACE_READ_FAULT;
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
@@ -81,6 +84,7 @@ static int do_cow_fault(struct fault *vmf)
 	int ret;
 
 	count_vm_event(EV_cow_fault);
+	vmf->trace_kind = TRACE_COW_FAULT;
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
@@ -114,6 +118,7 @@ static int do_shared_fault(struct fault *vmf)
 	int ret;
 
 	count_vm_event(EV_shared_fault);
+	vmf->trace_kind = TRACE_SHARED_FAULT;
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
@@ -136,6 +141,7 @@ static int do_wp_page(struct fault *vmf)
 	int ret;
 
 	count_vm_event(EV_wp_fault);
+	vmf->trace_kind = TRACE_WP_FAULT;
 	if (vmf->orig_pte & PTE_ANON)		/* wp_page_reuse: already ours */
 		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
 	if (vma->vm_flags & VM_SHARED)
@@ -177,17 +183,27 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 		.flags = flags,
 	};
 
+	unsigned long t0 = host_now_ns();
+	int ret;
+
 	count_vm_event(EV_pgfault);
 	/* x86: any of read, write, exec makes a page readable */
-	if (!(vma->vm_flags & VM_ACCESS_FLAGS))
-		return VM_FAULT_SIGSEGV;
-	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE))
-		return VM_FAULT_SIGSEGV;
-	if ((flags & FAULT_FLAG_INSTRUCTION) && !(vma->vm_flags & VM_EXEC))
-		return VM_FAULT_SIGSEGV;
-	if (!(vmf.pte = pte_offset(vmf.address, true)))
-		return VM_FAULT_OOM;
-	return handle_pte_fault(&vmf);
+	if (!(vma->vm_flags & VM_ACCESS_FLAGS) ||
+	    ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
+	    ((flags & FAULT_FLAG_INSTRUCTION) && !(vma->vm_flags & VM_EXEC)))
+		ret = VM_FAULT_SIGSEGV;
+	else if (!(vmf.pte = pte_offset(vmf.address, true)))
+		ret = VM_FAULT_OOM;
+	else
+		ret = handle_pte_fault(&vmf);
+	if (ret & VM_FAULT_SIGSEGV)
+		vmf.trace_kind = TRACE_SIGSEGV;
+	else if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM))
+		vmf.trace_kind = TRACE_SIGBUS;
+	if (vmf.trace_kind)
+		trace_fault(vmf.trace_kind, (ret & VM_FAULT_MAJOR) ? TRACE_MAJOR : 0, address,
+			    vmf.pgoff, host_now_ns() - t0);
+	return ret;
 }
 
 /* The page of this thread's last fault, if handling it changed nothing.  A

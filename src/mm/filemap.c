@@ -17,6 +17,7 @@
 
 #include "host/host.h"
 #include "mm/mm.h"
+#include "mm/trace.h"
 #include "mm/vmstat.h"
 
 #define MAPPING_GROW_PAGES 512UL	/* grow frames and flags 2 MiB at a time */
@@ -168,7 +169,10 @@ int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
 	page_mkclean(mapping, pgoff);
 	unlock_page(mapping, pgoff);
 
+	unsigned long t0 = host_now_ns();
 	r = mapping->a_ops->writepage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	if (!r)
+		trace_writeback(pgoff, host_now_ns() - t0);
 	if (r) {
 		if (!(__atomic_fetch_or(&mapping->flags[pgoff], PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
 			mapping_dirty_add(mapping, 1);

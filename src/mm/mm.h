@@ -167,6 +167,7 @@ struct fault {
 	unsigned int flags;		/* FAULT_FLAG_* */
 	pte_t *pte;			/* software PTE of address */
 	pte_t orig_pte;			/* its value when the fault started */
+	unsigned int trace_kind;	/* the path taken (enum trace_kind), for tracing */
 };
 
 extern struct mm_struct init_mm;
