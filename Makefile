@@ -35,7 +35,7 @@ ifeq ($(SAN),ubsan)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test check-headers
+.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-sdt probes check-headers
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -55,6 +55,14 @@ deps-lib:
 deps-test: deps-lib
 	$(call need,criterion/criterion.h,libcriterion-dev)
 deps: deps-test
+# Optional: USDT probes (vmemu:fault, vmemu:writeback) for perf and bpftrace.
+# Without <sys/sdt.h> the library builds the same, without probes.
+deps-sdt:
+	$(call need,sys/sdt.h,systemtap-sdt-dev)
+probes: deps-sdt
+	$(MAKE) clean all
+	@readelf -n $(B)/libvmemu.so | grep -A2 stapsdt | grep -E "Name: (fault|writeback)" \
+	  || { echo "vmemu: no USDT probes in $(B)/libvmemu.so" >&2; exit 1; }
 
 # --- the library ------------------------------------------------------------
 $(B)/%.o: %.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tests/*.h) | deps-lib

@@ -101,3 +101,24 @@ Test(trace, flushing_from_the_tracer_itself_is_edeadlk)
 	cr_assert_eq(vme_trace_flush(), 0);
 	cr_assert_eq(flush_result, 0);
 }
+
+#if defined(__has_include)
+#if __has_include(<sys/sdt.h>)
+/* Built with <sys/sdt.h>: the probes must be in the binary for perf and
+ * bpftrace to attach (the test program links vmemu statically). */
+Test(trace, usdt_probes_are_in_the_binary)
+{
+	FILE *p = popen("readelf -n /proc/self/exe 2>/dev/null", "r");
+	char line[256];
+	int fault = 0, writeback = 0;
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		fault += strstr(line, "Name: fault") != NULL;
+		writeback += strstr(line, "Name: writeback") != NULL;
+	}
+	pclose(p);
+	cr_assert_gt(fault, 0, "vmemu:fault");
+	cr_assert_gt(writeback, 0, "vmemu:writeback");
+}
+#endif
+#endif
