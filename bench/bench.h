@@ -4,7 +4,8 @@
  *   vmemu_bench.c  options, the test file, the matrix, the machine
  *   cell.c         one cell (workload x mechanism) measured in a forked child
  *   timer.c        the per-access clock: calibrated TSC, or clock_gettime
- *   mech_host.c    the host kernel's mmap, and vmemu
+ *   mech_kernel.c  the host kernel's mmap, the pread reference, shared helpers
+ *   mech_vmemu.c   vmemu, through its public API
  *   mech_floor.c   the raw SIGSEGV floors (unsafe and safe)
  *   mech_uffd.c    a minimal userfaultfd pager
  *   report.c       the table, CSV, JSON, the results page and the plot
@@ -100,8 +101,8 @@ struct region {
 };
 
 enum mechanism_id {
-	M_KERNEL, M_KERNEL_RANDOM, M_VMEMU, M_VMEMU_NOFA, M_FLOOR_UNSAFE, M_FLOOR_SAFE, M_UFFD,
-	M_PREAD, NR_MECHANISMS
+	M_KERNEL, M_KERNEL_RANDOM, M_VMEMU, M_VMEMU_NOFA, M_FLOOR_UNSAFE, M_FLOOR_SAFE, M_UFFD_XCPU,
+	M_UFFD_SAMECPU, M_PREAD, NR_MECHANISMS
 };
 
 /* A way of making pages appear.  Every hook returns 0 or -errno. */
@@ -119,10 +120,12 @@ struct mechanism {
 	const char *faults_source;		/* where faults() comes from */
 	bool is_vmemu;				/* vme_stats breakdown applies */
 	bool is_pread;				/* no mapping: pread/pwrite the same pages */
+	bool slow;				/* tens of us a fault: the default matrix runs it
+						 * on the random workloads only */
 };
 extern const struct mechanism *const mechanisms[NR_MECHANISMS];
 extern const struct mechanism mech_kernel, mech_kernel_random, mech_vmemu, mech_vmemu_nofa,
-	mech_floor_unsafe, mech_floor_safe, mech_uffd, mech_pread;
+	mech_floor_unsafe, mech_floor_safe, mech_uffd_xcpu, mech_uffd_samecpu, mech_pread;
 
 /* Shared by the mechanisms: prot and flags for a backing, full pread/pwrite. */
 int backing_prot(enum backing b);
@@ -170,6 +173,7 @@ struct machine {
 	char kernel[128];
 	unsigned long mem_mib;
 	char thp[64], fs[32], uffd_sysctl[16], date[40];
+	char page_reporting[16];	/* virtio-balloon free page reporting: on, off, none */
 	char command[1024];
 };
 

@@ -138,7 +138,7 @@ static void kernel_unmap(struct region *r)
 
 const struct mechanism mech_kernel = {
 	.name = "kernel",
-	.describe = "host mmap, default advice (fault-around 64 KiB, readahead)",
+	.describe = "host mmap, default advice (fault-around, readahead)",
 	.init = kernel_init,
 	.map = kernel_map,
 	.sync = kernel_sync,
@@ -184,6 +184,7 @@ const struct mechanism *const mechanisms[NR_MECHANISMS] = {
 	[M_VMEMU_NOFA] = &mech_vmemu_nofa,
 	[M_FLOOR_UNSAFE] = &mech_floor_unsafe,
 	[M_FLOOR_SAFE] = &mech_floor_safe,
-	[M_UFFD] = &mech_uffd,
+	[M_UFFD_XCPU] = &mech_uffd_xcpu,
+	[M_UFFD_SAMECPU] = &mech_uffd_samecpu,
 	[M_PREAD] = &mech_pread,
 };

@@ -5,6 +5,15 @@
  * page into a bounce buffer and answers with UFFDIO_COPY (atomic: the page
  * appears complete).  Anonymous memory is answered with a zero page.
  *
+ * Where the handler thread runs decides its cost: waking a thread on another
+ * CPU (which may have to leave an idle state, in a VM through the
+ * hypervisor) costs far more than switching to it on the same CPU.  So there
+ * are two variants, each pinning the faulting thread to one CPU:
+ *   uffd-xcpu     the handler thread pinned to a second CPU (a pager with a
+ *                 dedicated service thread on a multi-core machine);
+ *   uffd-samecpu  the handler thread pinned to the same CPU.
+ * The two-thread workload unpins its faulting threads (cell.c).
+ *
  * Like the floors it does not track dirtiness: msync writes every page
  * faulted in.
  */
@@ -13,6 +22,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -121,11 +131,37 @@ static int uffd_open(char *why, size_t whylen)
 	return -err;
 }
 
-static int uffd_init(char *why, size_t whylen)
+/* The first two CPUs this process may run on: *a for the faulting thread,
+ * *b for the handler (xcpu).  False if there is only one. */
+static bool two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return false;
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &set))
+			*(n++ ? b : a) = c;
+	return n == 2;
+}
+
+static int uffd_init(char *why, size_t whylen, bool same_cpu)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	pthread_attr_t attr;
+	cpu_set_t set;
 	pthread_t t;
-	int fd;
+	int fd, cpu_fault = 0, cpu_handler = 0;
+
+	if (!two_cpus(&cpu_fault, &cpu_handler)) {
+		if (!same_cpu) {
+			snprintf(why, whylen, "needs two CPUs for the handler thread");
+			return -EINVAL;
+		}
+	}
+	if (same_cpu)
+		cpu_handler = cpu_fault;
 
 	if ((fd = uffd_open(why, whylen)) < 0)
 		return fd;
@@ -136,12 +172,34 @@ static int uffd_init(char *why, size_t whylen)
 		return -err;
 	}
 	uffd = fd;
-	if ((errno = pthread_create(&t, NULL, handler_thread, NULL))) {
+	CPU_ZERO(&set);
+	CPU_SET(cpu_fault, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		snprintf(why, whylen, "sched_setaffinity: %s", strerror(errno));
+		return -errno;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu_handler, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	errno = pthread_create(&t, &attr, handler_thread, NULL);
+	pthread_attr_destroy(&attr);
+	if (errno) {
 		snprintf(why, whylen, "pthread_create: %s", strerror(errno));
 		return -errno;
 	}
 	pthread_detach(t);
 	return 0;
+}
+
+static int uffd_xcpu_init(char *why, size_t whylen)
+{
+	return uffd_init(why, whylen, false);
+}
+
+static int uffd_samecpu_init(char *why, size_t whylen)
+{
+	return uffd_init(why, whylen, true);
 }
 
 static int uffd_map(struct region *r)
@@ -198,10 +256,24 @@ static uint64_t uffd_fault_count(void)
 	return __atomic_load_n(&uffd_faults, __ATOMIC_RELAXED);
 }
 
-const struct mechanism mech_uffd = {
-	.name = "uffd",
-	.describe = "userfaultfd pager: one handler thread, pread + UFFDIO_COPY per 4 KiB fault",
-	.init = uffd_init,
+const struct mechanism mech_uffd_xcpu = {
+	.name = "uffd-xcpu",
+	.describe = "userfaultfd pager: a handler thread pinned to another CPU than the faulting "
+		    "thread, pread + UFFDIO_COPY per 4 KiB fault",
+	.init = uffd_xcpu_init,
+	.map = uffd_map,
+	.sync = uffd_sync,
+	.evict = uffd_evict,
+	.unmap = uffd_unmap,
+	.faults = uffd_fault_count,
+	.faults_source = "uffd page-fault events served",
+	.slow = true,
+};
+
+const struct mechanism mech_uffd_samecpu = {
+	.name = "uffd-samecpu",
+	.describe = "the same pager with its handler thread pinned to the faulting thread's CPU",
+	.init = uffd_samecpu_init,
 	.map = uffd_map,
 	.sync = uffd_sync,
 	.evict = uffd_evict,

@@ -1,0 +1,136 @@
+/*
+ * bench_smoke.c - vmemu-bench --smoke --json runs and says something sane.
+ *
+ * A few seconds of the benchmark in every `make test`, so that it cannot
+ * rot: every workload x mechanism cell is present, every cell that ran has
+ * positive numbers, and a cell is left out only where that is expected.
+ *
+ * The binary is $VMEMU_BENCH, else vmemu-bench next to this test runner's
+ * directory (build/tests/run -> build/vmemu-bench), else build/vmemu-bench.
+ */
+#include <criterion/criterion.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const workloads[] = {
+	"rand-read", "seq-warm", "seq-cold", "anon-write", "shared-write", "cow-write", "budget-scan",
+	"two-threads",
+};
+static const char *const mechanisms[] = {
+	"kernel", "kernel-random", "vmemu", "vmemu-nofaultaround", "floor-unsafe", "floor-safe",
+	"uffd-xcpu", "uffd-samecpu", "pread",
+};
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void bench_path(char *out, size_t len)
+{
+	const char *env = getenv("VMEMU_BENCH");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		return;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(out, len, "%s/../vmemu-bench", dirname(exe));
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	snprintf(out, len, "build/vmemu-bench");
+}
+
+/* The whole stdout of cmd; *status gets its wait status. */
+static char *run(const char *cmd, int *status)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+
+	cr_assert(p && buf, "popen %s", cmd);
+	for (size_t k; (k = fread(buf + len, 1, cap - len - 1, p)) > 0;) {
+		len += k;
+		if (cap - len < 4096)
+			cr_assert((buf = realloc(buf, cap *= 2)));
+	}
+	buf[len] = '\0';
+	*status = pclose(p);
+	return buf;
+}
+
+/* The number after "key": in line, or -1 if absent. */
+static double field(const char *line, const char *key)
+{
+	char pat[64];
+	const char *s;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	if (!(s = strstr(line, pat)))
+		return -1;
+	return strtod(s + strlen(pat), NULL);
+}
+
+static bool status_is(const char *line, const char *status)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof(pat), "\"status\": \"%s\"", status);
+	return strstr(line, pat) != NULL;
+}
+
+Test(bench_smoke, every_cell_present_and_positive, .timeout = 120)
+{
+	char path[PATH_MAX + 32], cmd[PATH_MAX + 64];
+	int status;
+
+	bench_path(path, sizeof(path));
+	cr_assert(access(path, X_OK) == 0, "%s is not built (make test builds it)", path);
+	snprintf(cmd, sizeof(cmd), "'%s' --smoke --json", path);
+	char *out = run(cmd, &status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s failed (status %#x):\n%s", cmd, status, out);
+	cr_assert(strstr(out, "\"cells\": [") && strstr(out, "\"targets\": ["), "not the JSON expected:\n%s", out);
+
+	for (size_t w = 0; w < N(workloads); w++)
+		for (size_t m = 0; m < N(mechanisms); m++) {
+			char key[128];
+			snprintf(key, sizeof(key), "{\"workload\": \"%s\", \"mechanism\": \"%s\",", workloads[w],
+				 mechanisms[m]);
+			char *line = strstr(out, key);
+			cr_assert(line, "cell %s / %s is missing", workloads[w], mechanisms[m]);
+			char *end = strchr(line, '\n');
+			if (end)
+				*end = '\0';
+			bool budget_vmemu = !strcmp(workloads[w], "budget-scan") && !strncmp(mechanisms[m], "vmemu", 5);
+			bool anon_pread = !strcmp(workloads[w], "anon-write") && !strcmp(mechanisms[m], "pread");
+			bool uffd = !strncmp(mechanisms[m], "uffd", 4);
+			if (budget_vmemu)
+				cr_expect(status_is(line, "unsupported"), "%s", line);
+			else if (anon_pread)
+				cr_expect(status_is(line, "n/a"), "%s", line);
+			else if (uffd && status_is(line, "skipped"))
+				cr_expect(strstr(line, "userfaultfd") || strstr(line, "CPU"),
+					  "a skipped uffd cell must say why: %s", line);
+			else {
+				cr_expect(status_is(line, "ok"), "%s", line);
+				cr_expect(field(line, "accesses") > 0, "%s", line);
+				cr_expect(field(line, "median_ns") > 0, "%s", line);
+				cr_expect(field(line, "p99_ns") >= field(line, "median_ns"), "%s", line);
+				cr_expect(field(line, "max_ns") >= field(line, "p999_ns"), "%s", line);
+				cr_expect(field(line, "bulk_ns_per_page") > 0, "%s", line);
+				if (strcmp(mechanisms[m], "pread"))
+					cr_expect(field(line, "faults_per_page") > 0, "%s", line);
+				if (!strncmp(mechanisms[m], "vmemu", 5))
+					cr_expect(field(line, "handler_ns") > 0 && field(line, "faults") > 0,
+						  "vmemu cells carry the breakdown: %s", line);
+			}
+			if (end)
+				*end = '\n';
+		}
+	free(out);
+}
