@@ -224,6 +224,7 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 {
 	unsigned long page = addr & PAGE_MASK, t0 = host_now_ns();
 	unsigned int flags = access_flags[access];
+	enum host_fault result = HOST_FAULT_HANDLED;
 	struct vm_area_struct *vma;
 	int ret;
 
@@ -231,10 +232,9 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 	vma = find_vma(&init_mm, addr);
 	count_vm_events(EV_lookup_ns, host_now_ns() - t0);
 	if (!vma || addr < vma->vm_start) {
-		mmap_read_unlock();
 		count_vm_event(EV_foreign_fault);
-		count_vm_event(EV_sigsegv_delivered);
-		return HOST_FAULT_SIGSEGV;
+		ret = VM_FAULT_SIGSEGV;
+		goto out_unlock;
 	}
 	if (last_nopage == page)
 		flags |= FAULT_FLAG_REPEAT;
@@ -249,19 +249,18 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 	}
 	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
 		pte_t *pte = pte_offset(page, true);
-		if (pte && !host_poison(page, (int)(vma->vm_flags & VM_ACCESS_FLAGS))) {
-			set_pte_at(page, pte, PTE_POISON);
-			mmap_read_unlock();
-			count_vm_event(EV_sigbus_delivered);
-			return HOST_FAULT_SIGBUS;
-		}
-		host_die("cannot raise SIGBUS: mapping the poison page failed");
+		if (!pte || host_poison(page, (int)(vma->vm_flags & VM_ACCESS_FLAGS)))
+			host_die("cannot raise SIGBUS: mapping the poison page failed");
+		set_pte_at(page, pte, PTE_POISON);
+		count_vm_event(EV_sigbus_delivered);
+		result = HOST_FAULT_SIGBUS;
 	}
+out_unlock:
 	mmap_read_unlock();
-	count_vm_events(EV_fault_ns, host_now_ns() - t0);
 	if (ret & VM_FAULT_SIGSEGV) {
 		count_vm_event(EV_sigsegv_delivered);
-		return HOST_FAULT_SIGSEGV;
+		result = HOST_FAULT_SIGSEGV;
 	}
-	return HOST_FAULT_HANDLED;
+	count_vm_events(EV_fault_ns, host_now_ns() - t0);	/* every fault, as lookup_ns */
+	return result;
 }
