@@ -95,7 +95,7 @@ check-headers: | deps-lib
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test all check-headers $(B)/tests/run $(B)/vmemu-bench
+test: deps-test all check-headers $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 
 # ASan must leave SIGSEGV to vmemu (handle_segv=0), or it would report
@@ -105,12 +105,15 @@ asan:
 ubsan:
 	$(MAKE) SAN=ubsan test
 
-# --- demo ---------------------------------------------------------------------
-$(B)/vmemu-demo: src/tool/demo.c $(B)/libvmemu.a
-	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) $(CFLAGS) $< $(B)/libvmemu.a $(LIBS) -o $@
+# --- the vmemu tool and the demo -------------------------------------------
+# build/vmemu (src/tool/, vmemu(1)) sees only the public header, as any
+# program linked with -lvmemu does.
+TOOL_SRC := $(wildcard src/tool/*.c)
+$(B)/vmemu: $(TOOL_SRC) $(wildcard src/tool/*.h) include/vmemu.h $(B)/libvmemu.a
+	$(CC) -D_GNU_SOURCE -Iinclude -std=gnu11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS) $(TOOL_SRC) $(B)/libvmemu.a $(LIBS) -o $@
 
-demo: deps-test all $(B)/vmemu-demo
-	$(B)/vmemu-demo
+demo: deps-test all $(B)/vmemu
+	$(B)/vmemu demo --write --pages 32
 
 # --- benchmarks: programs that print numbers, never timed tests -------------
 # vmemu-bench: the fault-latency matrix (bench/).  `make bench` runs it at
@@ -126,9 +129,10 @@ bench: all $(B)/vmemu-bench
 	$(B)/vmemu-bench $(BENCHFLAGS) --results docs/bench/results.md
 
 # --- install --------------------------------------------------------------------
-install: all $(B)/vmemu-bench
+install: all $(B)/vmemu-bench $(B)/vmemu
 	install -d $(DESTDIR)$(PREFIX)/include/vmemu $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/bin
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3 \
+		$(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/vmemu.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/vmemu/compat.h $(DESTDIR)$(PREFIX)/include/vmemu/
 	install -m 644 $(B)/libvmemu.a $(DESTDIR)$(PREFIX)/lib/
@@ -136,9 +140,11 @@ install: all $(B)/vmemu-bench
 	ln -sf libvmemu.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so.$(SOVERSION)
 	ln -sf libvmemu.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' docs/vmemu.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmemu.pc
+	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 docs/man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 755 $(B)/vmemu-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/vmemu $(DESTDIR)$(PREFIX)/bin/
 	-[ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig
 
 clean:
