@@ -83,27 +83,35 @@ static uint64_t sum_page(const unsigned char *p)
 	return s;
 }
 
+/* The timed access of page pg (index i), started at t0: a store to word 1
+ * (word 0 keeps the tag) or a load of the tag, checked; a scan also reads
+ * the rest of the page, untimed. */
+static inline void touch(struct run *x, unsigned char *p, size_t pg, size_t i, uint64_t t0)
+{
+	const struct workload *w = x->w;
+	uint64_t v = 0;
+
+	if (w->write)
+		*(volatile unsigned char *)(p + 8) = 1;
+	else
+		v = *(volatile uint64_t *)(void *)p;
+	x->lat[i] = timer_now() - t0;
+	if (!w->write && v != page_tag(pg))
+		x->bad++;
+	if (w->scan)
+		x->sink += sum_page(p);
+}
+
 /* Touch the pages of a mapping, one timed access each. */
 static void run_mapped(struct run *x)
 {
-	const struct workload *w = x->w;
 	unsigned char *base = x->r->base;
 	size_t lo = 0, chunk = x->budget / 4 ? x->budget / 4 : 1;
 
 	for (size_t i = 0; i < x->n; i++) {
 		size_t pg = x->order ? x->order[i] : i;
-		unsigned char *p = base + pg * PG;
-		uint64_t v = 0, t0 = timer_now();
-		if (w->write)
-			*(volatile unsigned char *)(p + 8) = 1;	/* word 0 keeps the tag */
-		else
-			v = *(volatile uint64_t *)(void *)p;
-		uint64_t t1 = timer_now();
-		x->lat[i] = t1 - t0;
-		if (!w->write && v != page_tag(pg))
-			x->bad++;
-		if (w->scan)
-			x->sink += sum_page(p);
+		uint64_t t0 = timer_now();	/* taken right before the access */
+		touch(x, base + pg * PG, pg, i, t0);
 		if (x->budget && i + 1 - lo > x->budget) {
 			int err = x->m->evict(x->r, lo, chunk);
 			if (err && !x->err)
@@ -126,7 +134,7 @@ static void run_pread(struct run *x)
 	for (size_t i = 0; i < x->n; i++) {
 		size_t pg = x->order ? x->order[i] : i;
 		unsigned char *p;
-		uint64_t v = 0, t0 = timer_now();
+		uint64_t t0 = timer_now();
 		if (x->order) {
 			p = x->buf;
 			err = pread_full(x->fd, p, PG, (off_t)(pg * PG));
@@ -137,16 +145,7 @@ static void run_pread(struct run *x)
 			}
 			p = x->buf + (i % win) * PG;
 		}
-		if (w->write)
-			*(volatile unsigned char *)(p + 8) = 1;
-		else
-			v = *(volatile uint64_t *)(void *)p;
-		uint64_t t1 = timer_now();
-		x->lat[i] = t1 - t0;
-		if (!w->write && v != page_tag(pg))
-			x->bad++;
-		if (w->scan)
-			x->sink += sum_page(p);
+		touch(x, p, pg, i, t0);
 		if (w->sync && !x->order && (i % win == win - 1 || i == x->n - 1)) {
 			size_t first = i - i % win;
 			int e = pwrite_full(x->fd, x->buf, (i - first + 1) * PG, (off_t)(first * PG));
