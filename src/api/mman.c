@@ -135,9 +135,10 @@ VME_EXPORT int vme_msync(void *addr, size_t length, int flags)
 		return 0;
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
-	mmap_read_lock();
+	bool invalidate = flags & MS_INVALIDATE;	/* may zap other mappings */
+	invalidate ? mmap_write_lock() : mmap_read_lock();
 	r = do_msync(&init_mm, start, end - start, flags);
-	mmap_read_unlock();
+	invalidate ? mmap_write_unlock() : mmap_read_unlock();
 	vme_leave(&call);
 	return api_ret(r);
 }

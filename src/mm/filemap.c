@@ -78,8 +78,15 @@ int filemap_fault(struct fault *vmf)
 
 	if (pgoff >= mapping->nr_pages)
 		return VM_FAULT_SIGBUS;
-	if (__atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate)
+	if (__atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate) {
+		/* A cached page: is it still inside the file?  (Another process
+		 * may have truncated it; Linux would have dropped the page.) */
+		struct stat st;
+		if (mapping->fd >= 0 && !host_fstat(mapping->fd, &st) &&
+		    (off_t)(pgoff << PAGE_SHIFT) >= st.st_size)
+			return VM_FAULT_SIGBUS;
 		return 0;
+	}
 	lock_page(mapping, pgoff);
 	if (mapping->flags[pgoff] & PG_uptodate) {	/* filled while we waited */
 		unlock_page(mapping, pgoff);
@@ -128,6 +135,64 @@ static int generic_file_mmap(struct file *file, struct vm_area_struct *vma)
 const struct file_operations generic_file_operations = {
 	.mmap = generic_file_mmap,
 };
+
+/* Take page pgoff out of every mapping of it that still shows the page
+ * cache (private copies stay): unmap_mapping_range without even_cows. */
+static void unmap_mapping_page(struct address_space *mapping, unsigned long pgoff)
+{
+	for (struct vm_area_struct *vma = mapping->i_mmap; vma; vma = vma->shared_next) {
+		if (pgoff < vma->vm_pgoff || pgoff >= vma->vm_pgoff + vma_pages(vma))
+			continue;
+		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		pte_t *pte = pte_offset(addr, false);
+		if (pte && *pte && !(*pte & PTE_ANON))
+			zap_page_range(vma, addr, addr + PAGE_SIZE);
+	}
+}
+
+/* Bring a file's cache in line with the file, if the file changed behind
+ * it (write(2), ftruncate(2), another process): clean pages are dropped
+ * from the cache and from every mapping, to be read again; pages wholly
+ * past a new end go, dirty or not, and a partial last page's tail becomes
+ * zeros, as truncate_pagecache does.  Dirty pages inside the file stay:
+ * they are this process's newer data.  Returns 0 or -errno.  Caller holds
+ * mmap_lock for writing. */
+int mapping_revalidate(struct address_space *mapping)
+{
+	struct stat st;
+	int r;
+
+	if (mapping->fd < 0 || (r = host_fstat(mapping->fd, &st)))
+		return mapping->fd < 0 ? 0 : r;
+	if (st.st_size == mapping->i_stat.st_size &&
+	    st.st_mtim.tv_sec == mapping->i_stat.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == mapping->i_stat.st_mtim.tv_nsec &&
+	    st.st_ctim.tv_sec == mapping->i_stat.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == mapping->i_stat.st_ctim.tv_nsec)
+		return 0;
+	unsigned long eof_page = (unsigned long)st.st_size >> PAGE_SHIFT;
+	size_t tail = (size_t)st.st_size & (PAGE_SIZE - 1);
+	for (unsigned long pgoff = 0; pgoff < mapping->nr_pages; pgoff++) {
+		uint8_t f = mapping->flags[pgoff];
+		if (!(f & PG_uptodate))
+			continue;
+		bool past_eof = pgoff > eof_page || (pgoff == eof_page && !tail);
+		if (!past_eof && (f & PG_dirty)) {
+			if (pgoff == eof_page)	/* a partial last page: zero its tail */
+				memset(mapping->direct + (pgoff << PAGE_SHIFT) + tail, 0, PAGE_SIZE - tail);
+			continue;
+		}
+		lock_page(mapping, pgoff);
+		unmap_mapping_page(mapping, pgoff);
+		if (mapping->flags[pgoff] & PG_dirty)
+			__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
+		mapping->flags[pgoff] = PG_locked;	/* not uptodate, not dirty */
+		host_punch_hole(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT), (off_t)PAGE_SIZE);
+		unlock_page(mapping, pgoff);
+	}
+	mapping->i_stat = st;
+	return 0;
+}
 
 /* Write-protect page pgoff in every shared VMA that maps it writable
  * (rmap walk), so its next write is seen.  Caller holds the page lock. */
@@ -369,12 +434,15 @@ int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file
 			break;
 	if (mapping && mapping->device)
 		return device_open_file(mm, mapping, filep);
+	if (mapping && (r = mapping_revalidate(mapping)))
+		return r;
 	bool fresh = !mapping;
 	if (fresh) {
 		if (!(mapping = mapping_alloc(&file_aops)))
 			return -ENOMEM;
 		mapping->dev = st.st_dev;
 		mapping->ino = st.st_ino;
+		mapping->i_stat = st;
 	}
 	if (mapping->fd < 0 || (want_write && !mapping->fd_writable)) {
 		bool writable = (fl & O_ACCMODE) == O_RDWR;

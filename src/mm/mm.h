@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "host/host.h"
@@ -110,6 +111,7 @@ struct address_space {
 	int shared_fd;			/* the memfd behind shared */
 	unsigned long nr_pages;		/* size of memfd, view and flags */
 	int wb_err;			/* first write-back error not yet reported */
+	struct stat i_stat;		/* the file as last validated (size, mtime, ctime) */
 	const struct address_space_operations *a_ops;
 	struct device *device;		/* the driver, for a device's page cache */
 	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
@@ -240,6 +242,7 @@ void fput(struct mm_struct *mm, struct file *file);
 int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
 				 unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
+int mapping_revalidate(struct address_space *mapping);
 void page_mkclean(struct address_space *mapping, unsigned long pgoff);
 
 /* device.c: user-space drivers. */

@@ -2,9 +2,11 @@
  * msync.c - write back a range of shared file mappings (mm/msync.c).
  *
  * MS_SYNC writes back the dirty pages of the range and calls fdatasync;
- * MS_ASYNC writes them back without waiting for the device; MS_INVALIDATE
- * has nothing to do, since every mapping of a file in the process shares one
- * page cache.  A page whose write-back fails stays dirty, and the error is
+ * MS_ASYNC writes them back without waiting for the device.  MS_INVALIDATE
+ * makes the cache catch up with the file: if another process, write(2) or
+ * ftruncate(2) changed it, clean pages are dropped and read again, and
+ * pages past a new end go (mapping_revalidate); every mapping of a file in
+ * the process shares one cache, so nothing else needs invalidating.  A page whose write-back fails stays dirty, and the error is
  * returned; a later msync tries again.
  */
 #include <errno.h>
@@ -19,6 +21,11 @@ static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	int flags = *(int *)arg;
 
 	(void)mm;
+	if ((flags & MS_INVALIDATE) && vma->vm_file) {
+		int r = mapping_revalidate(vma->vm_file->f_mapping);
+		if (r)
+			return r;
+	}
 	if (!vma_is_shared_file(vma) || !(flags & (MS_SYNC | MS_ASYNC)))
 		return 0;
 	return filemap_write_and_wait_range(vma->vm_file->f_mapping,
@@ -32,7 +39,8 @@ static int msync_gap(unsigned long start, unsigned long end, void *arg)
 	return host_pass_msync(start, end - start, *(int *)arg);
 }
 
-/* Caller holds mmap_lock for reading; [start, start + len) is page-aligned. */
+/* Caller holds mmap_lock (for writing with MS_INVALIDATE); [start, start +
+ * len) is page-aligned. */
 int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags)
 {
 	static const struct range_walk_ops ops = {
