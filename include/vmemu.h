@@ -163,6 +163,7 @@ struct vme_stats {
 	uint64_t sigbus_delivered;	/* SIGBUS raised for the program */
 	uint64_t foreign_fault;		/* faults outside every emulated VMA */
 	uint64_t populate;		/* pages prefaulted (MAP_POPULATE, MADV_POPULATE_*) */
+	uint64_t pgevict;		/* file pages evicted from the page cache (MADV_PAGEOUT) */
 	/* Where the fault handler's time goes, in nanoseconds summed over all
 	 * faults.  Signal delivery and return happen outside the handler: a
 	 * fault's measured latency minus fault_ns / pgfault is their share. */

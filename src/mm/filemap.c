@@ -194,6 +194,35 @@ int mapping_revalidate(struct address_space *mapping)
 	return 0;
 }
 
+/* Evict page pgoff from a file's cache (shrink_folio_list and
+ * __remove_mapping): write it back if dirty, take it out of every mapping
+ * that shows it (private copies stay), forget it and free its frame.  Its
+ * next access reads it again.  Returns 0, or the write-back's -errno (the
+ * page then stays, dirty).  Caller holds mmap_lock for writing. */
+int evict_page(struct address_space *mapping, unsigned long pgoff)
+{
+	int r;
+
+	if (!(mapping->flags[pgoff] & PG_uptodate))
+		return 0;
+	if ((mapping->flags[pgoff] & PG_dirty) && (r = writeback_clean_page(mapping, pgoff)))
+		return r;
+	lock_page(mapping, pgoff);
+	unmap_mapping_page(mapping, pgoff);
+	mapping->flags[pgoff] = PG_locked;	/* not uptodate */
+	host_punch_hole(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT), (off_t)PAGE_SIZE);
+	unlock_page(mapping, pgoff);
+	count_vm_event(EV_pgevict);
+	return 0;
+}
+
+/* Is this the page cache of a regular file (its data safe on disk once
+ * written back, so its pages may be evicted)? */
+bool mapping_is_file(const struct address_space *mapping)
+{
+	return mapping->a_ops == &file_aops;
+}
+
 /* Write-protect page pgoff in every shared VMA that maps it writable
  * (rmap walk), so its next write is seen.  Caller holds the page lock. */
 void page_mkclean(struct address_space *mapping, unsigned long pgoff)

@@ -7,8 +7,10 @@
  * write(2), which get EFAULT on an unpopulated emulated page.  MADV_WILLNEED
  * reads a file range into the page cache now.  NORMAL, RANDOM and SEQUENTIAL
  * set the VMA's read-pattern flags.  Hints with no emulated meaning
- * (MADV_FREE, COLD, PAGEOUT, ...) are accepted and change nothing, which is
- * what Linux does when it has no memory pressure to act on.  MADV_REMOVE
+ * (MADV_FREE, MADV_COLD) are accepted and change nothing, which is what
+ * Linux does when it has no memory pressure to act on.  MADV_PAGEOUT evicts
+ * file pages now (written back first); anonymous and shmem pages stay until
+ * vmemu has swap.  MADV_REMOVE
  * punches a hole in the object and drops the pages from every mapping.  Flags that only
  * concern the host's own handling of the range (fork, dumps, KSM, THP) are
  * passed to the host for it.
@@ -90,6 +92,20 @@ static int madvise_remove(struct vm_area_struct *vma, unsigned long start, unsig
 			       (off_t)((last - first + 1) << PAGE_SHIFT));
 }
 
+/* MADV_PAGEOUT of a file VMA: evict its pages (written back first; a page
+ * whose write-back fails stays, and its error is returned). */
+static int pageout_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+{
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	unsigned long first = linear_page_index(vma, start), last = linear_page_index(vma, end);
+	int err = 0, r;
+
+	for (unsigned long pgoff = first; pgoff < last && pgoff < mapping->nr_pages; pgoff++)
+		if ((r = evict_page(mapping, pgoff)) && !err)
+			err = r;
+	return err;
+}
+
 /* Read [start, end) of a file VMA into the page cache, up to end of file. */
 static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long start,
 				       unsigned long end)
@@ -130,8 +146,11 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		return vma_modify_flags(mm, vma, start, end, flags | VM_RAND_READ);
 	case MADV_SEQUENTIAL:
 		return vma_modify_flags(mm, vma, start, end, flags | VM_SEQ_READ);
+	case MADV_PAGEOUT:	/* reclaim now: file pages are evicted */
+		if (vma->vm_file && mapping_is_file(vma->vm_file->f_mapping))
+			return pageout_range(vma, start, end);
+		return 0;	/* anonymous and shmem pages would need swap */
 	case MADV_COLD:
-	case MADV_PAGEOUT:
 		return 0;
 	default:	/* fork, dump, KSM and THP flags: the host's own business */
 		return host_pass_madvise(start, end - start, advice);

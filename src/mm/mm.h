@@ -243,6 +243,8 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 				 unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
 int mapping_revalidate(struct address_space *mapping);
+int evict_page(struct address_space *mapping, unsigned long pgoff);
+bool mapping_is_file(const struct address_space *mapping);
 void page_mkclean(struct address_space *mapping, unsigned long pgoff);
 
 /* device.c: user-space drivers. */
