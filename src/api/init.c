@@ -134,24 +134,23 @@ VME_EXPORT int vme_shutdown(void)
 
 VME_EXPORT int vme_stats(struct vme_stats *out)
 {
+	struct vme_stats s = { 0 };
 	struct vme_call call;
 	int r;
 
-	if (!out)
-		return api_ret(-EFAULT);
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
-	memset(out, 0, sizeof(*out));
-#define X(name) out->name = vm_event(EV_##name);
+#define X(name) s.name = vm_event(EV_##name);
 	VM_EVENT_ITEMS(X)
 #undef X
 	mmap_read_lock();
-	out->nr_vmas = init_mm.map_count;
+	s.nr_vmas = init_mm.map_count;
 	for (struct address_space *m = init_mm.mappings; m; m = m->next)
-		out->nr_mapped_files++;
+		s.nr_mapped_files++;
 	mmap_read_unlock();
+	r = copy_to_user(&init_mm, out, &s, sizeof(s));	/* EFAULT for a bad out */
 	vme_leave(&call);
-	return 0;
+	return api_ret(r);
 }
 
 /* One line of /proc/self/maps (show_map_vma). */

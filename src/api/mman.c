@@ -128,8 +128,8 @@ VME_EXPORT int vme_msync(void *addr, size_t length, int flags)
 		return api_ret(-EINVAL);
 	if ((flags & MS_ASYNC) && (flags & MS_SYNC))
 		return api_ret(-EINVAL);
-	end = start + PAGE_ALIGN(length);
-	if (end < start || PAGE_ALIGN(length) < length)
+	end = start + PAGE_ALIGN(length);	/* a length that rounds to 0 is 0, as in Linux */
+	if (end < start)
 		return api_ret(-ENOMEM);
 	if (end == start)
 		return 0;

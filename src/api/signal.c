@@ -21,14 +21,16 @@ VME_EXPORT int vme_sigaction(int signum, vme_const_sigaction_arg act_arg, vme_si
 	struct vme_call call;
 	int r;
 
-	if (signum != SIGSEGV)
-		return sigaction(signum, act, oldact);
+	/* The kernel copies the structures in and out, so bad pointers are
+	 * EFAULT, not a crash, for every signal. */
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
 	if (act)
 		r = copy_from_user(&init_mm, &copy, act, sizeof(copy));
-	if (!r)
+	if (!r && signum == SIGSEGV)
 		host_trap_sigaction(act ? &copy : NULL, &old);
+	else if (!r && sigaction(signum, act ? &copy : NULL, &old) < 0)
+		r = -errno;
 	if (!r && oldact)
 		r = copy_to_user(&init_mm, oldact, &old, sizeof(old));
 	vme_leave(&call);

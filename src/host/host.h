@@ -62,14 +62,12 @@ int host_map_anon(unsigned long addr, size_t len);
 int host_unmap(unsigned long addr, size_t len);
 int host_protect(unsigned long addr, size_t len, int prot);	/* handler-safe */
 int host_discard(unsigned long addr, size_t len);		/* MADV_DONTNEED */
-int host_poison(unsigned long addr, int prot);			/* handler-safe */
 int host_touch_write(unsigned long addr);			/* handler-safe */
 int host_move(unsigned long old, size_t len, unsigned long new);
 int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
 int host_resize_view(void **view, size_t old_len, size_t new_len);
 int host_alloc_private(size_t len, void **mem);	/* zeroed, NORESERVE, private */
 int host_free(void *mem, size_t len);
-int host_map_init(void);	/* the poison object; called by host_trap_install */
 
 /* Pass-through of the user's own call for ranges vmemu does not manage. */
 int host_pass_mprotect(unsigned long addr, size_t len, int prot);
@@ -101,7 +99,7 @@ int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
 enum host_fault {
 	HOST_FAULT_HANDLED,	/* return to the faulting instruction */
 	HOST_FAULT_SIGSEGV,	/* the program gets SIGSEGV as the kernel would */
-	HOST_FAULT_SIGBUS,	/* the page was poisoned: re-execution raises SIGBUS */
+	HOST_FAULT_SIGBUS,	/* the program gets SIGBUS (BUS_ADRERR) as the kernel would */
 };
 /* What the faulting access was, from the x86 page-fault error code in the
  * kernel's ucontext; UNKNOWN where that is not available (valgrind, other

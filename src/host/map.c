@@ -18,13 +18,14 @@ _Static_assert(HOST_PROT_READ == PROT_READ && HOST_PROT_WRITE == PROT_WRITE &&
 
 #define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-/* The poison object: a memfd of size 0.  Any access to a page mapped from it
- * makes the kernel raise SIGBUS with BUS_ADRERR at the exact address. */
-static int poison_fd = -1;
 
 /* Run a libc-convention call (-1 and errno) and give 0 or -errno, leaving
  * the caller's errno as it was. */
 #define SYSCALL_RET(call) ({ int saved_ = errno; int r_ = (call) < 0 ? -errno : 0; errno = saved_; r_; })
+
+/* The host's ENOMEM can be passing (a racing munmap, the host reclaiming):
+ * mmap and mprotect get one more try before the caller sees it.  handler-safe. */
+#define RETRY_ENOMEM(r, expr) do { (r) = (expr); if ((r) == -ENOMEM) (r) = (expr); } while (0)
 
 int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
 {
@@ -37,6 +38,8 @@ int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
 	if (how & HOST_RESERVE_32BIT)
 		flags |= MAP_32BIT;
 	void *p = host_sys.mmap((void *)hint, len, PROT_NONE, flags, -1, 0);
+	if (p == MAP_FAILED && errno == ENOMEM)
+		p = host_sys.mmap((void *)hint, len, PROT_NONE, flags, -1, 0);
 	int r = p == MAP_FAILED ? -errno : 0;
 	errno = saved;
 	if (r)
@@ -54,9 +57,10 @@ int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
 int host_map_object(unsigned long addr, size_t len, int memfd, unsigned long off, bool shared)
 {
 	int saved = errno;
-	void *p = host_sys.mmap((void *)addr, len, PROT_NONE,
-				MAP_FIXED | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE),
-				memfd, (off_t)off);
+	int flags = MAP_FIXED | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE);
+	void *p = host_sys.mmap((void *)addr, len, PROT_NONE, flags, memfd, (off_t)off);
+	if (p == MAP_FAILED && errno == ENOMEM)
+		p = host_sys.mmap((void *)addr, len, PROT_NONE, flags, memfd, (off_t)off);
 	int r = p == MAP_FAILED ? -errno : 0;
 	errno = saved;
 	return r;
@@ -79,27 +83,15 @@ int host_unmap(unsigned long addr, size_t len)
 /* handler-safe */
 int host_protect(unsigned long addr, size_t len, int prot)
 {
-	return SYSCALL_RET(host_sys.mprotect((void *)addr, len, prot));
+	int r;
+
+	RETRY_ENOMEM(r, SYSCALL_RET(host_sys.mprotect((void *)addr, len, prot)));
+	return r;
 }
 
 int host_discard(unsigned long addr, size_t len)
 {
 	return SYSCALL_RET(host_sys.madvise((void *)addr, len, MADV_DONTNEED));
-}
-
-/* handler-safe: map the poison object over one page, with the protection
- * the page's VMA has (so an access it forbids is still SIGSEGV). */
-int host_poison(unsigned long addr, int prot)
-{
-	int saved = errno, r = 0;
-
-	if (poison_fd < 0)
-		return -EBADF;
-	void *p = host_sys.mmap((void *)addr, 4096, prot, MAP_SHARED | MAP_FIXED, poison_fd, 0);
-	if (p == MAP_FAILED)
-		r = -errno;
-	errno = saved;
-	return r;
 }
 
 /* handler-safe: a write that changes nothing, so that the host breaks COW
@@ -202,12 +194,4 @@ int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
 	if (!r)
 		*out = (unsigned long)p;
 	return r;
-}
-
-/* Called once at initialisation, from host_trap_install. */
-int host_map_init(void)
-{
-	if (poison_fd >= 0)
-		return 0;
-	return host_memfd("vmemu-poison", &poison_fd);
 }

@@ -12,9 +12,11 @@
  *    with the kernel's siginfo and ucontext, with the signal mask the kernel
  *    would have set; with no handler, libsigsegv resets SIGSEGV to SIG_DFL and
  *    the re-executed access kills the process with a real SIGSEGV and a core;
- *  - SIGBUS: the page has been poisoned, and the re-executed access makes the
- *    kernel raise a real SIGBUS (BUS_ADRERR, exact address) for whatever
- *    SIGBUS disposition the program has.  vmemu never handles SIGBUS itself.
+ *  - SIGBUS: the program's SIGBUS handler (set with sigaction or
+ *    vme_sigaction) is called with BUS_ADRERR, the exact address and the
+ *    kernel's ucontext of the fault; with no handler the process dies of
+ *    SIGBUS.  Nothing stays behind, so the next access tries again, as on
+ *    Linux after a transient I/O error.
  *
  * Everything here that runs in the handler is async-signal-safe.
  */
@@ -63,41 +65,80 @@ static void write_user_act(const struct sigaction *in)
 	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELEASE);
 }
 
-/* handler-safe: run the program's SIGSEGV handler as the kernel would have:
- * mask = interrupted mask | sa_mask | SIGSEGV (unless SA_NODEFER), and
- * SA_RESETHAND honoured.  Returns 0 if there is none (the default action). */
+/* handler-safe: run handler act for sig as the kernel would have: mask =
+ * interrupted mask | sa_mask | sig (unless SA_NODEFER). */
+static void run_handler(int sig, const struct sigaction *act, const siginfo_t *info)
+{
+	void *uc = tls_uc;
+	sigset_t mask = ((ucontext_t *)uc)->uc_sigmask, saved;
+
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&act->sa_mask, s) == 1)
+			sigaddset(&mask, s);
+	if (!(act->sa_flags & SA_NODEFER))
+		sigaddset(&mask, sig);
+	else
+		sigdelset(&mask, sig);
+	pthread_sigmask(SIG_SETMASK, &mask, &saved);
+	if (act->sa_flags & SA_SIGINFO)
+		act->sa_sigaction(sig, (siginfo_t *)info, uc);
+	else
+		act->sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+static bool is_default(const struct sigaction *act)
+{
+	/* the kernel forces death for an ignored fault signal too */
+	return !(act->sa_flags & SA_SIGINFO) && (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN);
+}
+
+/* handler-safe: the program's SIGSEGV handler, with the kernel's siginfo.
+ * Returns 0 if there is none (libsigsegv then lets the default kill). */
 static int deliver_sigsegv(void)
 {
 	struct sigaction act;
-	sigset_t mask, saved;
 
 	read_user_act(&act);
-	if (!(act.sa_flags & SA_SIGINFO) &&
-	    (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN))
-		return 0;	/* the kernel forces death even when ignored */
+	if (is_default(&act))
+		return 0;
 	if (act.sa_flags & SA_RESETHAND) {
 		struct sigaction dfl;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		write_user_act(&dfl);
 	}
-	const siginfo_t *info = tls_info;
-	void *uc = tls_uc;
-	mask = ((ucontext_t *)uc)->uc_sigmask;
-	for (int s = 1; s < NSIG; s++)
-		if (sigismember(&act.sa_mask, s) == 1)
-			sigaddset(&mask, s);
-	if (!(act.sa_flags & SA_NODEFER))
-		sigaddset(&mask, SIGSEGV);
-	else
-		sigdelset(&mask, SIGSEGV);
-	pthread_sigmask(SIG_SETMASK, &mask, &saved);
-	if (act.sa_flags & SA_SIGINFO)
-		act.sa_sigaction(SIGSEGV, (siginfo_t *)info, uc);
-	else
-		act.sa_handler(SIGSEGV);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	run_handler(SIGSEGV, &act, tls_info);
 	return 1;
+}
+
+/* handler-safe: SIGBUS at addr, as the kernel raises it for a page past end
+ * of file or an I/O error: the program's handler, or death by SIGBUS. */
+static void deliver_sigbus(void *addr)
+{
+	struct sigaction act;
+	siginfo_t info;
+
+	sigaction(SIGBUS, NULL, &act);
+	memset(&info, 0, sizeof(info));
+	info.si_signo = SIGBUS;
+	info.si_code = BUS_ADRERR;
+	info.si_addr = addr;
+	if (is_default(&act) || (act.sa_flags & SA_RESETHAND)) {
+		struct sigaction dfl;
+		sigset_t bus;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGBUS, &dfl, NULL);
+		if (is_default(&act)) {
+			sigemptyset(&bus);
+			sigaddset(&bus, SIGBUS);
+			pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+			raise(SIGBUS);
+			host_die("SIGBUS did not end the process");
+		}
+	}
+	run_handler(SIGBUS, &act, &info);
 }
 
 /* handler-safe: the access type, from the page-fault error code the kernel
@@ -131,7 +172,9 @@ static int on_sigsegv(void *fault_address, int serious)
 	tls_in_fault = 0;
 	if (r == HOST_FAULT_SIGSEGV)
 		return deliver_sigsegv();
-	return 1;	/* handled, or poisoned for a kernel SIGBUS */
+	if (r == HOST_FAULT_SIGBUS)
+		deliver_sigbus(fault_address);
+	return 1;
 }
 
 static void trap_entry(int sig, siginfo_t *info, void *uc)
@@ -151,10 +194,7 @@ static void trap_entry(int sig, siginfo_t *info, void *uc)
 int host_trap_install(host_fault_fn fn)
 {
 	struct sigaction prev, entry;
-	int r;
 
-	if ((r = host_map_init()))
-		return r;
 	fault_fn = fn;
 	if (sigaction(SIGSEGV, NULL, &prev))
 		return -errno;

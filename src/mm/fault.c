@@ -158,8 +158,6 @@ static int handle_pte_fault(struct fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 
 	vmf->orig_pte = __atomic_load_n(vmf->pte, __ATOMIC_ACQUIRE);
-	if (vmf->orig_pte & PTE_POISON)
-		return VM_FAULT_SIGBUS;
 	if (!(vmf->orig_pte & PTE_PRESENT))	/* do_pte_missing */
 		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
 	if (vmf->orig_pte & PTE_WRITE)
@@ -247,11 +245,7 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 		else
 			last_nopage = page;
 	}
-	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {
-		pte_t *pte = pte_offset(page, true);
-		if (!pte || host_poison(page, (int)(vma->vm_flags & VM_ACCESS_FLAGS)))
-			host_die("cannot raise SIGBUS: mapping the poison page failed");
-		set_pte_at(page, pte, PTE_POISON);
+	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {	/* the page stays missing: a later access retries */
 		count_vm_event(EV_sigbus_delivered);
 		result = HOST_FAULT_SIGBUS;
 	}

@@ -138,16 +138,19 @@ const struct file_operations generic_file_operations = {
 
 /* Take page pgoff out of every mapping of it that still shows the page
  * cache (private copies stay): unmap_mapping_range without even_cows. */
-static void unmap_mapping_page(struct address_space *mapping, unsigned long pgoff)
+static int unmap_mapping_page(struct address_space *mapping, unsigned long pgoff)
 {
+	int r;
+
 	for (struct vm_area_struct *vma = mapping->i_mmap; vma; vma = vma->shared_next) {
 		if (pgoff < vma->vm_pgoff || pgoff >= vma->vm_pgoff + vma_pages(vma))
 			continue;
 		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
 		pte_t *pte = pte_offset(addr, false);
-		if (pte && *pte && !(*pte & PTE_ANON))
-			zap_page_range(vma, addr, addr + PAGE_SIZE);
+		if (pte && *pte && !(*pte & PTE_ANON) && (r = zap_page_range(vma, addr, addr + PAGE_SIZE)))
+			return r;
 	}
+	return 0;
 }
 
 /* Bring a file's cache in line with the file, if the file changed behind
@@ -183,7 +186,10 @@ int mapping_revalidate(struct address_space *mapping)
 			continue;
 		}
 		lock_page(mapping, pgoff);
-		unmap_mapping_page(mapping, pgoff);
+		if ((r = unmap_mapping_page(mapping, pgoff))) {
+			unlock_page(mapping, pgoff);
+			return r;	/* still mapped somewhere: keep the page */
+		}
 		if (mapping->flags[pgoff] & PG_dirty)
 			__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
 		mapping->flags[pgoff] = PG_locked;	/* not uptodate, not dirty */
@@ -208,7 +214,10 @@ int evict_page(struct address_space *mapping, unsigned long pgoff)
 	if ((mapping->flags[pgoff] & PG_dirty) && (r = writeback_clean_page(mapping, pgoff)))
 		return r;
 	lock_page(mapping, pgoff);
-	unmap_mapping_page(mapping, pgoff);
+	if ((r = unmap_mapping_page(mapping, pgoff))) {
+		unlock_page(mapping, pgoff);
+		return r;	/* still mapped somewhere: keep the page */
+	}
 	mapping->flags[pgoff] = PG_locked;	/* not uptodate */
 	host_punch_hole(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT), (off_t)PAGE_SIZE);
 	unlock_page(mapping, pgoff);
@@ -224,8 +233,10 @@ bool mapping_is_file(const struct address_space *mapping)
 }
 
 /* Write-protect page pgoff in every shared VMA that maps it writable
- * (rmap walk), so its next write is seen.  Caller holds the page lock. */
-void page_mkclean(struct address_space *mapping, unsigned long pgoff)
+ * (rmap walk), so its next write is seen.  Returns 0, or the host's -errno
+ * with the PTE that could not be protected left writable (the caller keeps
+ * the page dirty).  Caller holds the page lock. */
+int page_mkclean(struct address_space *mapping, unsigned long pgoff)
 {
 	for (struct vm_area_struct *vma = mapping->i_mmap; vma; vma = vma->shared_next) {
 		if (!(vma->vm_flags & VM_SHARED) || pgoff < vma->vm_pgoff ||
@@ -237,13 +248,15 @@ void page_mkclean(struct address_space *mapping, unsigned long pgoff)
 			continue;
 		/* PTE first: the host must never refuse what the PTE grants (a
 		 * store before the protect is still written by writepage). */
-		static bool warned;
-		pte_t entry = (pte_t)(*pte & ~PTE_WRITE);
+		pte_t orig = *pte, entry = (pte_t)(orig & ~PTE_WRITE);
 		set_pte_at(addr, pte, entry);
 		int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
-		if (r)	/* the page stays writable: its next store goes unseen */
-			warn_once(&warned, "page_mkclean: host mprotect failed (address, -errno)", addr, (unsigned long)-r);
+		if (r) {
+			set_pte_at(addr, pte, orig);	/* still writable: say so */
+			return r;
+		}
 	}
+	return 0;
 }
 
 /* Write back page pgoff if dirty: clean it and write-protect it first, so a
@@ -258,9 +271,27 @@ int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
 		unlock_page(mapping, pgoff);
 		return 0;
 	}
+	if (__atomic_load_n(&mapping->shared->forked, __ATOMIC_ACQUIRE)) {
+		/* Another process may hold it writable: write it, keep it dirty. */
+		unlock_page(mapping, pgoff);
+		unsigned long t0 = host_now_ns();
+		r = mapping->a_ops->writepage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+		if (!r)
+			trace_writeback(pgoff, host_now_ns() - t0);
+		else
+			count_vm_event(EV_writeback_error);
+		if (r && !mapping->wb_err)
+			mapping->wb_err = r;
+		return r;
+	}
+	if ((r = page_mkclean(mapping, pgoff))) {
+		/* A mapping stays writable: cleaning would lose its next store. */
+		unlock_page(mapping, pgoff);
+		count_vm_event(EV_writeback_error);
+		return r;
+	}
 	__atomic_fetch_and(&mapping->flags[pgoff], (uint8_t)~PG_dirty, __ATOMIC_ACQ_REL);
 	mapping_dirty_add(mapping, -1);
-	page_mkclean(mapping, pgoff);
 	unlock_page(mapping, pgoff);
 
 	unsigned long t0 = host_now_ns();
@@ -330,9 +361,15 @@ int mapping_grow(struct address_space *mapping, unsigned long nr_pages)
 		nr_pages = old * 2;
 	if ((r = grow_object(mapping->memfd, &view, old << PAGE_SHIFT, nr_pages << PAGE_SHIFT)))
 		return r;
-	mapping->direct = view;
-	if ((r = grow_object(mapping->shared_fd, &shared, old ? hdr + old : 0, hdr + nr_pages)))
+	if ((r = grow_object(mapping->shared_fd, &shared, old ? hdr + old : 0, hdr + nr_pages))) {
+		/* Put the frames' view back as it was, so nothing leaks. */
+		if (!old)
+			host_free(view, nr_pages << PAGE_SHIFT);
+		else if (host_resize_view(&view, nr_pages << PAGE_SHIFT, old << PAGE_SHIFT) == 0)
+			mapping->direct = view;
 		return r;
+	}
+	mapping->direct = view;
 	mapping->shared = shared;
 	mapping->flags = mapping->shared->flags;
 	mapping->nr_pages = nr_pages;

@@ -87,6 +87,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	mm_fork_child();
 	readers = 0;
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
 	pthread_mutex_init(&writer_mutex, NULL);

@@ -22,11 +22,15 @@
 #include "mm/mm.h"
 
 /* Drop the pages of [start, end) of vma from this mapping (zap_page_range):
- * their PTEs go, the host pages become PROT_NONE, private copies are
- * discarded, and poisoned pages get their backing back. */
-void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+ * their PTEs go, the host pages become PROT_NONE and private copies are
+ * discarded.  If the host
+ * refuses, fresh backing is mapped over the range instead, so the old bytes
+ * can never show.  Returns 0 or -errno (the range may then still show its
+ * old pages). */
+int zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	bool present = false;
+	int r;
 
 	for (unsigned long addr = start; addr < end;) {
 		pte_t *pte = pte_offset(addr, false);
@@ -34,25 +38,20 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 			addr = pte_next_table(addr, end);
 			continue;
 		}
-		if (*pte & PTE_POISON)
-			vma_map_backing(vma, addr, addr + PAGE_SIZE);
-		else if (*pte & PTE_PRESENT)
+		if (*pte & PTE_PRESENT)
 			present = true;
 		if (*pte)
 			set_pte_at(addr, pte, 0);
 		addr += PAGE_SIZE;
 	}
-	static bool warned;
-	int r;
-
 	if (!present)
-		return;
+		return 0;
 	r = host_protect(start, end - start, HOST_PROT_NONE);
 	if (!r && !(vma->vm_flags & VM_SHARED))
 		r = host_discard(start, end - start);
-	if (r)
-		warn_once(&warned, "zap_page_range: host mprotect/madvise failed (address, -errno)", start,
-			  (unsigned long)-r);
+	if (r)		/* replace the host pages outright */
+		r = vma_map_backing(vma, start, end);
+	return r;
 }
 
 /* MADV_REMOVE (vfs_fallocate + truncate_pagecache_range): free the backing
@@ -77,8 +76,8 @@ static int madvise_remove(struct vm_area_struct *vma, unsigned long start, unsig
 		for (unsigned long pgoff = s; pgoff < e; pgoff++) {
 			unsigned long addr = v->vm_start + ((pgoff - v->vm_pgoff) << PAGE_SHIFT);
 			pte_t *pte = pte_offset(addr, false);
-			if (pte && *pte && !(*pte & PTE_ANON))
-				zap_page_range(v, addr, addr + PAGE_SIZE);
+			if (pte && *pte && !(*pte & PTE_ANON) && (r = zap_page_range(v, addr, addr + PAGE_SIZE)))
+				return r;
 		}
 	}
 	for (unsigned long pgoff = first; pgoff <= last && pgoff < mapping->nr_pages; pgoff++) {
@@ -127,8 +126,7 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	switch (advice) {
 	case MADV_DONTNEED:
 	case MADV_DONTNEED_LOCKED:
-		zap_page_range(vma, start, end);
-		return 0;
+		return zap_page_range(vma, start, end);
 	case MADV_FREE:
 		return vma->vm_file ? -EINVAL : 0;
 	case MADV_REMOVE:
@@ -169,6 +167,10 @@ int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice
 	static const struct range_walk_ops ops = {
 		.vma_range = madvise_vma, .gap = madvise_gap, .continue_past_holes = true,
 	};
+	static const struct range_walk_ops populate_ops = {	/* stops at the first hole */
+		.vma_range = madvise_vma, .gap = madvise_gap,
+	};
+	bool populate = advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE;
 
-	return walk_range(mm, start, start + len, &ops, &advice);
+	return walk_range(mm, start, start + len, populate ? &populate_ops : &ops, &advice);
 }

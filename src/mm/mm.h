@@ -21,7 +21,7 @@
 #define PAGE_MASK	(~(PAGE_SIZE - 1))
 #define PAGE_ALIGN(x)	(((x) + PAGE_SIZE - 1) & PAGE_MASK)
 #define offset_in_page(x) ((unsigned long)(x) & (PAGE_SIZE - 1))
-#define TASK_SIZE	(1UL << 47)	/* x86-64 with 4-level page tables */
+#define TASK_SIZE	((1UL << 47) - PAGE_SIZE)	/* x86-64, 4-level: the top page is a guard */
 
 /* vm_flags, with Linux's values (the first three equal PROT_*). */
 #define VM_NONE		0x00000000UL
@@ -44,7 +44,6 @@ typedef uint8_t pte_t;
 #define PTE_PRESENT	0x01	/* the host page is accessible */
 #define PTE_WRITE	0x02	/* ... and writable (dirty-tracked or a private copy) */
 #define PTE_ANON	0x04	/* a private page: anonymous or a broken COW */
-#define PTE_POISON	0x08	/* a SIGBUS poison page is mapped here */
 
 /* Page-cache page flags: one byte per file page, in memory shared across
  * fork, like struct page's flags word. */
@@ -92,7 +91,8 @@ struct device {
  * child dirty the same frames, so they must count and flag them together. */
 struct mapping_shared {
 	unsigned long nr_dirty;		/* pages with PG_dirty */
-	unsigned long reserved[7];	/* keeps flags cache-line aligned */
+	unsigned long forked;		/* another process maps it too: see writeback_clean_page */
+	unsigned long reserved[6];	/* keeps flags cache-line aligned */
 	uint8_t flags[];		/* PG_* per page */
 };
 
@@ -245,7 +245,7 @@ int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
 int mapping_revalidate(struct address_space *mapping);
 int evict_page(struct address_space *mapping, unsigned long pgoff);
 bool mapping_is_file(const struct address_space *mapping);
-void page_mkclean(struct address_space *mapping, unsigned long pgoff);
+int page_mkclean(struct address_space *mapping, unsigned long pgoff);
 
 /* device.c: user-space drivers. */
 int device_register(struct mm_struct *mm, struct device *dev, int fd);
@@ -280,8 +280,8 @@ int do_mprotect(struct mm_struct *mm, unsigned long start, size_t len, int prot)
 int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags);
 int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice);
 int do_mincore(struct mm_struct *mm, unsigned long start, unsigned long pages, unsigned char *vec);
-void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
-void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+int zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end);
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags);
 
@@ -307,6 +307,7 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 int mm_init(int verbose);
 int mm_exit(void);
 int mm_writeback_all(void);
+void mm_fork_child(void);
 extern int mm_verbose;
 void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
 

@@ -25,6 +25,18 @@ void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
 	host_write_num("  and: ", b);
 }
 
+/* In a forked child (and so for its parent: the header is shared): every
+ * cache is now mapped by two processes.  One cannot write-protect the
+ * other's PTEs, so a page cleaned by one could stay writable in the other
+ * and its later stores would never be written back; from now on written
+ * pages stay dirty instead (writeback_clean_page). */
+void mm_fork_child(void)
+{
+	for (struct address_space *m = init_mm.mappings; m; m = m->next)
+		if (m->shared)
+			__atomic_store_n(&m->shared->forked, 1UL, __ATOMIC_RELEASE);
+}
+
 /* Set up page tables and the trap.  Returns 0 or -errno. */
 int mm_init(int verbose)
 {
@@ -50,6 +62,8 @@ int mm_writeback_all(void)
 		if (!mapping_nr_dirty(m) && !m->wb_err)
 			continue;
 		r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : m->wb_err;
+		if (!mapping_nr_dirty(m))
+			m->wb_err = 0;	/* nothing left to lose: reported once, as errseq does */
 		if (r && !err)
 			err = r;
 	}

@@ -199,6 +199,14 @@ static int mmap_file_checks(int fd, int prot, int flags, unsigned long pgoff,
 	}
 }
 
+/* vmemu's own descriptors and memfds are its memory: running out of them,
+ * or of room for frames, is ENOMEM to mmap's caller, never EMFILE or ENOSPC,
+ * which Linux's mmap does not return. */
+static int mmap_errno(int r)
+{
+	return r == -EMFILE || r == -ENOSPC ? -ENOMEM : r;
+}
+
 /* Map len bytes (len unchecked) at or near addr, with Linux's checks in
  * do_mmap's order.  fd is a regular file unless MAP_ANONYMOUS.  Returns 0
  * with the address in *out, or -errno.  Caller holds mmap_lock for writing. */
@@ -261,7 +269,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	}
 	if ((r = mmap_region(mm, file, addr, len, vm_flags, pgoff, &vma))) {
 		host_unmap(addr, len);
-		return r;
+		return mmap_errno(r);
 	}
 	*out = addr;
 	if (flags & (MAP_POPULATE | MAP_LOCKED)) {	/* errors are ignored, as in mm_populate */
@@ -276,7 +284,7 @@ out_fput:
 out_unreserve:
 	if (reserved)
 		host_unmap(addr, len);
-	return r;
+	return mmap_errno(r);
 }
 
 /* Fault in every page of [start, end) as a read, or as a write (breaking
@@ -308,21 +316,24 @@ int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end,
  * them dirty in the cache, reported later), forget its PTEs, drop it. */
 static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 {
+	/* Out of the tree and the rmap first: its host range may be gone
+	 * already, so write-back must not try to write-protect it.  The write
+	 * goes through the library's own view of the frames. */
+	clear_ptes(vma->vm_start, vma->vm_end);
+	vma_unlink(mm, vma);
 	if (vma_is_shared_file(vma))
 		filemap_write_and_wait_range(vma->vm_file->f_mapping, vma->vm_pgoff,
 					     vma->vm_pgoff + vma_pages(vma) - 1, false);
-	clear_ptes(vma->vm_start, vma->vm_end);
-	vma_unlink(mm, vma);
 	if (vma->vm_file)
 		fput(mm, vma->vm_file);
 	vm_area_free(vma);
 }
 
-/* Unmap [start, start + len): split the VMAs at the edges, remove those
- * inside, and (if unmap_host) unmap the whole range on the host, which
- * also passes the call through for parts vmemu does not manage.  Returns 0
- * or -ENOMEM (a split failed; nothing was removed).  Caller holds mmap_lock
- * for writing. */
+/* Unmap [start, start + len): split the VMAs at the edges, (if unmap_host)
+ * unmap the whole range on the host, which also passes the call through
+ * for parts vmemu does not manage, then remove the VMAs inside.  Returns 0,
+ * or -errno with nothing removed (a split, or the host, failed).  Caller
+ * holds mmap_lock for writing. */
 int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_host)
 {
 	unsigned long end = start + len;
@@ -336,10 +347,17 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_
 		if (last && last->vm_start < end && last->vm_end > end &&
 		    (r = split_vma(mm, last, end, 0)))
 			return r;
-		while ((vma = find_vma_intersection(mm, start, end)))
-			remove_vma(mm, vma);
 	}
-	if (unmap_host && (r = host_unmap(start, len)))
+	/* The host first: if it refuses, nothing is unmapped, as on Linux (and
+	 * the splits are joined again). */
+	if (unmap_host && (r = host_unmap(start, len))) {
+		if ((vma = find_vma_intersection(mm, start, end)))
+			vma_merge(mm, vma);
+		if ((vma = find_vma(mm, end)) && vma->vm_start == end)
+			vma_merge(mm, vma);
 		return r;
+	}
+	while ((vma = find_vma_intersection(mm, start, end)))
+		remove_vma(mm, vma);
 	return 0;
 }

@@ -10,22 +10,16 @@
 /* Bring the host protection of the present pages of [start, end) in line
  * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
  * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again. */
-static void protect_run(unsigned long start, unsigned long end, int prot)
-{
-	static bool warned;
-	int r = host_protect(start, end - start, prot);
-
-	if (r)
-		warn_once(&warned, "change_protection: host mprotect failed (address, -errno)", start,
-			  (unsigned long)-r);
-}
-
-void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+/* Bring the host protection of the present pages of [start, end) in line
+ * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
+ * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again.
+ * Returns 0 or the host's first -errno (ENOMEM at its mapping limit). */
+int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	unsigned long run = 0, run_end = 0;
-	int run_prot = -1;
+	int run_prot = -1, r = 0;
 
-	for (unsigned long addr = start; addr < end;) {
+	for (unsigned long addr = start; addr < end && !r;) {
 		pte_t *pte = pte_offset(addr, false);
 		if (!pte) {
 			addr = pte_next_table(addr, end);
@@ -38,7 +32,7 @@ void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned
 			int prot = vma_host_prot(vma, entry);
 			if (prot != run_prot || addr != run_end) {
 				if (run_end > run)
-					protect_run(run, run_end, run_prot);
+					r = host_protect(run, run_end - run, run_prot);
 				run = addr;
 				run_prot = prot;
 			}
@@ -46,8 +40,9 @@ void change_protection(struct vm_area_struct *vma, unsigned long start, unsigned
 		}
 		addr += PAGE_SIZE;
 	}
-	if (run_end > run)
-		protect_run(run, run_end, run_prot);
+	if (!r && run_end > run)
+		r = host_protect(run, run_end - run, run_prot);
+	return r;
 }
 
 /* Give [start, end) of vma the flags newflags: split off the parts outside,
@@ -68,9 +63,17 @@ int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 		if ((r = split_vma(mm, vma, end, 0)))
 			return r;
 	}
+	unsigned long oldflags = vma->vm_flags;
 	vma->vm_flags = newflags;
 	vma->vm_page_prot = (int)(newflags & VM_ACCESS_FLAGS);
-	change_protection(vma, start, end);
+	if ((r = change_protection(vma, start, end))) {
+		/* The host refused (its mapping limit): put the old protection
+		 * back, so the VMA and the host agree, and say so. */
+		vma->vm_flags = oldflags;
+		vma->vm_page_prot = (int)(oldflags & VM_ACCESS_FLAGS);
+		change_protection(vma, start, end);
+		return r;
+	}
 	vma_merge(mm, vma);
 	return 0;
 }

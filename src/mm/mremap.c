@@ -25,7 +25,9 @@ static int move_host_range(unsigned long old, unsigned long len, unsigned long n
 	unsigned long half = (len / 2) & PAGE_MASK;
 	if ((r = move_host_range(old, half, new)))
 		return r;
-	return move_host_range(old + half, len - half, new + half);
+	if ((r = move_host_range(old + half, len - half, new + half)))
+		move_host_range(new, half, old);	/* all or nothing: put the first half back */
+	return r;
 }
 
 /* Copy the PTEs of [old, old + len) to new and clear the old ones. */
@@ -45,6 +47,22 @@ static void move_ptes(unsigned long old, unsigned long len, unsigned long new)
 		}
 		off += PAGE_SIZE;
 	}
+}
+
+/* Has any page of [start, end) ever been made present (or is it now)? */
+static bool range_has_ptes(unsigned long start, unsigned long end)
+{
+	for (unsigned long addr = start; addr < end;) {
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte) {
+			addr = pte_next_table(addr, end);
+			continue;
+		}
+		if (*pte)
+			return true;
+		addr += PAGE_SIZE;
+	}
+	return false;
 }
 
 /* Give vma's object room for it, and back [start, end) of vma on the host. */
@@ -77,11 +95,17 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 	new->shared_next = NULL;
 	new->vm_start = new_addr;
 	new->vm_end = new_addr + new_len;
+	/* As copy_vma: anonymous memory never faulted (no anon_vma) takes its
+	 * new address as pgoff, so it can merge with its new neighbours. */
+	if (vma_is_anonymous(vma) && !range_has_ptes(old_addr, old_addr + old_len))
+		new->vm_pgoff = new_addr >> PAGE_SHIFT;
+	/* The grown part's backing first: once pages have moved, a failure
+	 * could not put them back. */
+	if (new_len > old_len && (r = vma_extend_backing(new, new_addr + old_len, new_addr + new_len)))
+		goto out_free;
 	if ((r = move_host_range(old_addr, old_len, new_addr)))
 		goto out_free;
 	move_ptes(old_addr, old_len, new_addr);
-	if (new_len > old_len && (r = vma_extend_backing(new, new_addr + old_len, new_addr + new_len)))
-		goto out_free;
 	if (new->vm_file)
 		get_file(new->vm_file);
 	if ((r = vma_link(mm, new))) {
@@ -92,7 +116,15 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 	if (dontunmap) {
 		/* The old range keeps its VMA and gets fresh backing: anonymous
 		 * pages start again from zero, file pages from the page cache. */
-		vma_map_backing(vma, old_addr, old_addr + old_len);
+		if ((r = vma_map_backing(vma, old_addr, old_addr + old_len))) {
+			/* No backing for the old range: undo the move. */
+			move_ptes(new_addr, old_len, old_addr);
+			move_host_range(new_addr, old_len, old_addr);
+			vma_unlink(mm, new);
+			if (new->vm_file)
+				fput(mm, new->vm_file);
+			goto out_free;
+		}
 	} else {
 		vma_unlink(mm, vma);
 		if (vma->vm_file)
@@ -121,6 +153,25 @@ static int vma_to_resize(struct mm_struct *mm, unsigned long addr, unsigned long
 	return 0;
 }
 
+/* The checks of a MREMAP_FIXED destination, then its unmapping and
+ * reservation.  Done before the source is looked up: unmapping the
+ * destination may split or free VMAs.  Returns 0 or -errno. */
+static int fixed_destination(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+			     unsigned long new_addr, unsigned long new_len)
+{
+	int r;
+
+	if (offset_in_page(new_addr))
+		return -EINVAL;
+	if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len)
+		return -EINVAL;
+	if (addr + old_len > new_addr && new_addr + new_len > addr)
+		return -EINVAL;		/* overlap */
+	if ((r = do_munmap(mm, new_addr, new_len, false)))
+		return r;
+	return host_reserve(new_addr, new_len, HOST_RESERVE_FIXED, &new_addr);
+}
+
 /* mremap_to: MREMAP_FIXED and MREMAP_DONTUNMAP. */
 static int mremap_to(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		     unsigned long new_addr, unsigned long new_len, int flags, unsigned long *out)
@@ -128,35 +179,31 @@ static int mremap_to(struct mm_struct *mm, unsigned long addr, unsigned long old
 	struct vm_area_struct *vma;
 	int r;
 
-	if (flags & MREMAP_FIXED) {
-		if (offset_in_page(new_addr))
-			return -EINVAL;
-		if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len)
-			return -EINVAL;
-		if (addr + old_len > new_addr && new_addr + new_len > addr)
-			return -EINVAL;		/* overlap */
-	}
-	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+	/* Linux's order: the destination goes first, then the tail of the
+	 * source, and only then is the source looked up (an earlier lookup
+	 * could be freed by these unmaps). */
+	if ((flags & MREMAP_FIXED) && (r = fixed_destination(mm, addr, old_len, new_addr, new_len)))
 		return r;
-	if (flags & MREMAP_FIXED) {
-		if ((r = do_munmap(mm, new_addr, new_len, false)) ||
-		    (r = host_reserve(new_addr, new_len, HOST_RESERVE_FIXED, &new_addr)))
-			return r;
-	} else if ((r = host_reserve(0, new_len, 0, &new_addr))) {
-		return r;
-	}
 	if (old_len > new_len) {
 		if ((r = do_munmap(mm, addr + new_len, old_len - new_len, true)))
-			return r;
+			goto out_unreserve;
 		old_len = new_len;
-		vma = find_vma(mm, addr);
 	}
+	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+		goto out_unreserve;
+	if (!(flags & MREMAP_FIXED) && (r = host_reserve(0, new_len, 0, &new_addr)))
+		return r;
 	if ((r = move_vma(mm, vma, addr, old_len, new_len, new_addr, flags & MREMAP_DONTUNMAP))) {
 		host_unmap(new_addr, new_len);
 		return r;
 	}
 	*out = new_addr;
 	return 0;
+
+out_unreserve:
+	if (flags & MREMAP_FIXED)	/* the destination stays unmapped, as in Linux */
+		host_unmap(new_addr, new_len);
+	return r;
 }
 
 /* Can vma grow by delta in place?  Its successor must leave room, and the
@@ -189,20 +236,29 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		return -EINVAL;
 	old_len = PAGE_ALIGN(old_len);
 	new_len = PAGE_ALIGN(new_len);
-	if (!new_len)
+	if (!new_len || new_len > TASK_SIZE)
 		return -EINVAL;
 
 	if (!old_len) {		/* a second mapping of a shared object */
-		if ((r = vma_to_resize(mm, addr, PAGE_SIZE, &vma)))
+		/* The source is checked before anything is unmapped, as in
+		 * Linux, and looked up again after: the unmap may free it. */
+		r = vma_to_resize(mm, addr, PAGE_SIZE, &vma);
+		if (!r && (!(vma->vm_flags & VM_MAYSHARE) || !vma->vm_file))
+			r = -EINVAL;
+		if (!r && !(flags & MREMAP_MAYMOVE))
+			r = -ENOMEM;		/* it cannot grow in place from nothing */
+		if (r)
 			return r;
-		if (!(vma->vm_flags & VM_MAYSHARE) || !vma->vm_file || !(flags & MREMAP_MAYMOVE))
-			return -EINVAL;
-		if (!(flags & MREMAP_FIXED) && (r = host_reserve(0, new_len, 0, &new_addr)))
+		if (flags & MREMAP_FIXED) {
+			if ((r = fixed_destination(mm, addr, 0, new_addr, new_len)))
+				return r;
+			if ((r = vma_to_resize(mm, addr, PAGE_SIZE, &vma))) {
+				host_unmap(new_addr, new_len);
+				return r;
+			}
+		} else if ((r = host_reserve(0, new_len, 0, &new_addr))) {
 			return r;
-		if ((flags & MREMAP_FIXED) &&
-		    ((r = do_munmap(mm, new_addr, new_len, false)) ||
-		     (r = host_reserve(new_addr, new_len, HOST_RESERVE_FIXED, &new_addr))))
-			return r;
+		}
 		struct vm_area_struct *dup = vm_area_alloc();
 		if (!dup) {
 			host_unmap(new_addr, new_len);

@@ -16,7 +16,8 @@
 
 #define PMD_SHIFT	21
 #define PTRS_PER_PTE	(1UL << (PMD_SHIFT - PAGE_SHIFT))
-#define PTRS_PER_PGD	(TASK_SIZE >> PMD_SHIFT)
+#define PGTABLE_SPAN	(1UL << 47)	/* the user half of the address space */
+#define PTRS_PER_PGD	(PGTABLE_SPAN >> PMD_SHIFT)
 #define POOL_TABLES	(1UL << 22)	/* 8 TiB of touched 2 MiB regions */
 
 static uint32_t *pgd;		/* table index + 1 per PMD, 0 = none */
@@ -56,7 +57,7 @@ void pgtable_exit(void)
  * is none (or the pool is exhausted). */
 pte_t *pte_offset(unsigned long addr, bool alloc)
 {
-	if (addr >= TASK_SIZE)
+	if (addr >= PGTABLE_SPAN)
 		return NULL;
 	uint32_t *pmd = &pgd[addr >> PMD_SHIFT];
 	uint32_t idx = __atomic_load_n(pmd, __ATOMIC_ACQUIRE);
