@@ -97,6 +97,7 @@ check-headers: | deps-lib
 
 test: deps-test all check-headers $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
+	$(MAKE) --no-print-directory fuzz-smoke
 
 # ASan must leave SIGSEGV to vmemu (handle_segv=0), or it would report
 # every emulated fault as a crash, and SIGBUS to the program.
@@ -104,6 +105,77 @@ asan:
 	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:$(ASAN_OPTIONS) $(MAKE) SAN=asan test
 ubsan:
 	$(MAKE) SAN=ubsan test
+
+# --- fuzzing ------------------------------------------------------------------
+# build-fuzz/fuzz_ops: the libFuzzer target tests/fuzz/fuzz_ops.c (host
+# kernel vs vmemu on operation sequences decoded from the input), linked with
+# the library built again by clang with coverage and ASan in build-fuzz/.
+#   make fuzz [FUZZ_SECONDS=60]   fuzz that long; corpus build-fuzz/corpus,
+#                                  seeded from tests/fuzz/corpus
+#   make fuzz-smoke               FUZZ_SMOKE_RUNS (6000) inputs, seed 1: deterministic; `make test` runs it
+# vmemu owns SIGSEGV: libFuzzer runs with -handle_segv=0 -handle_bus=0 and
+# ASan with handle_segv=0:handle_sigbus=0, or they would take vmemu's faults.
+# A mismatch is saved as build-fuzz/crash-*; replay it with
+#   make fuzz-run FUZZ_ARGS=build-fuzz/crash-...   (FUZZ_TRACE=1 logs every operation)
+.PHONY: fuzz fuzz-smoke fuzz-run deps-fuzz
+FUZZ_CC            ?= clang
+FUZZ_B             := build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_MAX_LEN       ?= 512
+FUZZ_SAN           := -fsanitize=address -fno-omit-frame-pointer
+FUZZ_CFLAGS        ?= -O1 -g
+FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_B)/%.o)
+FUZZ_ENV           := ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:$(ASAN_OPTIONS)
+FUZZ_SMOKE_RUNS    ?= 6000
+FUZZ_OPTS          := -handle_segv=0 -handle_bus=0 -max_len=$(FUZZ_MAX_LEN) -timeout=30 \
+                      -artifact_prefix=$(FUZZ_B)/ -print_final_stats=1
+
+# clang with libFuzzer's runtime (-fsanitize=fuzzer): Debian's clang and
+# libclang-rt-dev, installed with apt-get when missing and we are root.
+deps-fuzz:
+	@mkdir -p $(FUZZ_B)
+	@probe='int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)n & 0; }'; \
+	if ! echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o $(FUZZ_B)/.cc-probe >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "vmemu: installing clang libclang-rt-dev with apt-get"; \
+	    (apt-get install -y -q clang libclang-rt-dev || (apt-get update -q && apt-get install -y -q clang libclang-rt-dev)) >/dev/null \
+	      || { echo "vmemu: apt-get install clang libclang-rt-dev failed" >&2; exit 1; }; \
+	    echo "$$probe" | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o $(FUZZ_B)/.cc-probe \
+	      || { echo "vmemu: $(FUZZ_CC) -fsanitize=fuzzer,address still cannot link" >&2; exit 1; }; \
+	  else \
+	    echo "vmemu: $(FUZZ_CC) cannot link -fsanitize=fuzzer. Install it with:  sudo apt-get install clang libclang-rt-dev" >&2; exit 1; \
+	  fi; \
+	fi; rm -f $(FUZZ_B)/.cc-probe
+
+# The library's sources, by clang with coverage for libFuzzer.  A file clang
+# rejects (clang 14 takes no const struct as a static initializer, as
+# src/host/syscalls.c has) is built by $(CC) with ASan, without coverage.
+FUZZ_LIBFLAGS := $(CPPFLAGS) -std=c11 $(filter-out -Werror,$(WARN)) -fvisibility=hidden -pthread $(FUZZ_CFLAGS) $(FUZZ_SAN)
+$(FUZZ_B)/%.o: %.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h) | deps-fuzz deps-lib
+	@mkdir -p $(dir $@)
+	@echo "$(FUZZ_CC) -fsanitize=fuzzer-no-link,address -c $< -o $@"
+	@if $(FUZZ_CC) $(FUZZ_LIBFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@ 2>$@.log; then cat $@.log >&2; rm -f $@.log; else \
+	  echo "vmemu: $(FUZZ_CC) rejects $< ($$(grep -m1 'error:' $@.log)); building it with $(CC): ASan, no coverage"; \
+	  rm -f $@.log; $(CC) $(FUZZ_LIBFLAGS) -c $< -o $@; fi
+
+$(FUZZ_B)/libvmemu.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_B)/fuzz_ops: tests/fuzz/fuzz_ops.c include/vmemu.h $(FUZZ_B)/libvmemu.a | deps-fuzz
+	$(FUZZ_CC) -D_GNU_SOURCE -Iinclude -std=gnu11 $(WARN) -pthread $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer \
+		$< $(FUZZ_B)/libvmemu.a $(LIBS) -o $@
+
+fuzz: $(FUZZ_B)/fuzz_ops
+	@mkdir -p $(FUZZ_B)/corpus
+	$(FUZZ_ENV) $(FUZZ_B)/fuzz_ops $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_B)/corpus tests/fuzz/corpus
+# The smoke run in make test is deterministic (fixed seed and number of
+# runs, from the committed corpus), so CI never fails on a chance find;
+# make fuzz is the open-ended search.
+fuzz-smoke: $(FUZZ_B)/fuzz_ops
+	@rm -rf $(FUZZ_B)/smoke && mkdir -p $(FUZZ_B)/smoke	# new inputs go here, not into git
+	$(FUZZ_ENV) $(FUZZ_B)/fuzz_ops $(FUZZ_OPTS) -seed=1 -runs=$(FUZZ_SMOKE_RUNS) $(FUZZ_B)/smoke tests/fuzz/corpus
+fuzz-run: $(FUZZ_B)/fuzz_ops
+	$(FUZZ_ENV) $(FUZZ_B)/fuzz_ops $(FUZZ_OPTS) $(FUZZ_ARGS)
 
 # --- the vmemu tool and the demo -------------------------------------------
 # build/vmemu (src/tool/, vmemu(1)) sees only the public header, as any
@@ -148,4 +220,4 @@ install: all $(B)/vmemu-bench $(B)/vmemu
 	-[ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-fuzz
