@@ -102,7 +102,8 @@ test: deps-test all check-headers $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
 # ASan must leave SIGSEGV to vmemu (handle_segv=0), or it would report
 # every emulated fault as a crash, and SIGBUS to the program.
 asan:
-	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:$(ASAN_OPTIONS) $(MAKE) SAN=asan test
+	ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:$(ASAN_OPTIONS) \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:$(LSAN_OPTIONS) $(MAKE) SAN=asan test
 ubsan:
 	$(MAKE) SAN=ubsan test
 

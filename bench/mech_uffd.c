@@ -54,7 +54,20 @@ static struct region *find_region(uintptr_t a)
 	return NULL;
 }
 
+static void serve_locked(const struct uffd_msg *msg);
+
+/* Held by the handler thread while it uses a region, and by uffd_unmap
+ * while it takes one away: a late fault never sees a freed region. */
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void serve(const struct uffd_msg *msg)
+{
+	pthread_mutex_lock(&regions_lock);
+	serve_locked(msg);
+	pthread_mutex_unlock(&regions_lock);
+}
+
+static void serve_locked(const struct uffd_msg *msg)
 {
 	uintptr_t a = (uintptr_t)msg->arg.pagefault.address & ~(PG - 1);
 	struct region *r = find_region(a);
@@ -244,9 +257,11 @@ static void uffd_unmap(struct region *r)
 	struct uffdio_range range = { .start = (uintptr_t)r->base, .len = r->len };
 
 	ioctl(uffd, UFFDIO_UNREGISTER, &range);
+	pthread_mutex_lock(&regions_lock);	/* waits out a fault being served */
 	for (int i = 0; i < MAX_REGIONS; i++)
 		if (regions[i] == r)
 			__atomic_store_n(&regions[i], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&regions_lock);
 	munmap(r->base, r->len);
 	free(r->touched);
 }

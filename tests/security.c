@@ -452,7 +452,14 @@ static void same_mmap(const char *what, void *addr, size_t len, int prot, int fl
 Test(security, input_mmap_huge_and_wrapping_lengths_fail_like_linux)
 {
 	int fd = pattern_file(4 * PG, 0);
+	/* 32 TiB fits both the host's mapping and vmemu's (which also maps its
+	 * own view of a shared object), except under ASan, whose shadow takes
+	 * most of the address space: 1 TiB there. */
+#if defined(__SANITIZE_ADDRESS__)
+	static const size_t lens[] = { 0, SIZE_MAX, SIZE_MAX - PG + 2, SIZE_MAX / 2, TOP, TOP - PG, 1UL << 40 };
+#else
 	static const size_t lens[] = { 0, SIZE_MAX, SIZE_MAX - PG + 2, SIZE_MAX / 2, TOP, TOP - PG, 1UL << 45 };
+#endif
 	static const int kinds[] = { MAP_PRIVATE | MAP_ANONYMOUS, MAP_SHARED | MAP_ANONYMOUS, MAP_SHARED, MAP_PRIVATE };
 	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
 		for (size_t k = 0; k < 4; k++) {

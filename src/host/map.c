@@ -95,10 +95,17 @@ int host_discard(unsigned long addr, size_t len)
 }
 
 /* handler-safe: a write that changes nothing, so that the host breaks COW
- * of a private page now, not at some later store. */
+ * of a private page now, not at some later store.  A compare-and-swap of
+ * the byte with itself: a locked write on x86 even when the value is the
+ * same, which no compiler may drop (clang turns an atomic "or 0" into a
+ * load), and safe against another thread storing to the page meanwhile. */
 int host_touch_write(unsigned long addr)
 {
-	__atomic_fetch_or((volatile uint8_t *)addr, 0, __ATOMIC_RELAXED);
+	volatile uint8_t *p = (volatile uint8_t *)addr;
+	uint8_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(p, &v, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	return 0;
 }
 

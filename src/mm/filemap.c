@@ -163,7 +163,7 @@ static int unmap_mapping_page(struct address_space *mapping, unsigned long pgoff
 int mapping_revalidate(struct address_space *mapping)
 {
 	struct stat st;
-	int r;
+	int r = 0;
 
 	if (mapping->fd < 0 || (r = host_fstat(mapping->fd, &st)))
 		return mapping->fd < 0 ? 0 : r;

@@ -132,6 +132,11 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 		vm_area_free(vma);
 	}
 	vma_merge(mm, new);
+	/* The emptied old range (DONTUNMAP) rejoins its neighbours, as on
+	 * Linux, where it has lost its anon_vma.  Looked up again: the merge
+	 * above may have changed the tree. */
+	if (dontunmap && (vma = find_vma(mm, old_addr)) && vma->vm_start <= old_addr)
+		vma_merge(mm, vma);
 	return 0;
 
 out_free:

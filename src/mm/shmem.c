@@ -20,7 +20,9 @@ static int shmem_fault(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 
-	if (vmf->pgoff >= mapping->nr_pages)
+	/* Past the object's size (a mapping grown by mremap): SIGBUS, as shmem */
+	if (vmf->pgoff >= mapping->nr_pages ||
+	    (off_t)(vmf->pgoff << PAGE_SHIFT) >= mapping->i_stat.st_size)
 		return VM_FAULT_SIGBUS;
 	__atomic_fetch_or(&mapping->flags[vmf->pgoff], PG_uptodate, __ATOMIC_RELEASE);
 	return 0;
@@ -44,6 +46,7 @@ int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma)
 	if ((r = mapping_grow(mapping, vma_pages(vma))))
 		goto out_free;
 	mapping->refcount = 1;
+	mapping->i_stat.st_size = (off_t)(vma->vm_end - vma->vm_start);	/* fixed, as shmem's */
 	mapping->next = mm->mappings;
 	mm->mappings = mapping;
 	file->f_mapping = mapping;
