@@ -11,6 +11,8 @@
 #include <criterion/criterion.h>
 #include <libgen.h>
 #include <limits.h>
+
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +31,7 @@ static const char *const mechanisms[] = {
 
 static void bench_path(char *out, size_t len)
 {
-	const char *env = getenv("VMEMU_BENCH");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return;
-	}
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		snprintf(out, len, "%s/../vmemu-bench", dirname(exe));
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "build/vmemu-bench");
+	built_program("VMEMU_BENCH", "vmemu-bench", out, len);
 }
 
 /* The whole stdout of cmd; *status gets its wait status. */

@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,28 @@ static inline off_t file_size(int fd)
 	struct stat st;
 	cr_assert_eq(fstat(fd, &st), 0);
 	return st.st_size;
+}
+
+/* Where the built program name is: $env if set, else next to the test
+ * runner's directory (so a sanitizer build's tests use that build's
+ * program), else build/name. */
+static inline void built_program(const char *env, const char *name, char *out, size_t len)
+{
+	const char *e = getenv(env);
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (e && *e) {
+		snprintf(out, len, "%s", e);
+		return;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(out, len, "%s/../%s", dirname(exe), name);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	snprintf(out, len, "build/%s", name);
 }
 
 #endif

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+
+#include "testutil.h"
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,21 +203,7 @@ static const char *str(const struct json *obj, const char *key)
 
 static void tool_path(char *out, size_t len)
 {
-	const char *env = getenv("VMEMU_TOOL");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return;
-	}
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		snprintf(out, len, "%s/../vmemu", dirname(exe));
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "build/vmemu");
+	built_program("VMEMU_TOOL", "vmemu", out, len);
 }
 
 struct result {
