@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "host/host.h"
+#include "host/sysret.h"
 
 /* handler-safe: read up to len bytes; returns the bytes read (less than len
  * only at end of file) or -errno. */
@@ -71,9 +72,7 @@ int host_fdatasync(int fd)
 
 int host_fstat(int fd, struct stat *st)
 {
-	int saved = errno, r = host_sys.fstat(fd, st) < 0 ? -errno : 0;
-	errno = saved;
-	return r;
+	return SYSCALL_RET(host_sys.fstat(fd, st));
 }
 
 int host_memfd(const char *name, int *fd)
@@ -112,11 +111,7 @@ int host_punch_hole(int fd, off_t off, off_t len)
 /* A close-on-exec duplicate sharing the open file description; -errno. */
 int host_dup(int fd)
 {
-	int saved = errno, r = host_sys.fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return SYSCALL_VAL(host_sys.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
 
 /* A new open file description of the same file (write-back must not inherit
@@ -124,24 +119,15 @@ int host_dup(int fd)
 int host_reopen(int fd, int flags)
 {
 	char path[64];
-	int saved = errno;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int r = open(path, flags | O_CLOEXEC);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return SYSCALL_VAL(open(path, flags | O_CLOEXEC));
 }
 
 /* F_GETFL, or -errno (-EBADF for a descriptor that is not open). */
 int host_fd_flags(int fd)
 {
-	int saved = errno, r = host_sys.fcntl(fd, F_GETFL, 0);
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
+	return SYSCALL_VAL(host_sys.fcntl(fd, F_GETFL, 0));
 }
 
 bool host_fd_noexec(int fd)

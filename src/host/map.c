@@ -12,16 +12,13 @@
 #include <sys/mman.h>
 
 #include "host/host.h"
+#include "host/sysret.h"
 
 _Static_assert(HOST_PROT_READ == PROT_READ && HOST_PROT_WRITE == PROT_WRITE &&
 	       HOST_PROT_EXEC == PROT_EXEC, "HOST_PROT_* must equal PROT_*");
 
 #define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-
-/* Run a libc-convention call (-1 and errno) and give 0 or -errno, leaving
- * the caller's errno as it was. */
-#define SYSCALL_RET(call) ({ int saved_ = errno; int r_ = (call) < 0 ? -errno : 0; errno = saved_; r_; })
 
 /* The host's ENOMEM can be passing (a racing munmap, the host reclaiming):
  * mmap and mprotect get one more try before the caller sees it.  handler-safe. */
