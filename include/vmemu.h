@@ -131,6 +131,16 @@ vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler);
  * not an explicit value. */
 struct vme_config {
 	int verbose;		/* VMEMU_VERBOSE: 1 = print the counters on stderr at exit(3) and vme_shutdown */
+	/* VMEMU_CACHE_MB: the memory budget, in MiB.  Resident frames (file
+	 * cache, anonymous and shared memory) never exceed it; reclaim evicts
+	 * cold pages to stay within.  Default: a quarter of physical memory,
+	 * at least 64 MiB.  At most 64 GiB on this build's frame table. */
+	unsigned long cache_mb;
+	/* VMEMU_SWAP: where anonymous, shared-anonymous and private-copy pages
+	 * go when evicted.  Default: an unlinked temporary file in /var/tmp
+	 * (or $TMPDIR).  A path names a file vmemu creates or truncates and
+	 * then owns; "off" means no swap (such pages then stay resident). */
+	const char *swap;
 };
 
 /* Initialise explicitly.  Optional: the first vme_ call initialises with
@@ -163,7 +173,15 @@ struct vme_stats {
 	uint64_t sigbus_delivered;	/* SIGBUS raised for the program */
 	uint64_t foreign_fault;		/* faults outside every emulated VMA */
 	uint64_t populate;		/* pages prefaulted (MAP_POPULATE, MADV_POPULATE_*) */
-	uint64_t pgevict;		/* file pages evicted from the page cache (MADV_PAGEOUT) */
+	uint64_t pgevict;		/* page-cache pages evicted (reclaim or MADV_PAGEOUT) */
+	uint64_t pgscan;		/* frames the reclaim clock looked at */
+	uint64_t pgdeactivate;		/* frames the clock unmapped to see if they are used again */
+	uint64_t pgactivate;		/* ... and that were: a fault mapped them back */
+	uint64_t pswpin;		/* pages read back from swap */
+	uint64_t pswpout;		/* pages written to swap */
+	uint64_t pgreadahead;		/* pages read ahead of the faulting one */
+	uint64_t pgfaultaround;		/* cached pages mapped around the faulting one */
+	uint64_t host_vma_reclaim;	/* times the host mapping count forced pages out */
 	/* Where the fault handler's time goes, in nanoseconds summed over all
 	 * faults.  Signal delivery and return happen outside the handler: a
 	 * fault's measured latency minus fault_ns / pgfault is their share. */
@@ -174,6 +192,10 @@ struct vme_stats {
 	uint64_t trace_dropped;		/* trace events lost because the tracer fell behind */
 	uint64_t nr_vmas;		/* emulated VMAs now */
 	uint64_t nr_mapped_files;	/* page caches (files and shared anonymous objects) now */
+	uint64_t nr_resident;		/* frames resident now (never above nr_budget) */
+	uint64_t nr_budget;		/* the memory budget, in pages */
+	uint64_t nr_swap;		/* pages in swap now */
+	uint64_t nr_host_vmas;		/* host mappings of the process, as last counted */
 };
 int vme_stats(struct vme_stats *out);
 

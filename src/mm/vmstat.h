@@ -14,7 +14,9 @@
 	X(pgfault) X(pgmajfault) X(anon_fault) X(read_fault) X(cow_fault) \
 	X(shared_fault) X(wp_fault) X(wp_copy) X(spurious_fault) X(pgpgin) \
 	X(pgpgout) X(writeback_error) X(read_error) X(sigsegv_delivered) \
-	X(sigbus_delivered) X(foreign_fault) X(populate) X(pgevict) \
+	X(sigbus_delivered) X(foreign_fault) X(populate) X(pgevict) X(pgscan) \
+	X(pgdeactivate) X(pgactivate) X(pswpin) X(pswpout) X(pgreadahead) \
+	X(pgfaultaround) X(host_vma_reclaim) \
 	X(fault_ns) X(lookup_ns) X(fill_ns) X(protect_ns) X(trace_dropped)
 
 enum vm_event_item {
