@@ -23,6 +23,7 @@ Test(evict, pageout_writes_back_drops_and_reads_again)
 	int fd = pattern_file(4 * PG, 0);
 	volatile unsigned char *s = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	volatile unsigned char *p = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	cr_assert_eq(vme_madvise((void *)s, 4 * PG, MADV_RANDOM), 0);	/* page by page */
 	for (size_t i = 0; i < 4; i++)
 		cr_assert_eq(s[i * PG], pattern_byte(i * PG));
 	s[PG + 1] = 0xd1;		/* dirty */

@@ -103,6 +103,7 @@ Test(file_shared, reads_the_file_lazily)
 	unsigned char *p = vme_mmap(NULL, 8 * PG, PROT_READ, MAP_SHARED, fd, 0);
 	cr_assert_neq(p, MAP_FAILED);
 	cr_assert_eq(stats().pgpgin, before.pgpgin, "mmap reads nothing");
+	cr_assert_eq(vme_madvise(p, 8 * PG, MADV_RANDOM), 0);	/* no readahead */
 	cr_assert_eq(p[3 * PG + 5], pattern_byte(3 * PG + 5));
 	cr_assert_eq(stats().pgpgin - before.pgpgin, 1, "one page read for one touch");
 	for (size_t i = 0; i < 8 * PG; i++)
@@ -297,7 +298,9 @@ Test(mmap, map_fixed_replaces_emulated_mapping)
 
 Test(mmap, unaligned_length_and_hint)
 {
-	/* A hint known to be free: where a host mapping just was. */
+	/* A hint known to be free: where a host mapping just was (once vmemu
+	 * has made its own first mappings). */
+	vme_init(NULL);
 	void *hint = mmap(NULL, 64 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	hint = (char *)hint + 32 * PG;
 	munmap((char *)hint - 32 * PG, 64 * PG);

@@ -411,6 +411,7 @@ Test(inject, pread_half_page_at_a_time_is_completed, .init = setup, .fini = tear
 {
 	int fd = pattern_file(2 * PG, 0);
 	unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	cr_assert_eq(vme_madvise(p, 2 * PG, MADV_RANDOM), 0);	/* one pread per page */
 	pread_chunk = PG / 2;
 	INJECT(inj_pread, 0, 0, 0);
 	((volatile unsigned char *)p)[PG + 5] = 0xee;	/* a COW fault fills first */
@@ -446,6 +447,7 @@ Test(inject, pread_eio_sigbus_has_adrerr_exact_address_and_counts_read_error, .i
 {
 	int fd = pattern_file(3 * PG, 0);
 	unsigned char *p = vme_mmap(NULL, 3 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	cr_assert_eq(vme_madvise(p, 3 * PG, MADV_RANDOM), 0);	/* one pread per page */
 	unsigned char c;
 
 	assert_pattern(p, 0, PG);
@@ -467,6 +469,7 @@ Test(inject, pread_eio_on_the_nth_fill_fails_that_page_only, .init = setup, .fin
 {
 	int fd = pattern_file(4 * PG, 0);
 	unsigned char *p = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	cr_assert_eq(vme_madvise(p, 4 * PG, MADV_RANDOM), 0);	/* one pread per page */
 	unsigned char c;
 
 	catch_signal(SIGBUS);

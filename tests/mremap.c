@@ -42,6 +42,7 @@ static const struct world vme = { "vmemu", vme_mmap, vme_munmap, vme_mprotect, v
 /* n pages of free address space (reserved and released again). */
 static char *free_space(size_t n)
 {
+	vme_init(NULL);		/* vmemu's own first mappings must not land in the hole */
 	char *p = mmap(NULL, n * PG, PROT_NONE, ANON, -1, 0);
 	munmap(p, n * PG);
 	return p;

@@ -144,14 +144,17 @@ Test(page_cache, fill_reads_the_file_and_zeroes_the_tail)
 {
 	int fd = pattern_file(PG + 100, 0);
 	struct file *f;
-	struct vm_area_struct vma = { .vm_start = 0, .vm_end = 3 * PG, .vm_flags = VM_READ };
+	struct vm_area_struct vma = { .vm_start = 0, .vm_end = 3 * PG, .vm_flags = VM_READ | VM_RAND_READ };	/* no readahead */
 
 	cr_assert_eq(file_open_mapping(&mm, fd, false, &f), 0);
 	cr_assert_eq(mapping_grow(f->f_mapping, 3), 0);
 	vma.vm_file = f;
 	struct fault vmf = { .vma = &vma, .pgoff = 1 };
+	cr_assert_eq(vmscan_init(64), 0);
 	cr_assert_eq(filemap_fault(&vmf), VM_FAULT_MAJOR);
+	unlock_page(f->f_mapping, 1);	/* it returns the page locked */
 	cr_assert_eq(filemap_fault(&vmf), 0, "the second lookup hits the cache");
+	unlock_page(f->f_mapping, 1);
 	const unsigned char *page = (unsigned char *)f->f_mapping->direct + PG;
 	for (size_t i = 0; i < 100; i++)
 		cr_assert_eq(page[i], pattern_byte(PG + i));

@@ -29,6 +29,31 @@ static int option_int(int explicit_value, const char *env, int dflt)
 	return dflt;
 }
 
+static unsigned long option_ulong(unsigned long explicit_value, const char *env)
+{
+	const char *s;
+
+	if (explicit_value)
+		return explicit_value;
+	if ((s = host_getenv(env)) && *s)
+		return strtoul(s, NULL, 10);
+	return 0;
+}
+
+/* VMEMU_SWAP, else a temporary file in $TMPDIR or /var/tmp. */
+static const char *option_swap(const char *explicit_value)
+{
+	const char *s;
+
+	if (explicit_value && *explicit_value)
+		return explicit_value;
+	if ((s = host_getenv("VMEMU_SWAP")) && *s)
+		return s;
+	if ((s = host_getenv("TMPDIR")) && *s)
+		return s;
+	return "/var/tmp";
+}
+
 /* VMEMU_VERBOSE: the counters on stderr, one "vmemu: name value" a line. */
 static void report_counters(void)
 {
@@ -63,7 +88,8 @@ static int init_locked(const struct vme_config *cfg)
 
 	if (!cfg)
 		cfg = &zero;
-	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0));
+	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0),
+			option_ulong(cfg->cache_mb, "VMEMU_CACHE_MB"), option_swap(cfg->swap));
 	if (r)
 		return r;
 	if (!atexit_registered && atexit(writeback_at_exit) == 0)
@@ -145,6 +171,10 @@ VME_EXPORT int vme_stats(struct vme_stats *out)
 #undef X
 	mmap_read_lock();
 	s.nr_vmas = init_mm.map_count;
+	s.nr_resident = nr_resident_pages();
+	s.nr_budget = nr_budget_pages();
+	s.nr_swap = nr_swap_pages();
+	s.nr_host_vmas = nr_host_mappings();
 	for (struct address_space *m = init_mm.mappings; m; m = m->next)
 		s.nr_mapped_files++;
 	mmap_read_unlock();

@@ -47,6 +47,10 @@ struct host_syscalls {
 	int (*memfd_create)(const char *name, unsigned int flags);
 	int (*fcntl)(int fd, int cmd, long arg);
 	int (*close)(int fd);
+	int (*open)(const char *path, int flags, int mode);
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	off_t (*lseek)(int fd, off_t off, int whence);
+	int (*fadvise)(int fd, off_t off, off_t len, int advice);
 };
 extern struct host_syscalls host_sys;
 /* Put back the real system calls (tests call this after injecting). */
@@ -81,7 +85,7 @@ int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
 
 /* --- files and memory objects (host/file.c) --- */
 ssize_t host_read_full(int fd, void *dst, size_t len, off_t off);	/* handler-safe */
-ssize_t host_write_full(int fd, const void *src, size_t len, off_t off);
+ssize_t host_write_full(int fd, const void *src, size_t len, off_t off);	/* handler-safe */
 int host_fdatasync(int fd);
 int host_fstat(int fd, struct stat *st);
 int host_memfd(const char *name, int *fd);
@@ -94,6 +98,17 @@ bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
 int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
+
+/* --- memory pressure (host/pressure.c): swap files, the process's own
+ * memory seen through /proc/self/mem, the host's limits --- */
+int host_open_swap(const char *path, int *fd, bool *is_dir);
+int host_self_mem_open(int *fd);
+ssize_t host_self_mem_rw(int fd, void *buf, size_t len, unsigned long addr, bool write);	/* handler-safe */
+off_t host_seek_data(int fd, off_t off);		/* next byte of data at or after off, or -ENXIO */
+void host_readahead(int fd, off_t off, off_t len);	/* handler-safe: POSIX_FADV_WILLNEED */
+int host_count_mappings(void);				/* handler-safe: lines of /proc/self/maps */
+unsigned long host_max_map_count(void);
+unsigned long host_phys_pages(void);
 
 /* --- the trap (host/trap.c) --- */
 enum host_fault {

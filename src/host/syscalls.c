@@ -4,6 +4,7 @@
  * Every system call vmemu makes goes through host_sys.  Tests replace entries
  * to inject failures and call host_sys_reset() to put the real ones back.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,6 +20,21 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 static int sys_fcntl(int fd, int cmd, long arg)
 {
 	return fcntl(fd, cmd, arg);
+}
+
+static int sys_open(const char *path, int flags, int mode)
+{
+	return open(path, flags, mode);
+}
+
+/* posix_fadvise returns its error; the table's convention is -1 and errno. */
+static int sys_fadvise(int fd, off_t off, off_t len, int advice)
+{
+	int e = posix_fadvise(fd, off, len, advice);
+
+	if (e)
+		errno = e;
+	return e ? -1 : 0;
 }
 
 static const struct host_syscalls host_sys_real = {
@@ -38,6 +54,10 @@ static const struct host_syscalls host_sys_real = {
 	.memfd_create = memfd_create,
 	.fcntl = sys_fcntl,
 	.close = close,
+	.open = sys_open,
+	.read = read,
+	.lseek = lseek,
+	.fadvise = sys_fadvise,
 };
 
 struct host_syscalls host_sys = host_sys_real;

@@ -17,6 +17,8 @@
  * fault on a missing page is handled as a read, and a fault that repeats on
  * a present read-only page is taken as the write it must be.
  */
+#include <errno.h>
+
 #include "host/host.h"
 #include "mm/mm.h"
 #include "mm/trace.h"
@@ -25,39 +27,115 @@
 /* Install entry as the PTE of vmf->address: host protection first, then the
  * software PTE, so a racing fault that reads the new PTE finds the page
  * already accessible (it is then spurious).  Downgrades go the other way
- * (PTE first): the host never refuses what the PTE grants.  (finish_fault) */
+ * (PTE first): the host never refuses what the PTE grants.  If the host
+ * refuses for lack of mappings (vm.max_map_count), reclaim merges some and
+ * the protection is tried again: the access must not fail for that.
+ * (finish_fault) */
 static int finish_fault(struct fault *vmf, pte_t entry)
 {
 	int prot = vma_host_prot(vmf->vma, entry);
 	unsigned long t0 = host_now_ns();
 	int r = host_protect(vmf->address, PAGE_SIZE, prot);
 
+	if (r == -ENOMEM) {
+		host_vmas_pressure();
+		r = host_protect(vmf->address, PAGE_SIZE, prot);
+	}
 	count_vm_events(EV_protect_ns, host_now_ns() - t0);
 	if (r)
 		return VM_FAULT_OOM;
+	host_vmas_account(1);
 	set_pte_at(vmf->address, vmf->pte, entry);
+	return 0;
+}
+
+static pte_t anon_entry(const struct fault *vmf, unsigned long slot)
+{
+	return mk_pte(PTE_PRESENT | PTE_ANON | ((vmf->vma->vm_flags & VM_WRITE) ? PTE_WRITE : 0), slot);
+}
+
+/* Map a new private frame at vmf->address with entry's flags: the host
+ * allocated it (a zero page, or a COW copy made by touch).  (The frame
+ * table's part of do_anonymous_page and wp_page_copy.) */
+static int map_private_frame(struct fault *vmf, pte_t flags, bool copy)
+{
+	unsigned long slot = alloc_frame();
+	int ret;
+
+	if (!slot)
+		return VM_FAULT_OOM;
+	ret = finish_fault(vmf, flags | mk_pte(0, slot));
+	if (ret) {
+		free_frame(slot);
+		return ret;
+	}
+	if (copy)
+		host_touch_write(vmf->address);
+	set_frame(slot, NULL, vmf->address);
 	return 0;
 }
 
 /* Private anonymous memory: the host gives a zero page on first touch. */
 static int do_anonymous_page(struct fault *vmf)
 {
-	pte_t entry = PTE_PRESENT | PTE_ANON;
+	count_vm_event(EV_anon_fault);
+	vmf->trace_kind = TRACE_ANON_FAULT;
+	return map_private_frame(vmf, anon_entry(vmf, 0), false);
+}
+
+/* A private page reclaim made PROT_NONE to see if it is still used: it is. */
+static int do_anon_reactivate(struct fault *vmf)
+{
+	unsigned long slot = pte_val(vmf->orig_pte);
+
+	vmf->trace_kind = TRACE_ANON_FAULT;
+	mark_frame_accessed(slot);
+	return finish_fault(vmf, anon_entry(vmf, slot));
+}
+
+/* A private page in swap (do_swap_page): read it back into the host page
+ * through /proc/self/mem while the page is still PROT_NONE, then map it. */
+static int do_swap_page(struct fault *vmf)
+{
+	unsigned long entry = pte_val(vmf->orig_pte), slot = alloc_frame();
+	int ret = VM_FAULT_MAJOR;
 
 	count_vm_event(EV_anon_fault);
 	vmf->trace_kind = TRACE_ANON_FAULT;
-	if (vmf->vma->vm_flags & VM_WRITE)
-		entry |= PTE_WRITE;
-	return finish_fault(vmf, entry);
+	if (!slot)
+		return VM_FAULT_OOM;
+	char *buf = swap_bounce_get();
+	if (swap_readpage(entry, buf) ||
+	    host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
+		ret = VM_FAULT_SIGBUS;	/* the page stays in swap: a later access retries */
+	swap_bounce_put(buf);
+	if (!(ret & VM_FAULT_ERROR))
+		ret |= finish_fault(vmf, anon_entry(vmf, slot));
+	if (ret & VM_FAULT_ERROR) {
+		free_frame(slot);
+		return ret;
+	}
+	set_frame(slot, NULL, vmf->address);
+	swap_free(entry);
+	count_vm_event(EV_pgmajfault);
+	return ret;
 }
 
+/* vm_ops->fault returns with the page-cache page locked (VM_FAULT_LOCKED):
+ * reclaim cannot take it away before it is mapped. */
 static int __do_fault(struct fault *vmf)
 {
 	return vmf->vma->vm_ops->fault(vmf);
 }
 
-/* Map the page cache page.  Shared pages with write-back start read-only so
- * their first write is seen; shmem pages need no write-notify. */
+static void unlock_fault_page(struct fault *vmf)
+{
+	unlock_page(vmf->vma->vm_file->f_mapping, vmf->pgoff);
+}
+
+/* Map the page cache page, and its cached neighbours with it.  Shared pages
+ * with write-back start read-only so their first write is seen; shmem pages
+ * need no write-notify. */
 static int do_read_fault(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -72,13 +150,16 @@ static int do_read_fault(struct fault *vmf)
 	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) == (VM_SHARED | VM_WRITE) &&
 	    !vma->vm_ops->page_mkwrite)
 		entry |= PTE_WRITE;
-	return ret | finish_fault(vmf, entry);
+	if (!do_fault_around(vmf, entry))
+		ret |= finish_fault(vmf, entry);
+	unlock_fault_page(vmf);
+	return ret;
 }
 
 /* A write to a private page not yet present: fill the cache page, then give
  * this VMA its own copy.  The host's COW of the private memfd mapping is the
- * copy; touching the page now makes it happen before anyone else can write
- * the cache page. */
+ * copy; touching the page now, with the cache page still locked, makes it
+ * happen before anyone else can write or evict the cache page. */
 static int do_cow_fault(struct fault *vmf)
 {
 	int ret;
@@ -88,27 +169,23 @@ static int do_cow_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
-	ret |= finish_fault(vmf, PTE_PRESENT | PTE_WRITE | PTE_ANON);
-	if (!(ret & VM_FAULT_ERROR))
-		host_touch_write(vmf->address);
+	ret |= map_private_frame(vmf, anon_entry(vmf, 0), true);
+	unlock_fault_page(vmf);
 	return ret;
 }
 
-/* Dirty a shared page and make it writable, under the page lock so that
- * write-back's clean-and-protect cannot interleave. */
+/* Dirty a shared page and make it writable, under the page lock (the
+ * caller's) so that write-back's clean-and-protect cannot interleave. */
 static int wp_page_shared(struct fault *vmf, pte_t entry)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct address_space *mapping = vma->vm_file->f_mapping;
 	int ret;
 
 	if (!vma->vm_ops->page_mkwrite)
 		return finish_fault(vmf, entry | PTE_WRITE);
-	lock_page(mapping, vmf->pgoff);
 	ret = vma->vm_ops->page_mkwrite(vmf);
 	if (!(ret & VM_FAULT_ERROR))
 		ret |= finish_fault(vmf, entry | PTE_WRITE);
-	unlock_page(mapping, vmf->pgoff);
 	return ret;
 }
 
@@ -122,7 +199,9 @@ static int do_shared_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
-	return ret | wp_page_shared(vmf, PTE_PRESENT);
+	ret |= wp_page_shared(vmf, PTE_PRESENT);
+	unlock_fault_page(vmf);
+	return ret;
 }
 
 static int do_fault(struct fault *vmf)
@@ -134,7 +213,9 @@ static int do_fault(struct fault *vmf)
 	return do_shared_fault(vmf);
 }
 
-/* A write to a present, read-only page of a writable VMA. */
+/* A write to a present, read-only page of a writable VMA.  A page-cache
+ * page is locked while it is dirtied or copied, as write-back expects; the
+ * PTE lock we hold keeps reclaim from unmapping it meanwhile. */
 static int do_wp_page(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -144,22 +225,29 @@ static int do_wp_page(struct fault *vmf)
 	vmf->trace_kind = TRACE_WP_FAULT;
 	if (vmf->orig_pte & PTE_ANON)		/* wp_page_reuse: already ours */
 		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
-	if (vma->vm_flags & VM_SHARED)
-		return wp_page_shared(vmf, vmf->orig_pte);
-	count_vm_event(EV_wp_copy);		/* wp_page_copy */
-	ret = finish_fault(vmf, vmf->orig_pte | PTE_WRITE | PTE_ANON);
-	if (!ret)
-		host_touch_write(vmf->address);
+	lock_page(vma->vm_file->f_mapping, vmf->pgoff);
+	if (vma->vm_flags & VM_SHARED) {
+		ret = wp_page_shared(vmf, vmf->orig_pte);
+	} else {
+		count_vm_event(EV_wp_copy);	/* wp_page_copy */
+		ret = map_private_frame(vmf, anon_entry(vmf, 0), true);
+	}
+	unlock_fault_page(vmf);
 	return ret;
 }
 
+/* Called with the PTE lock held (the kernel's pte_offset_map_lock). */
 static int handle_pte_fault(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 
-	vmf->orig_pte = __atomic_load_n(vmf->pte, __ATOMIC_ACQUIRE);
-	if (!(vmf->orig_pte & PTE_PRESENT))	/* do_pte_missing */
+	if (vmf->orig_pte & PTE_SWAP)
+		return do_swap_page(vmf);
+	if (!(vmf->orig_pte & PTE_PRESENT)) {	/* do_pte_missing */
+		if (vmf->orig_pte & PTE_ANON)
+			return do_anon_reactivate(vmf);
 		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
+	}
 	if (vmf->orig_pte & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
 	if (vmf->flags & FAULT_FLAG_WRITE)
@@ -192,8 +280,11 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 		ret = VM_FAULT_SIGSEGV;
 	else if (!(vmf.pte = pte_offset(vmf.address, true)))
 		ret = VM_FAULT_OOM;
-	else
+	else {
+		vmf.orig_pte = pte_lock(vmf.pte);
 		ret = handle_pte_fault(&vmf);
+		pte_unlock(vmf.pte);
+	}
 	if (ret & VM_FAULT_SIGSEGV)
 		vmf.trace_kind = TRACE_SIGSEGV;
 	else if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM))

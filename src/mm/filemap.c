@@ -27,22 +27,6 @@ static unsigned long mapping_dirty_add(struct address_space *mapping, long delta
 	return __atomic_add_fetch(&mapping->shared->nr_dirty, (unsigned long)delta, __ATOMIC_ACQ_REL);
 }
 
-/* handler-safe: readpage for regular files.  The tail past end of file
- * reads as zeros; a page wholly past it is -ENXIO (SIGBUS for the faulter). */
-static int file_readpage(struct fault *vmf, char *dst)
-{
-	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
-	ssize_t n = host_read_full(mapping->fd, dst, PAGE_SIZE, (off_t)(vmf->pgoff << PAGE_SHIFT));
-
-	if (n < 0)
-		return (int)n;
-	if (n == 0)
-		return -ENXIO;
-	memset(dst + n, 0, PAGE_SIZE - (size_t)n);
-	count_vm_event(EV_pgpgin);
-	return 0;
-}
-
 /* writepage for regular files: only the bytes before end of file reach it. */
 static int file_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
 {
@@ -63,13 +47,15 @@ static int file_writepage(struct address_space *mapping, unsigned long pgoff, co
 }
 
 static const struct address_space_operations file_aops = {
-	.readpage = file_readpage,
-	.writepage = file_writepage,
+	.writepage = file_writepage,	/* reads go through page_cache_fill */
 };
 
-/* handler-safe: vm_ops->fault for files.  Makes mapping page vmf->pgoff
- * PG_uptodate, reading it under the page lock if it is not.  Returns 0,
- * VM_FAULT_MAJOR if it read, or VM_FAULT_SIGBUS. */
+/* handler-safe: vm_ops->fault for files and devices.  Makes mapping page
+ * vmf->pgoff PG_uptodate, reading it (and a readahead window) if it is not,
+ * and returns with it locked (the kernel's VM_FAULT_LOCKED), so reclaim
+ * cannot take it before it is mapped.  Returns 0 for a cache hit,
+ * VM_FAULT_MAJOR if it read, VM_FAULT_SIGBUS (unlocked) past end of file or
+ * on an I/O error, VM_FAULT_OOM (unlocked) if no frame can be had. */
 int filemap_fault(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
@@ -78,31 +64,31 @@ int filemap_fault(struct fault *vmf)
 
 	if (pgoff >= mapping->nr_pages)
 		return VM_FAULT_SIGBUS;
-	if (__atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate) {
+	lock_page(mapping, pgoff);
+	pgflags_t f = mapping->flags[pgoff];
+	if (f & PG_uptodate) {
 		/* A cached page: is it still inside the file?  (Another process
 		 * may have truncated it; Linux would have dropped the page.) */
 		struct stat st;
 		if (mapping->fd >= 0 && !host_fstat(mapping->fd, &st) &&
-		    (off_t)(pgoff << PAGE_SHIFT) >= st.st_size)
+		    (off_t)(pgoff << PAGE_SHIFT) >= st.st_size) {
+			unlock_page(mapping, pgoff);
 			return VM_FAULT_SIGBUS;
+		}
+		if (!mapping->device)
+			mark_frame_accessed(pg_val(f));
+		ra_hit(vmf->vma->vm_file);
 		return 0;
 	}
-	lock_page(mapping, pgoff);
-	if (mapping->flags[pgoff] & PG_uptodate) {	/* filled while we waited */
-		unlock_page(mapping, pgoff);
-		return 0;
-	}
-	unsigned long t0 = host_now_ns();
-	r = mapping->a_ops->readpage(vmf, mapping->direct + (pgoff << PAGE_SHIFT));
-	count_vm_events(EV_fill_ns, host_now_ns() - t0);
+	r = page_cache_fill(vmf);
 	if (r) {
 		unlock_page(mapping, pgoff);
+		if (r == -ENOMEM)
+			return VM_FAULT_OOM;
 		if (r != -ENXIO)
 			count_vm_event(EV_read_error);
 		return VM_FAULT_SIGBUS;
 	}
-	__atomic_fetch_or(&mapping->flags[pgoff], PG_uptodate, __ATOMIC_RELEASE);
-	unlock_page(mapping, pgoff);
 	count_vm_event(EV_pgmajfault);
 	return VM_FAULT_MAJOR;
 }
@@ -136,6 +122,36 @@ const struct file_operations generic_file_operations = {
 	.mmap = generic_file_mmap,
 };
 
+/* Forget page pgoff (delete_from_page_cache): its dirty count, its frame
+ * or swap slot and its flags (it stays locked).  Caller holds the page lock,
+ * has unmapped it everywhere, and frees its memfd backing. */
+void page_cache_drop(struct address_space *mapping, unsigned long pgoff)
+{
+	pgflags_t f = mapping->flags[pgoff];
+
+	if (f & PG_dirty)
+		__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
+	if (f & PG_swap)
+		swap_free(pg_val(f));
+	else if ((f & PG_uptodate) && !mapping->device)
+		release_frame(pg_val(f), mapping, pgoff);
+	__atomic_store_n(&mapping->flags[pgoff], PG_locked, __ATOMIC_RELEASE);
+}
+
+/* The first page at or after pgoff that may be cached (has data in the
+ * memfd), or nr_pages: walks only what is resident, so a terabyte file with
+ * a few cached pages costs a few steps. */
+unsigned long mapping_next_resident(struct address_space *mapping, unsigned long pgoff)
+{
+	if (pgoff >= mapping->nr_pages)
+		return mapping->nr_pages;
+	off_t off = host_seek_data(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT));
+	if (off < 0)
+		return off == -ENXIO ? mapping->nr_pages : pgoff;	/* unknown: look at every page */
+	unsigned long next = (unsigned long)off >> PAGE_SHIFT;
+	return next < mapping->nr_pages ? next : mapping->nr_pages;
+}
+
 /* Take page pgoff out of every mapping of it that still shows the page
  * cache (private copies stay): unmap_mapping_range without even_cows. */
 static int unmap_mapping_page(struct address_space *mapping, unsigned long pgoff)
@@ -147,7 +163,8 @@ static int unmap_mapping_page(struct address_space *mapping, unsigned long pgoff
 			continue;
 		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
 		pte_t *pte = pte_offset(addr, false);
-		if (pte && *pte && !(*pte & PTE_ANON) && (r = zap_page_range(vma, addr, addr + PAGE_SIZE)))
+		if (pte && (ptep_get(pte) & (PTE_PRESENT | PTE_ANON | PTE_SWAP)) == PTE_PRESENT &&
+		    (r = zap_page_range(vma, addr, addr + PAGE_SIZE)))
 			return r;
 	}
 	return 0;
@@ -175,8 +192,9 @@ int mapping_revalidate(struct address_space *mapping)
 		return 0;
 	unsigned long eof_page = (unsigned long)st.st_size >> PAGE_SHIFT;
 	size_t tail = (size_t)st.st_size & (PAGE_SIZE - 1);
-	for (unsigned long pgoff = 0; pgoff < mapping->nr_pages; pgoff++) {
-		uint8_t f = mapping->flags[pgoff];
+	for (unsigned long pgoff = mapping_next_resident(mapping, 0); pgoff < mapping->nr_pages;
+	     pgoff = mapping_next_resident(mapping, pgoff + 1)) {
+		pgflags_t f = mapping->flags[pgoff];
 		if (!(f & PG_uptodate))
 			continue;
 		bool past_eof = pgoff > eof_page || (pgoff == eof_page && !tail);
@@ -190,9 +208,7 @@ int mapping_revalidate(struct address_space *mapping)
 			unlock_page(mapping, pgoff);
 			return r;	/* still mapped somewhere: keep the page */
 		}
-		if (mapping->flags[pgoff] & PG_dirty)
-			__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
-		mapping->flags[pgoff] = PG_locked;	/* not uptodate, not dirty */
+		page_cache_drop(mapping, pgoff);
 		host_punch_hole(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT), (off_t)PAGE_SIZE);
 		unlock_page(mapping, pgoff);
 	}
@@ -218,7 +234,11 @@ int evict_page(struct address_space *mapping, unsigned long pgoff)
 		unlock_page(mapping, pgoff);
 		return r;	/* still mapped somewhere: keep the page */
 	}
-	mapping->flags[pgoff] = PG_locked;	/* not uptodate */
+	if (mapping->flags[pgoff] & PG_dirty) {	/* dirtied again since: try later */
+		unlock_page(mapping, pgoff);
+		return 0;
+	}
+	page_cache_drop(mapping, pgoff);
 	host_punch_hole(mapping->memfd, (off_t)(pgoff << PAGE_SHIFT), (off_t)PAGE_SIZE);
 	unlock_page(mapping, pgoff);
 	count_vm_event(EV_pgevict);
@@ -244,19 +264,44 @@ int page_mkclean(struct address_space *mapping, unsigned long pgoff)
 			continue;
 		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
 		pte_t *pte = pte_offset(addr, false);
-		if (!pte || !(*pte & PTE_WRITE))
+		if (!pte || (ptep_get(pte) & (PTE_WRITE | PTE_ANON)) != PTE_WRITE)
 			continue;
 		/* PTE first: the host must never refuse what the PTE grants (a
 		 * store before the protect is still written by writepage). */
-		pte_t orig = *pte, entry = (pte_t)(orig & ~PTE_WRITE);
+		pte_t orig = ptep_get(pte), entry = orig & ~(pte_t)PTE_WRITE;
 		set_pte_at(addr, pte, entry);
 		int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
 		if (r) {
 			set_pte_at(addr, pte, orig);	/* still writable: say so */
 			return r;
 		}
+		host_vmas_account(1);
 	}
 	return 0;
+}
+
+/* handler-safe: write back dirty page pgoff, locked by the caller and mapped
+ * nowhere (reclaim unmapped it), so nothing can dirty it meanwhile.  On
+ * failure it stays dirty and the mapping keeps the error.  Returns 0 or the
+ * write's -errno. */
+int writeback_locked_page(struct address_space *mapping, unsigned long pgoff)
+{
+	unsigned long t0 = host_now_ns();
+	int r;
+
+	__atomic_fetch_and(&mapping->flags[pgoff], ~(pgflags_t)PG_dirty, __ATOMIC_ACQ_REL);
+	mapping_dirty_add(mapping, -1);
+	r = mapping->a_ops->writepage(mapping, pgoff, mapping->direct + (pgoff << PAGE_SHIFT));
+	if (!r) {
+		trace_writeback(pgoff, host_now_ns() - t0);
+		return 0;
+	}
+	__atomic_fetch_or(&mapping->flags[pgoff], PG_dirty, __ATOMIC_ACQ_REL);
+	mapping_dirty_add(mapping, 1);
+	if (!mapping->wb_err)
+		mapping->wb_err = r;
+	count_vm_event(EV_writeback_error);
+	return r;
 }
 
 /* Write back page pgoff if dirty: clean it and write-protect it first, so a
@@ -290,7 +335,7 @@ int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
 		count_vm_event(EV_writeback_error);
 		return r;
 	}
-	__atomic_fetch_and(&mapping->flags[pgoff], (uint8_t)~PG_dirty, __ATOMIC_ACQ_REL);
+	__atomic_fetch_and(&mapping->flags[pgoff], ~(pgflags_t)PG_dirty, __ATOMIC_ACQ_REL);
 	mapping_dirty_add(mapping, -1);
 	unlock_page(mapping, pgoff);
 
@@ -320,7 +365,9 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 		return 0;
 	if (last >= mapping->nr_pages)
 		last = mapping->nr_pages - 1;
-	for (unsigned long i = first; i <= last && mapping_nr_dirty(mapping) && first < mapping->nr_pages; i++) {
+	for (unsigned long i = mapping_next_resident(mapping, first);
+	     i <= last && mapping_nr_dirty(mapping) && first < mapping->nr_pages;
+	     i = mapping_next_resident(mapping, i + 1)) {
 		if ((mapping->flags[i] & PG_dirty) && (r = writeback_clean_page(mapping, i)) && !err)
 			err = r;
 	}
@@ -361,7 +408,8 @@ int mapping_grow(struct address_space *mapping, unsigned long nr_pages)
 		nr_pages = old * 2;
 	if ((r = grow_object(mapping->memfd, &view, old << PAGE_SHIFT, nr_pages << PAGE_SHIFT)))
 		return r;
-	if ((r = grow_object(mapping->shared_fd, &shared, old ? hdr + old : 0, hdr + nr_pages))) {
+	if ((r = grow_object(mapping->shared_fd, &shared, old ? hdr + old * sizeof(pgflags_t) : 0,
+			       hdr + nr_pages * sizeof(pgflags_t)))) {
 		/* Put the frames' view back as it was, so nothing leaks. */
 		if (!old)
 			host_free(view, nr_pages << PAGE_SHIFT);
@@ -405,10 +453,16 @@ static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
 		p = &(*p)->next;
 	if (*p)
 		*p = mapping->next;
+	if (!mapping->device)
+		free_mapping_frames(mapping);
+	if (mapping->shared && mapping->nr_swapped)
+		for (unsigned long pgoff = 0; pgoff < mapping->nr_pages; pgoff++)
+			if (mapping->flags[pgoff] & PG_swap)
+				swap_free(pg_val(mapping->flags[pgoff]));
 	if (mapping->direct)
 		host_free(mapping->direct, mapping->nr_pages << PAGE_SHIFT);
 	if (mapping->shared)
-		host_free(mapping->shared, sizeof(struct mapping_shared) + mapping->nr_pages);
+		host_free(mapping->shared, sizeof(struct mapping_shared) + mapping->nr_pages * sizeof(pgflags_t));
 	if (mapping->memfd >= 0)
 		host_close(mapping->memfd);
 	host_close(mapping->shared_fd);

@@ -7,7 +7,7 @@
  * mprotect, ...) run with asynchronous signals blocked, so no signal handler
  * on the writer's own thread can fault and wait for it.
  *
- * The page lock is PG_locked in the page's flags byte (shared across fork),
+ * The page lock is PG_locked in the page's flags word (shared across fork),
  * held only while a page is filled or its dirty state changes.
  */
 #include <pthread.h>
@@ -57,7 +57,7 @@ void mmap_write_unlock(void)
 /* handler-safe: takes the page lock of mapping's page pgoff. */
 void lock_page(struct address_space *mapping, unsigned long pgoff)
 {
-	uint8_t *f = &mapping->flags[pgoff];
+	pgflags_t *f = &mapping->flags[pgoff];
 
 	while (__atomic_fetch_or(f, PG_locked, __ATOMIC_ACQUIRE) & PG_locked)
 		host_yield();
@@ -66,7 +66,7 @@ void lock_page(struct address_space *mapping, unsigned long pgoff)
 /* handler-safe: drops it. */
 void unlock_page(struct address_space *mapping, unsigned long pgoff)
 {
-	__atomic_fetch_and(&mapping->flags[pgoff], (uint8_t)~PG_locked, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&mapping->flags[pgoff], ~(pgflags_t)PG_locked, __ATOMIC_RELEASE);
 }
 
 /* fork: no child may inherit the lock half-taken.  The parent holds it for
@@ -81,6 +81,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+	swap_fork_parent();
 	mmap_write_unlock();
 	host_trap_leave_emulator(&fork_saved_mask);
 }
@@ -88,6 +89,8 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	mm_fork_child();
+	vmscan_fork_child();
+	swap_fork_child();
 	readers = 0;
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
 	pthread_mutex_init(&writer_mutex, NULL);

@@ -6,14 +6,14 @@
  * and _WRITE fault pages in, so the range can be handed to read(2) and
  * write(2), which get EFAULT on an unpopulated emulated page.  MADV_WILLNEED
  * reads a file range into the page cache now.  NORMAL, RANDOM and SEQUENTIAL
- * set the VMA's read-pattern flags.  Hints with no emulated meaning
- * (MADV_FREE, MADV_COLD) are accepted and change nothing, which is what
- * Linux does when it has no memory pressure to act on.  MADV_PAGEOUT evicts
- * file pages now (written back first); anonymous and shmem pages stay until
- * vmemu has swap.  MADV_REMOVE
- * punches a hole in the object and drops the pages from every mapping.  Flags that only
- * concern the host's own handling of the range (fork, dumps, KSM, THP) are
- * passed to the host for it.
+ * set the VMA's read-pattern flags, which steer readahead and fault-around
+ * (readahead.c).  MADV_COLD unmaps pages and clears their referenced bit so
+ * reclaim takes them first; MADV_PAGEOUT reclaims them now: file pages are
+ * written back and evicted, private and shmem pages go to swap.  MADV_FREE
+ * is accepted and changes nothing, as Linux without memory pressure.
+ * MADV_REMOVE punches a hole in the object and drops the pages from every
+ * mapping.  Flags that only concern the host's own handling of the range
+ * (fork, dumps, KSM, THP) are passed to the host for it.
  */
 #include <errno.h>
 #include <linux/mman.h>
@@ -21,30 +21,41 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
+/* Clear the PTE at addr, whose value is pte, and free what it holds: a
+ * private page's frame or its swap slot (zap_pte_range).  The host page is
+ * the caller's business. */
+void zap_pte(unsigned long addr, pte_t *ptep, pte_t pte)
+{
+	set_pte_at(addr, ptep, 0);
+	if (pte & PTE_SWAP)
+		swap_free(pte_val(pte));
+	else if (pte & PTE_ANON)
+		release_frame(pte_val(pte), NULL, addr);
+}
+
+/* walk_ptes callback: zap, and note whether the host page held anything. */
+static int zap_one(unsigned long addr, pte_t *ptep, void *arg)
+{
+	pte_t pte = ptep_get(ptep);
+
+	if (pte & (PTE_PRESENT | PTE_ANON))
+		*(bool *)arg = true;
+	zap_pte(addr, ptep, pte);
+	return 0;
+}
+
 /* Drop the pages of [start, end) of vma from this mapping (zap_page_range):
  * their PTEs go, the host pages become PROT_NONE and private copies are
- * discarded.  If the host
- * refuses, fresh backing is mapped over the range instead, so the old bytes
- * can never show.  Returns 0 or -errno (the range may then still show its
- * old pages). */
+ * discarded (in memory or in swap).  If the host refuses, fresh backing is
+ * mapped over the range instead, so the old bytes can never show.  Returns
+ * 0 or -errno (the range may then still show its old pages). */
 int zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	bool present = false;
+	bool held = false;
 	int r;
 
-	for (unsigned long addr = start; addr < end;) {
-		pte_t *pte = pte_offset(addr, false);
-		if (!pte) {
-			addr = pte_next_table(addr, end);
-			continue;
-		}
-		if (*pte & PTE_PRESENT)
-			present = true;
-		if (*pte)
-			set_pte_at(addr, pte, 0);
-		addr += PAGE_SIZE;
-	}
-	if (!present)
+	walk_ptes(start, end, zap_one, &held);
+	if (!held)
 		return 0;
 	r = host_protect(start, end - start, HOST_PROT_NONE);
 	if (!r && !(vma->vm_flags & VM_SHARED))
@@ -76,36 +87,75 @@ static int madvise_remove(struct vm_area_struct *vma, unsigned long start, unsig
 		for (unsigned long pgoff = s; pgoff < e; pgoff++) {
 			unsigned long addr = v->vm_start + ((pgoff - v->vm_pgoff) << PAGE_SHIFT);
 			pte_t *pte = pte_offset(addr, false);
-			if (pte && *pte && !(*pte & PTE_ANON) && (r = zap_page_range(v, addr, addr + PAGE_SIZE)))
+			if (pte && (ptep_get(pte) & (PTE_PRESENT | PTE_ANON | PTE_SWAP)) == PTE_PRESENT &&
+			    (r = zap_page_range(v, addr, addr + PAGE_SIZE)))
 				return r;
 		}
 	}
-	for (unsigned long pgoff = first; pgoff <= last && pgoff < mapping->nr_pages; pgoff++) {
+	/* Swapped shmem pages have no memfd data: look at each page then. */
+	for (unsigned long pgoff = mapping->nr_swapped ? first : mapping_next_resident(mapping, first);
+	     pgoff <= last && pgoff < mapping->nr_pages;
+	     pgoff = mapping->nr_swapped ? pgoff + 1 : mapping_next_resident(mapping, pgoff + 1)) {
 		lock_page(mapping, pgoff);
-		if (mapping->flags[pgoff] & PG_dirty)
-			__atomic_sub_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
-		mapping->flags[pgoff] = PG_locked;
+		if (mapping->flags[pgoff] & (PG_uptodate | PG_swap))
+			page_cache_drop(mapping, pgoff);
 		unlock_page(mapping, pgoff);
 	}
 	return host_punch_hole(mapping->memfd, (off_t)(first << PAGE_SHIFT),
 			       (off_t)((last - first + 1) << PAGE_SHIFT));
 }
 
-/* MADV_PAGEOUT of a file VMA: evict its pages (written back first; a page
- * whose write-back fails stays, and its error is returned). */
-static int pageout_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
+/* The frame slot of the resident page at addr of vma, or 0. */
+static unsigned long page_frame(struct vm_area_struct *vma, unsigned long addr)
 {
+	pte_t *pte = pte_offset(addr, false);
+	pte_t v = pte ? ptep_get(pte) : 0;
+
+	if (v & PTE_ANON)
+		return pte_val(v);
+	if (!vma->vm_file || (v & PTE_SWAP))
+		return 0;
 	struct address_space *mapping = vma->vm_file->f_mapping;
-	unsigned long first = linear_page_index(vma, start), last = linear_page_index(vma, end);
+	unsigned long pgoff = linear_page_index(vma, addr);
+	pgflags_t f = pgoff < mapping->nr_pages ? mapping->flags[pgoff] : 0;
+	return (f & (PG_uptodate | PG_swap)) == PG_uptodate && !mapping->device ? pg_val(f) : 0;
+}
+
+/* MADV_COLD (evict false: the pages are unmapped and lose their referenced
+ * bit, so reclaim takes them first unless they are used again) and
+ * MADV_PAGEOUT (evict true: reclaimed now; a file page written back first,
+ * a private or shmem page written to swap).  A file page whose write-back
+ * fails stays, and its error is returned; busy or pinned pages are skipped,
+ * as the kernel skips them. */
+static int cold_pageout_range(struct vm_area_struct *vma, unsigned long start, unsigned long end,
+			      bool evict)
+{
+	struct address_space *mapping = vma->vm_file ? vma->vm_file->f_mapping : NULL;
 	int err = 0, r;
 
-	for (unsigned long pgoff = first; pgoff < last && pgoff < mapping->nr_pages; pgoff++)
-		if ((r = evict_page(mapping, pgoff)) && !err)
-			err = r;
+	for (unsigned long addr = start; addr < end;) {
+		pte_t *pte = pte_offset(addr, false);
+		if (!pte && !mapping) {		/* no table, nothing private here */
+			addr = pte_next_table(addr, end);
+			continue;
+		}
+		pte_t v = pte ? ptep_get(pte) : 0;
+		if (evict && mapping && mapping_is_file(mapping) && !(v & (PTE_ANON | PTE_SWAP))) {
+			unsigned long pgoff = linear_page_index(vma, addr);
+			if (pgoff < mapping->nr_pages && (r = evict_page(mapping, pgoff)) && !err)
+				err = r;
+		} else {
+			unsigned long slot = page_frame(vma, addr);
+			if (slot)
+				reclaim_frame_now(slot, evict);
+		}
+		addr += PAGE_SIZE;
+	}
 	return err;
 }
 
-/* Read [start, end) of a file VMA into the page cache, up to end of file. */
+/* Read [start, end) of a file VMA into the page cache now, up to end of
+ * file, a readahead window at a time. */
 static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long start,
 				       unsigned long end)
 {
@@ -114,6 +164,7 @@ static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long
 				     .pgoff = linear_page_index(vma, addr) };
 		if (vma->vm_ops->fault(&vmf) & VM_FAULT_ERROR)
 			break;
+		unlock_page(vma->vm_file->f_mapping, vmf.pgoff);
 	}
 }
 
@@ -134,8 +185,8 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	case MADV_POPULATE_READ:
 	case MADV_POPULATE_WRITE:
 		return populate_range(mm, start, end, advice == MADV_POPULATE_WRITE, false);
-	case MADV_WILLNEED:	/* shmem has nothing to read (Linux only swaps it in) */
-		if (vma->vm_file && vma->vm_file->f_mapping->a_ops->readpage)
+	case MADV_WILLNEED:	/* shmem and anonymous memory have nothing to read */
+		if (vma->vm_file && mapping_is_file(vma->vm_file->f_mapping))
 			force_page_cache_readahead(vma, start, end);
 		return 0;
 	case MADV_NORMAL:
@@ -144,12 +195,9 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		return vma_modify_flags(mm, vma, start, end, flags | VM_RAND_READ);
 	case MADV_SEQUENTIAL:
 		return vma_modify_flags(mm, vma, start, end, flags | VM_SEQ_READ);
-	case MADV_PAGEOUT:	/* reclaim now: file pages are evicted */
-		if (vma->vm_file && mapping_is_file(vma->vm_file->f_mapping))
-			return pageout_range(vma, start, end);
-		return 0;	/* anonymous and shmem pages would need swap */
+	case MADV_PAGEOUT:
 	case MADV_COLD:
-		return 0;
+		return cold_pageout_range(vma, start, end, advice == MADV_PAGEOUT);
 	default:	/* fork, dump, KSM and THP flags: the host's own business */
 		return host_pass_madvise(start, end - start, advice);
 	}

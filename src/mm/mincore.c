@@ -4,7 +4,8 @@
  * For file and shared anonymous mappings, a page is resident when it is in
  * vmemu's page cache (whether or not this mapping has touched it), as Linux
  * reports page-cache residency.  For private anonymous memory, when it has
- * been touched.  A private copy of a file page is resident.
+ * been touched and is not in swap.  A private copy of a file page is
+ * resident unless it is in swap.
  */
 #include <errno.h>
 
@@ -26,9 +27,10 @@ static int mincore_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
 		pte_t *pte = pte_offset(addr, false);
 		unsigned long pgoff = linear_page_index(vma, addr);
-		bool present = pte && (*pte & PTE_PRESENT);
+		pte_t v = pte ? ptep_get(pte) : 0;
+		bool present = v & (PTE_PRESENT | PTE_ANON);	/* mapped, or a private page in memory */
 
-		if (!present && mapping && pgoff < mapping->nr_pages)
+		if (!present && !(v & PTE_SWAP) && mapping && pgoff < mapping->nr_pages)
 			present = __atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate;
 		a->vec[(addr - a->start) >> PAGE_SHIFT] = present;
 	}

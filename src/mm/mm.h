@@ -38,19 +38,42 @@
 #define VM_NORESERVE	0x00200000UL
 #define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
 
-/* Software PTE: one byte per virtual page (pgtable.c).  Zero is "not
- * present"; the host page is then PROT_NONE. */
-typedef uint8_t pte_t;
+/* Software PTE: one 64-bit word per virtual page (pgtable.c), like the
+ * kernel's.  Zero is "none": the host page is PROT_NONE and nothing is kept.
+ * The bits above PTE_VAL_SHIFT hold a value: the frame slot (vmscan.c) of a
+ * private page, or the swap entry (swapfile.c) of a swapped-out one.
+ *
+ *   PRESENT [WRITE]          a page-cache page, mapped
+ *   PRESENT ANON [WRITE]     a private page (anonymous or a COW copy), mapped
+ *   ANON                     a private page still in memory but made PROT_NONE
+ *                            by reclaim to see whether it is used again
+ *   SWAP                     a private page in swap; the host page is discarded
+ *
+ * PTE_LOCKED is the PTE lock (the kernel's page-table lock, per entry): the
+ * fault path holds it while it handles the page, reclaim only try-locks it. */
+typedef uint64_t pte_t;
 #define PTE_PRESENT	0x01	/* the host page is accessible */
 #define PTE_WRITE	0x02	/* ... and writable (dirty-tracked or a private copy) */
 #define PTE_ANON	0x04	/* a private page: anonymous or a broken COW */
+#define PTE_SWAP	0x08	/* a private page in swap */
+#define PTE_LOCKED	0x10	/* the PTE lock */
+#define PTE_VAL_SHIFT	8
+#define pte_val(pte)	((pte) >> PTE_VAL_SHIFT)
+#define mk_pte(flags, val) ((pte_t)(flags) | ((pte_t)(val) << PTE_VAL_SHIFT))
 
-/* Page-cache page flags: one byte per file page, in memory shared across
- * fork, like struct page's flags word. */
+/* Page-cache page flags: one 64-bit word per file page, in memory shared
+ * across fork, like struct page's flags word.  Its value bits hold the frame
+ * slot of a resident page (in the process that filled it) or, with PG_swap,
+ * the swap entry of a shared-anonymous page that was swapped out. */
+typedef uint64_t pgflags_t;
 #define PG_locked	0x01
 #define PG_uptodate	0x02
 #define PG_dirty	0x04
 #define PG_error	0x08
+#define PG_swap		0x10	/* not resident: the value is a swap entry */
+#define PG_VAL_SHIFT	8
+#define PG_FLAGS_MASK	((pgflags_t)0xff)
+#define pg_val(f)	((f) >> PG_VAL_SHIFT)
 
 /* Fault flags and results (include/linux/mm_types.h). */
 #define FAULT_FLAG_WRITE	0x01	/* the access is a write */
@@ -71,8 +94,9 @@ struct file;
 struct fault;
 
 /* How an object's pages are read and written (address_space_operations).
- * readpage is handler-safe: it fills the frame dst of vmf->pgoff, returning
- * 0, -ENXIO for "no such page" (SIGBUS), or another -errno (I/O error). */
+ * readpage (devices only: files are read by page_cache_fill) is
+ * handler-safe: it fills the frame dst of vmf->pgoff, returning 0, -ENXIO
+ * for "no such page" (SIGBUS), or another -errno (I/O error). */
 struct address_space_operations {
 	int (*readpage)(struct fault *vmf, char *dst);
 	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
@@ -93,7 +117,7 @@ struct mapping_shared {
 	unsigned long nr_dirty;		/* pages with PG_dirty */
 	unsigned long forked;		/* another process maps it too: see writeback_clean_page */
 	unsigned long reserved[6];	/* keeps flags cache-line aligned */
-	uint8_t flags[];		/* PG_* per page */
+	pgflags_t flags[];		/* PG_* per page */
 };
 
 /* The page cache of one file or shared anonymous object.  The pages live in
@@ -106,11 +130,12 @@ struct address_space {
 	bool fd_writable;		/* fd was opened for writing */
 	int memfd;			/* the frames */
 	char *direct;			/* RW view of memfd, nr_pages long */
-	uint8_t *flags;			/* shared->flags: PG_* per page, nr_pages long */
+	pgflags_t *flags;		/* shared->flags: PG_* per page, nr_pages long */
 	struct mapping_shared *shared;	/* fork-shared: dirty count and flags */
 	int shared_fd;			/* the memfd behind shared */
 	unsigned long nr_pages;		/* size of memfd, view and flags */
 	int wb_err;			/* first write-back error not yet reported */
+	unsigned long nr_swapped;	/* pages of this (shmem) object in swap */
 	struct stat i_stat;		/* the file as last validated (size, mtime, ctime) */
 	const struct address_space_operations *a_ops;
 	struct device *device;		/* the driver, for a device's page cache */
@@ -120,8 +145,18 @@ struct address_space {
 };
 
 /* An open file as mmap sees it: a reference to the page cache and a name. */
+/* Readahead state of an open file (struct file_ra_state).  Updated by
+ * concurrent faults without a lock, as the kernel's is: a lost update only
+ * makes one window the wrong size. */
+struct file_ra_state {
+	unsigned long start;		/* first page of the current window */
+	unsigned long size;		/* its length in pages; 0 = no stream yet */
+	unsigned long mmap_miss;	/* misses minus hits: read-around stops when high */
+};
+
 struct file {
 	struct address_space *f_mapping;
+	struct file_ra_state f_ra;
 	const struct file_operations *f_op;
 	char *f_path;			/* as /proc/self/maps shows it */
 	int refcount;			/* VMAs referring to this */
@@ -190,7 +225,14 @@ int pgtable_init(void);
 void pgtable_exit(void);
 pte_t *pte_offset(unsigned long addr, bool alloc);	/* handler-safe */
 void set_pte_at(unsigned long addr, pte_t *ptep, pte_t pte);	/* handler-safe */
+pte_t ptep_get(const pte_t *ptep);	/* handler-safe */
+pte_t pte_lock(pte_t *ptep);		/* handler-safe */
+bool pte_trylock(pte_t *ptep);		/* handler-safe */
+void pte_unlock(pte_t *ptep);		/* handler-safe */
 unsigned long pte_next_table(unsigned long addr, unsigned long end);
+int walk_ptes(unsigned long start, unsigned long end,
+	      int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg);
+unsigned long pgtable_bytes(void);
 
 /* vma.c: the VMA tree. */
 struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);	/* handler-safe */
@@ -246,6 +288,45 @@ int mapping_revalidate(struct address_space *mapping);
 int evict_page(struct address_space *mapping, unsigned long pgoff);
 bool mapping_is_file(const struct address_space *mapping);
 int page_mkclean(struct address_space *mapping, unsigned long pgoff);
+int writeback_locked_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+void page_cache_drop(struct address_space *mapping, unsigned long pgoff);
+unsigned long mapping_next_resident(struct address_space *mapping, unsigned long pgoff);
+
+/* readahead.c: readahead windows and fault-around (handler-safe). */
+int page_cache_fill(struct fault *vmf);
+void ra_hit(struct file *file);
+bool do_fault_around(struct fault *vmf, pte_t entry);
+
+/* vmscan.c: the memory budget, the frame table and reclaim. */
+int vmscan_init(unsigned long cache_mb);
+void vmscan_fork_child(void);
+unsigned long alloc_frame(void);					/* handler-safe */
+void set_frame(unsigned long s, const struct address_space *owner, unsigned long index);	/* handler-safe */
+void free_frame(unsigned long s);					/* handler-safe */
+void release_frame(unsigned long s, const struct address_space *owner, unsigned long index);	/* handler-safe */
+void mark_frame_accessed(unsigned long s);				/* handler-safe */
+void move_frame(unsigned long s, unsigned long addr);
+void free_mapping_frames(const struct address_space *mapping);
+int reclaim_frame_now(unsigned long s, bool evict);
+void host_vmas_account(unsigned long n);				/* handler-safe */
+void host_vmas_pressure(void);						/* handler-safe */
+unsigned long nr_budget_pages(void);
+unsigned long nr_resident_pages(void);
+unsigned long nr_host_mappings(void);
+int self_mem_fd(void);							/* handler-safe */
+
+/* swapfile.c: swap areas (handler-safe unless noted). */
+int swap_init(const char *path);	/* not handler-safe */
+void swap_fork_child(void);
+void swap_fork_parent(void);
+bool swap_enabled(void);
+unsigned long nr_swap_pages(void);
+unsigned long get_swap_pages(unsigned long n, unsigned long *entry);
+void swap_free(unsigned long entry);
+int swap_writepage(unsigned long entry, const void *buf, unsigned long n);
+int swap_readpage(unsigned long entry, void *buf);
+char *swap_bounce_get(void);
+void swap_bounce_put(char *buf);
 
 /* device.c: user-space drivers. */
 int device_register(struct mm_struct *mm, struct device *dev, int fd);
@@ -281,6 +362,7 @@ int do_msync(struct mm_struct *mm, unsigned long start, size_t len, int flags);
 int do_madvise(struct mm_struct *mm, unsigned long start, size_t len, int advice);
 int do_mincore(struct mm_struct *mm, unsigned long start, unsigned long pages, unsigned char *vec);
 int zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+void zap_pte(unsigned long addr, pte_t *ptep, pte_t pte);
 int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end);
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags);
@@ -304,7 +386,7 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 	       const struct range_walk_ops *ops, void *arg);
 
 /* mm_init.c: initialisation, shutdown. */
-int mm_init(int verbose);
+int mm_init(int verbose, unsigned long cache_mb, const char *swap);
 int mm_exit(void);
 int mm_writeback_all(void);
 void mm_fork_child(void);

@@ -37,14 +37,17 @@ void mm_fork_child(void)
 			__atomic_store_n(&m->shared->forked, 1UL, __ATOMIC_RELEASE);
 }
 
-/* Set up page tables and the trap.  Returns 0 or -errno. */
-int mm_init(int verbose)
+/* Set up page tables, the memory budget (cache_mb MiB, 0 for the default),
+ * swap (a path, or "off") and the trap.  Returns 0 or -errno. */
+int mm_init(int verbose, unsigned long cache_mb, const char *swap)
 {
 	int r;
 
 	mm_verbose = verbose;
-	if ((r = mmap_lock_init()) || (r = pgtable_init()))
+	if ((r = mmap_lock_init()) || (r = pgtable_init()) || (r = vmscan_init(cache_mb)))
 		return r;
+	if ((r = swap_init(swap)))	/* reclaim still works for file pages */
+		host_write_str("vmemu: warning: no swap file could be opened; private pages stay resident\n");
 	if ((r = host_trap_install(vmemu_fault))) {
 		pgtable_exit();
 		return r;

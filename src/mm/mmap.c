@@ -52,19 +52,18 @@ static int get_unmapped_area(struct mm_struct *mm, unsigned long addr, unsigned 
 	return r;
 }
 
-/* Clear the software PTEs of [start, end), skipping absent tables. */
+static int clear_one(unsigned long addr, pte_t *ptep, void *arg)
+{
+	(void)arg;
+	zap_pte(addr, ptep, ptep_get(ptep));
+	return 0;
+}
+
+/* Clear the software PTEs of [start, end), freeing the private frames and
+ * swap slots they hold; the host mapping is going or being replaced. */
 static void clear_ptes(unsigned long start, unsigned long end)
 {
-	for (unsigned long addr = start; addr < end;) {
-		pte_t *pte = pte_offset(addr, false);
-		if (!pte) {
-			addr = pte_next_table(addr, end);
-			continue;
-		}
-		if (*pte)
-			set_pte_at(addr, pte, 0);
-		addr += PAGE_SIZE;
-	}
+	walk_ptes(start, end, clear_one, NULL);
 }
 
 /* Put vma's host backing over [start, end): its object's memfd at the right

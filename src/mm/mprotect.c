@@ -25,14 +25,14 @@ int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned 
 			addr = pte_next_table(addr, end);
 			continue;
 		}
-		pte_t entry = *pte;
+		pte_t entry = ptep_get(pte);
 		if (entry & PTE_PRESENT) {
 			if (!(vma->vm_flags & VM_WRITE) && (entry & PTE_WRITE))
-				set_pte_at(addr, pte, entry &= (pte_t)~PTE_WRITE);
+				set_pte_at(addr, pte, entry &= ~(pte_t)PTE_WRITE);
 			int prot = vma_host_prot(vma, entry);
 			if (prot != run_prot || addr != run_end) {
-				if (run_end > run)
-					r = host_protect(run, run_end - run, run_prot);
+				if (run_end > run && !(r = host_protect(run, run_end - run, run_prot)))
+					host_vmas_account(1);
 				run = addr;
 				run_prot = prot;
 			}

@@ -30,39 +30,42 @@ static int move_host_range(unsigned long old, unsigned long len, unsigned long n
 	return r;
 }
 
-/* Copy the PTEs of [old, old + len) to new and clear the old ones. */
+struct move_args {
+	unsigned long old, new;
+};
+
+static int move_one(unsigned long addr, pte_t *src, void *arg)
+{
+	struct move_args *m = arg;
+	unsigned long to = m->new + (addr - m->old);
+	pte_t pte = ptep_get(src), *dst = pte_offset(to, true);
+
+	if (dst)
+		set_pte_at(to, dst, pte);
+	set_pte_at(addr, src, 0);
+	if ((pte & PTE_ANON) && !(pte & PTE_SWAP))
+		move_frame(pte_val(pte), to);	/* the frame table finds it at to now */
+	return 0;
+}
+
+/* Move the PTEs of [old, old + len) to new, and the frames' reverse map. */
 static void move_ptes(unsigned long old, unsigned long len, unsigned long new)
 {
-	for (unsigned long off = 0; off < len;) {
-		pte_t *src = pte_offset(old + off, false);
-		if (!src) {
-			off = pte_next_table(old + off, old + len) - old;
-			continue;
-		}
-		if (*src) {
-			pte_t *dst = pte_offset(new + off, true);
-			if (dst)
-				set_pte_at(new + off, dst, *src);
-			set_pte_at(old + off, src, 0);
-		}
-		off += PAGE_SIZE;
-	}
+	struct move_args m = { .old = old, .new = new };
+
+	walk_ptes(old, old + len, move_one, &m);
+}
+
+static int any_pte(unsigned long addr, pte_t *ptep, void *arg)
+{
+	(void)addr, (void)ptep, (void)arg;
+	return 1;
 }
 
 /* Has any page of [start, end) ever been made present (or is it now)? */
 static bool range_has_ptes(unsigned long start, unsigned long end)
 {
-	for (unsigned long addr = start; addr < end;) {
-		pte_t *pte = pte_offset(addr, false);
-		if (!pte) {
-			addr = pte_next_table(addr, end);
-			continue;
-		}
-		if (*pte)
-			return true;
-		addr += PAGE_SIZE;
-	}
-	return false;
+	return walk_ptes(start, end, any_pte, NULL) != 0;
 }
 
 /* Give vma's object room for it, and back [start, end) of vma on the host. */

@@ -14,18 +14,42 @@
 
 static const struct address_space_operations shmem_aops = { 0 };
 
-/* handler-safe: the frame is already there (zero until written); mark it
- * resident for mincore. */
+/* handler-safe: vm_ops->fault for shmem.  A page is a frame from its first
+ * fault on (zeros until written), or comes back from swap.  Returns with the
+ * page locked, as filemap_fault. */
 static int shmem_fault(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	unsigned long pgoff = vmf->pgoff, slot;
+	int ret = 0;
 
 	/* Past the object's size (a mapping grown by mremap): SIGBUS, as shmem */
-	if (vmf->pgoff >= mapping->nr_pages ||
-	    (off_t)(vmf->pgoff << PAGE_SHIFT) >= mapping->i_stat.st_size)
+	if (pgoff >= mapping->nr_pages || (off_t)(pgoff << PAGE_SHIFT) >= mapping->i_stat.st_size)
 		return VM_FAULT_SIGBUS;
-	__atomic_fetch_or(&mapping->flags[vmf->pgoff], PG_uptodate, __ATOMIC_RELEASE);
-	return 0;
+	lock_page(mapping, pgoff);
+	pgflags_t f = mapping->flags[pgoff];
+	if (f & PG_uptodate) {
+		mark_frame_accessed(pg_val(f));
+		return 0;
+	}
+	if (!(slot = alloc_frame())) {
+		unlock_page(mapping, pgoff);
+		return VM_FAULT_OOM;
+	}
+	if (f & PG_swap) {	/* shmem_swapin: back into the frame, then the slot is free */
+		if (swap_readpage(pg_val(f), mapping->direct + (pgoff << PAGE_SHIFT))) {
+			free_frame(slot);
+			unlock_page(mapping, pgoff);
+			return VM_FAULT_SIGBUS;
+		}
+		swap_free(pg_val(f));
+		mapping->nr_swapped--;
+		ret = VM_FAULT_MAJOR;
+	}
+	set_frame(slot, mapping, pgoff);
+	__atomic_store_n(&mapping->flags[pgoff], PG_locked | PG_uptodate | ((pgflags_t)slot << PG_VAL_SHIFT),
+			 __ATOMIC_RELEASE);
+	return ret;
 }
 
 static const struct vm_operations_struct shmem_vm_ops = {
