@@ -250,6 +250,8 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 			set_pte_at(addr, pte, entry);
 		if (addr == vmf->address)
 			continue;
+		if (mapped)	/* it may be used now unseen: as good as referenced */
+			mark_frame_accessed(pg_val(mapping->flags[linear_page_index(vma, addr)]));
 		pte_unlock(pte);
 		unlock_page(mapping, linear_page_index(vma, addr));
 	}

@@ -160,6 +160,7 @@ struct reclaim_batch {
 	pte_t *ptep[PENDING_MAX];		/* private: the locked PTE; page cache: NULL */
 	pte_t newpte[PENDING_MAX];		/* private: the swap PTE to set */
 	unsigned long progress;			/* frames freed */
+	unsigned long unmapped;			/* pages made PROT_NONE */
 };
 
 /* Make the pending range PROT_NONE.  Its PTEs already say so; if the host
@@ -193,6 +194,7 @@ static void batch_protect(struct reclaim_batch *b, unsigned long addr, pte_t *pt
 	b->prot_end = addr + PAGE_SIZE;
 	b->prot_ptep[b->nr_prot] = ptep;
 	b->prot_old[b->nr_prot++] = old;
+	b->unmapped++;
 }
 
 /* Free the pending frames' backing, then the frames themselves. */
@@ -525,17 +527,18 @@ void host_vmas_account(unsigned long n)
 	int count = host_count_mappings();
 	if (count >= 0 && (unsigned long)count >= host_vma_soft) {
 		count_vm_event(EV_host_vma_reclaim);
-		for (int round = 0; round < 64 && count >= 0 && (unsigned long)count > host_vma_soft / 2;
+		for (int round = 0; round < 8 && count >= 0 && (unsigned long)count > host_vma_soft / 2;
 		     round++) {
+			/* Each page unmapped merges one or two host mappings
+			 * away (a written private page keeps the host's
+			 * anon_vma and merges on one side only). */
 			struct reclaim_batch b = { .nr = 0 };
-			unsigned long goal = ((unsigned long)count - host_vma_soft / 2) / 2 + 1;
-			for (unsigned long seen = 0, done = 0; done < goal && seen < high_water; seen++) {
+			unsigned long goal = (unsigned long)count - host_vma_soft / 2;
+			for (unsigned long seen = 0; b.unmapped < goal && seen < high_water; seen++) {
 				unsigned long s = hand;
 				hand = hand >= high_water ? 1 : hand + 1;
-				if (reclaim_frame(&b, s, false) == 0) {
+				if (reclaim_frame(&b, s, false) == 0)
 					__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
-					done++;
-				}
 			}
 			finish_batch(&b);
 			count = host_count_mappings();
