@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "bench.h"
 
 #define WINDOW_PAGES 256UL	/* pread reference: 1 MiB windows */
+#define KILL_GRACE_S 5		/* the parent kills a child this long after its own alarm */
 
 const struct workload workloads[NR_WORKLOADS] = {
 	[W_RAND] = { "rand-read", "random 4 KiB reads of a warm file (a random subset of its pages)",
@@ -552,8 +554,24 @@ void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism
 		_exit(k == (ssize_t)sizeof(res) ? 0 : 2);
 	}
 	close(fds[1]);
+	/* The child's alarm cannot end it while the signal is blocked, as it
+	 * is inside vmemu's fault handler: past the limit, the parent kills. */
+	uint64_t deadline = timer_clock_ns() + (uint64_t)(cfg->timeout_s + KILL_GRACE_S) * 1000000000ULL;
+	bool killed = false;
 	size_t got = 0;
 	while (got < sizeof(*out)) {
+		if (cfg->timeout_s) {
+			uint64_t now = timer_clock_ns();
+			struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+			int r = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				kill(pid, SIGKILL);
+				killed = true;
+				break;
+			}
+		}
 		ssize_t k = read(fds[0], (char *)out + got, sizeof(*out) - got);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -568,7 +586,10 @@ void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism
 		return;
 	memset(out, 0, sizeof(*out));
 	out->status = CELL_FAILED;
-	if (WIFSIGNALED(status))
+	if (killed)
+		snprintf(out->note, sizeof(out->note), "the child was still running %d s past the per-cell time "
+			 "limit (%u s; SIGALRM did not end it) and was killed", KILL_GRACE_S, cfg->timeout_s);
+	else if (WIFSIGNALED(status))
 		snprintf(out->note, sizeof(out->note), "the child died of %s%s", strsignal(WTERMSIG(status)),
 			 WTERMSIG(status) == SIGALRM ? " (the per-cell time limit)" : "");
 	else

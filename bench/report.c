@@ -294,9 +294,13 @@ static void header_lines(FILE *f, const struct matrix *mx, const char *prefix)
 		"(one load or store each)\n", prefix, sz, mx->cfg->size / PG, mx->cfg->rand_pages);
 	fprintf(f, "%stimer: %s, %.0f ns per empty timed access (included below)\n", prefix,
 		timer_describe(), timer_overhead_ns());
-	fprintf(f, "%sbudget-scan: %lu MiB budget (%zu pages, %.0f%% of the file); its tput/kern is against "
-		"seq-warm / kernel\n", prefix, mx->cfg->budget_mb, budget_pages(mx),
-		100.0 * (double)budget_pages(mx) / (double)(mx->cfg->size / PG));
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		if (mx->want[W_BUDGET][m]) {
+			fprintf(f, "%sbudget-scan: %lu MiB budget (%zu pages, %.0f%% of the file); its tput/kern is "
+				"against seq-warm / kernel\n", prefix, mx->cfg->budget_mb, budget_pages(mx),
+				100.0 * (double)budget_pages(mx) / (double)(mx->cfg->size / PG));
+			break;
+		}
 }
 
 /* A memory level of a vmemu cell, or "-" when vme_stats reports none. */
