@@ -195,6 +195,7 @@ struct machine {
 	unsigned long mem_mib;
 	char thp[64], fs[32], uffd_sysctl[16], date[40];
 	char page_reporting[16];	/* virtio-balloon free page reporting: on, off, none */
+	char load_start[16], load_end[16];	/* /proc/loadavg's 1-minute load before and after the matrix */
 	char command[1024];
 };
 

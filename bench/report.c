@@ -564,6 +564,10 @@ void report_json(FILE *f, const struct matrix *mx)
 	json_string(f, mc->thp);
 	fprintf(f, ", \"fs\": ");
 	json_string(f, mc->fs);
+	fprintf(f, ", \"load_start\": ");
+	json_string(f, mc->load_start);
+	fprintf(f, ", \"load_end\": ");
+	json_string(f, mc->load_end);
 	fprintf(f, ", \"date\": ");
 	json_string(f, mc->date);
 	fprintf(f, "},\n  \"command\": ");
@@ -633,7 +637,13 @@ static void report_memory_section(FILE *f, const struct matrix *mx)
 {
 	const struct cell_result *vb = ok(mx, W_BUDGET, M_VMEMU), *kw = ok(mx, W_SEQ_WARM, M_KERNEL);
 	char b1[24], b2[24], b3[24], b4[24], a[16];
+	bool any = false;
 
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			any |= ok(mx, w, m) && mx->cell[w][m].mem;
+	if (!any)
+		return;
 	fprintf(f, "\n## vmemu memory and reclaim\n\nFrom `vme_stats`, in 4 KiB pages. Levels: `budget` is "
 		"`nr_budget`; `resident max` is the most `nr_resident` seen, sampled every %lu accesses (about "
 		"2 us a call, inside the bulk time) and at the end of the run; `resident end` is `nr_resident` "
@@ -657,6 +667,11 @@ static void report_memory_section(FILE *f, const struct matrix *mx)
 				(unsigned long long)c->pswpin, (unsigned long long)c->pswpout,
 				level(b4, sizeof(b4), c, c->host_vmas_max), (unsigned long long)c->host_vma_reclaim);
 		}
+	bool budget = false;
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		budget |= mx->want[W_BUDGET][m];
+	if (!budget)
+		return;
 	fprintf(f, "\nThe budget scan hands vmemu `vme_config.cache_mb` = %lu and leaves eviction to vmemu's "
 		"own reclaim: nothing in the benchmark evicts for vmemu. The floors and the userfaultfd pager keep the "
 		"same number of pages by evicting their oldest quarter-budget when over, and pread reads "
@@ -701,6 +716,9 @@ int report_results_page(const char *path, const struct matrix *mx)
 		sz, mc->fs);
 	fprintf(f, "- vm.unprivileged_userfaultfd: %s; uid %d\n", mc->uffd_sysctl, (int)getuid());
 	fprintf(f, "- virtio-balloon free page reporting: %s\n", mc->page_reporting);
+	fprintf(f, "- load average (1 minute, /proc/loadavg): %s before the run, %s after it; the run itself "
+		"keeps about one CPU busy, so more than that means other work shared the CPUs\n",
+		mc->load_start, mc->load_end);
 	fprintf(f, "- timer: %s; an empty timed access costs %.0f ns and is included in every latency\n\n",
 		timer_describe(), timer_overhead_ns());
 	fprintf(f, "## Command\n\n```\n%s\n```\n\n", mc->command);

@@ -199,6 +199,18 @@ static const char *page_reporting(void)
 	return r;
 }
 
+/* The 1-minute load average: other work on the machine shows here. */
+static void load_average(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	snprintf(out, len, "unknown");
+	if (f && fscanf(f, "%15s", out) != 1)
+		snprintf(out, len, "unknown");
+	if (f)
+		fclose(f);
+}
+
 static void describe_machine(struct machine *mc, const char *dir, int argc, char **argv)
 {
 	struct utsname u;
@@ -226,6 +238,7 @@ static void describe_machine(struct machine *mc, const char *dir, int argc, char
 	if (f)
 		fclose(f);
 	snprintf(mc->page_reporting, sizeof(mc->page_reporting), "%s", page_reporting());
+	load_average(mc->load_start, sizeof(mc->load_start));
 	strftime(mc->date, sizeof(mc->date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
 	size_t n = 0;
 	for (int i = 0; i < argc && n < sizeof(mc->command) - 1; i++)
@@ -387,6 +400,7 @@ int main(int argc, char **argv)
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 	close(cfg.file_fd);
+	load_average(mx.machine.load_end, sizeof(mx.machine.load_end));
 
 	if (json)
 		report_json(stdout, &mx);
