@@ -191,7 +191,8 @@ demo: deps-test all $(B)/vmemu
 # --- benchmarks: programs that print numbers, never timed tests -------------
 # vmemu-bench: the fault-latency matrix (bench/).  `make bench` runs it at
 # 256 MiB so that it finishes in under two minutes, and writes the results
-# page; the program's own default is 1 GiB.
+# page; the program's own default is 1 GiB: `make bench BENCHFLAGS='--size 1G'`.
+# The budget-scan cell's memory budget is --budget-mb (64 MiB by default).
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHFLAGS  ?= --size 256M
 $(B)/vmemu-bench: $(BENCH_SRC) $(wildcard bench/*.h) $(B)/libvmemu.a

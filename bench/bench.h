@@ -84,7 +84,7 @@ struct workload {
 	bool scan;		/* read the whole page after the timed first touch */
 	bool cold;		/* drop the file from the host page cache first */
 	bool sync;		/* msync(MS_SYNC) at the end, inside the bulk time */
-	bool budget;		/* keep at most 1/16 of the file resident */
+	bool budget;		/* keep at most bench_config.budget_mb resident */
 	int threads;		/* 2: compare 2 threads with 1 on disjoint pages */
 };
 extern const struct workload workloads[NR_WORKLOADS];
@@ -105,20 +105,29 @@ enum mechanism_id {
 	M_UFFD_SAMECPU, M_PREAD, NR_MECHANISMS
 };
 
-/* A way of making pages appear.  Every hook returns 0 or -errno. */
+/* A way of making pages appear.  Every hook returns 0 or -errno.
+ *
+ * The budget-scan workload keeps a memory budget in one of two ways: a
+ * budget_self mechanism is given the budget at init and keeps it by itself
+ * (vmemu: vme_config.cache_mb); otherwise the cell calls evict on the
+ * oldest pages when over.  A mechanism with neither has no budget, and its
+ * budget-scan cell is n/a. */
 struct mechanism {
 	const char *name;
 	const char *describe;
-	/* Once per child, before anything is mapped.  A nonzero return skips
-	 * the cell with the reason written to why. */
-	int (*init)(char *why, size_t whylen);
+	/* Once per child, before anything is mapped.  budget_mb is the budget a
+	 * budget_self mechanism must keep, in MiB, or 0 for its default; the
+	 * others ignore it.  A nonzero return skips the cell with the reason
+	 * written to why. */
+	int (*init)(unsigned long budget_mb, char *why, size_t whylen);
 	int (*map)(struct region *r);
 	int (*sync)(struct region *r);		/* msync(MS_SYNC) or its equivalent */
-	int (*evict)(struct region *r, size_t first_page, size_t npages);	/* NULL: no budgets */
+	int (*evict)(struct region *r, size_t first_page, size_t npages);	/* NULL: the cell never evicts */
 	void (*unmap)(struct region *r);
 	uint64_t (*faults)(void);		/* faults taken so far, as the mechanism counts them */
 	const char *faults_source;		/* where faults() comes from */
 	bool is_vmemu;				/* vme_stats breakdown applies */
+	bool budget_self;			/* keeps the budget itself (see above) */
 	bool is_pread;				/* no mapping: pread/pwrite the same pages */
 	bool slow;				/* tens of us a fault: the default matrix runs it
 						 * on the random workloads only */
@@ -137,7 +146,11 @@ uint64_t rusage_faults(void);		/* this process's minflt + majflt */
 
 /* --- one cell ------------------------------------------------------------------- */
 
-enum cell_status { CELL_OK, CELL_SKIPPED, CELL_UNSUPPORTED, CELL_NA, CELL_FAILED };
+/* vmemu cells sample vme_stats (nr_resident, nr_host_vmas) every this many
+ * accesses, 2 MiB of a scan: about 2 us a call here, inside the bulk time. */
+#define SAMPLE_EVERY 512UL
+
+enum cell_status { CELL_OK, CELL_SKIPPED, CELL_NA, CELL_FAILED };
 
 struct cell_result {
 	int status;			/* enum cell_status */
@@ -152,12 +165,20 @@ struct cell_result {
 	double bd_faults;		/* vme_stats pgfault delta */
 	double bd_latency;		/* measured latency per fault (sum of access times / faults) */
 	double bd_handler, bd_lookup, bd_fill, bd_protect;	/* ns per fault, from vme_stats */
+	bool mem;			/* vmemu: the memory fields below are valid */
+	uint64_t nr_budget;		/* vme_stats nr_budget at the end, in pages (0: not reported) */
+	uint64_t resident_max;		/* the most nr_resident seen: sampled during the run and at its end */
+	uint64_t resident_end;		/* nr_resident at the end of the run, before munmap */
+	uint64_t host_vmas_max;		/* the most nr_host_vmas seen, the same way */
+	uint64_t pgevict, pgscan, pgreadahead, pgfaultaround;	/* vme_stats deltas over the run */
+	uint64_t pswpin, pswpout, host_vma_reclaim;		/* the same */
 	double cdf[CDF_POINTS];		/* latency at quantile i / (CDF_POINTS - 1) */
 };
 
 struct bench_config {
 	size_t size;			/* bytes of the scan file */
 	size_t rand_pages;		/* pages touched by the random workloads */
+	unsigned long budget_mb;	/* budget-scan: the memory budget, in MiB */
 	int file_fd;			/* the test file, O_RDWR; children reopen it */
 	unsigned timeout_s;		/* per cell */
 };
@@ -174,6 +195,7 @@ struct machine {
 	unsigned long mem_mib;
 	char thp[64], fs[32], uffd_sysctl[16], date[40];
 	char page_reporting[16];	/* virtio-balloon free page reporting: on, off, none */
+	char load_start[16], load_end[16];	/* /proc/loadavg's 1-minute load before and after the matrix */
 	char command[1024];
 };
 
@@ -183,7 +205,7 @@ struct matrix {
 	bool want[NR_WORKLOADS][NR_MECHANISMS];
 	struct cell_result cell[NR_WORKLOADS][NR_MECHANISMS];
 	bool smoke;
-	bool size_is_default;
+	size_t default_size;		/* the program's own --size default */
 };
 
 void report_table(FILE *f, const struct matrix *mx);

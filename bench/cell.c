@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "bench.h"
 
 #define WINDOW_PAGES 256UL	/* pread reference: 1 MiB windows */
+#define KILL_GRACE_S 5		/* the parent kills a child this long after its own alarm */
 
 const struct workload workloads[NR_WORKLOADS] = {
 	[W_RAND] = { "rand-read", "random 4 KiB reads of a warm file (a random subset of its pages)",
@@ -40,9 +42,12 @@ const struct workload workloads[NR_WORKLOADS] = {
 			     .sync = true, .threads = 1 },
 	[W_COW] = { "cow-write", "first store to each page of a MAP_PRIVATE file mapping (copy on write)",
 		    BK_FILE_PRIVATE, .write = true, .threads = 1 },
-	[W_BUDGET] = { "budget-scan", "the warm scan keeping at most 1/16 of the file resident "
-		       "(the oldest quarter-budget evicted when over)", BK_FILE_RO, .scan = true,
-		       .budget = true, .threads = 1 },
+	[W_BUDGET] = { "budget-scan", "the warm scan under a memory budget (--budget-mb): vmemu keeps it "
+		       "itself (vme_config.cache_mb; its own reclaim evicts), the floors and the userfaultfd "
+		       "pager evict their oldest quarter-budget when over, pread reads windows no larger "
+		       "than the budget; the host kernel has no per-process budget, so its cells are n/a and "
+		       "this workload's tput/kernel compares with the kernel's seq-warm cell", BK_FILE_RO,
+		       .scan = true, .budget = true, .threads = 1 },
 	[W_TWO_THREADS] = { "two-threads", "random 4 KiB read faults, 2 threads on disjoint halves of the "
 			    "page set, against 1 thread on all of it (fresh mappings)", BK_FILE_RO,
 			    .random = true, .threads = 2 },
@@ -62,7 +67,7 @@ struct run {
 	const size_t *order;	/* page indices, or NULL: 0, 1, 2, ... */
 	size_t n;		/* accesses */
 	uint64_t *lat;		/* n stamps' differences, in timer ticks */
-	size_t budget;		/* pages that may stay resident, or 0 */
+	size_t budget;		/* pages that may stay resident, or 0: the cell never evicts */
 	int fd;
 	unsigned char *buf;	/* pread: a populated window buffer */
 	size_t window;		/* pread: pages per window */
@@ -71,6 +76,8 @@ struct run {
 	int err;		/* first -errno of an evict, pread or pwrite */
 	pthread_barrier_t *start;
 	uint64_t t_start, t_end;	/* a worker's own wall clock, ns */
+	uint64_t resident_max;	/* vmemu: the most nr_resident sampled */
+	uint64_t host_vmas_max;	/* vmemu: the most nr_host_vmas sampled */
 };
 
 static uint64_t sum_page(const unsigned char *p)
@@ -102,7 +109,21 @@ static inline void touch(struct run *x, unsigned char *p, size_t pg, size_t i, u
 		x->sink += sum_page(p);
 }
 
-/* Touch the pages of a mapping, one timed access each. */
+/* vmemu: note the resident frames and host mappings, for the most seen. */
+static void sample_memory(struct run *x)
+{
+	struct vme_stats st;
+
+	if (vme_stats(&st))
+		return;
+	if (st.nr_resident > x->resident_max)
+		x->resident_max = st.nr_resident;
+	if (st.nr_host_vmas > x->host_vmas_max)
+		x->host_vmas_max = st.nr_host_vmas;
+}
+
+/* Touch the pages of a mapping, one timed access each.  Under vmemu, sample
+ * its memory every SAMPLE_EVERY accesses, untimed but inside the bulk time. */
 static void run_mapped(struct run *x)
 {
 	unsigned char *base = x->r->base;
@@ -112,6 +133,8 @@ static void run_mapped(struct run *x)
 		size_t pg = x->order ? x->order[i] : i;
 		uint64_t t0 = timer_now();	/* taken right before the access */
 		touch(x, base + pg * PG, pg, i, t0);
+		if (x->m->is_vmemu && i % SAMPLE_EVERY == SAMPLE_EVERY - 1)
+			sample_memory(x);
 		if (x->budget && i + 1 - lo > x->budget) {
 			int err = x->m->evict(x->r, lo, chunk);
 			if (err && !x->err)
@@ -308,9 +331,33 @@ static void set_breakdown(struct cell_result *res, const struct vme_stats *a, co
 	res->bd_protect = (double)(b->protect_ns - a->protect_ns) / f;
 }
 
-#define FAIL(...) do { res->status = CELL_FAILED; \
-	snprintf(res->note + strlen(res->note), sizeof(res->note) - strlen(res->note), __VA_ARGS__); \
-	return; } while (0)
+/* vmemu's memory over the run: levels at its end (b), the most seen in the
+ * workers' samples and at the end, and the reclaim counters' deltas. */
+static void set_memory(struct cell_result *res, const struct vme_stats *a, const struct vme_stats *b,
+		       const struct run *run, size_t nruns)
+{
+	res->mem = true;
+	res->nr_budget = b->nr_budget;
+	res->resident_end = b->nr_resident;
+	res->resident_max = b->nr_resident;
+	res->host_vmas_max = b->nr_host_vmas;
+	for (size_t t = 0; t < nruns; t++) {
+		if (run[t].resident_max > res->resident_max)
+			res->resident_max = run[t].resident_max;
+		if (run[t].host_vmas_max > res->host_vmas_max)
+			res->host_vmas_max = run[t].host_vmas_max;
+	}
+	res->pgevict = b->pgevict - a->pgevict;
+	res->pgscan = b->pgscan - a->pgscan;
+	res->pgreadahead = b->pgreadahead - a->pgreadahead;
+	res->pgfaultaround = b->pgfaultaround - a->pgfaultaround;
+	res->pswpin = b->pswpin - a->pswpin;
+	res->pswpout = b->pswpout - a->pswpout;
+	res->host_vma_reclaim = b->host_vma_reclaim - a->host_vma_reclaim;
+}
+
+#define NOTE(...) snprintf(res->note + strlen(res->note), sizeof(res->note) - strlen(res->note), __VA_ARGS__)
+#define FAIL(...) do { res->status = CELL_FAILED; NOTE(__VA_ARGS__); return; } while (0)
 
 static void cell_child(const struct bench_config *cfg, enum workload_id wid, enum mechanism_id mid,
 		       struct cell_result *res)
@@ -319,7 +366,8 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 	const struct mechanism *m = mechanisms[mid];
 	size_t file_pages = cfg->size / PG;
 	size_t n = w->random ? cfg->rand_pages : file_pages;
-	size_t window = WINDOW_PAGES;
+	size_t budget = w->budget ? cfg->budget_mb * ((1UL << 20) / PG) : 0;	/* pages */
+	size_t window = budget && budget < WINDOW_PAGES ? budget : WINDOW_PAGES;
 	char path[64];
 	int err, fd;
 
@@ -327,8 +375,8 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfg->file_fd);
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		FAIL("reopening the test file: %s", strerror(errno));
-	if (w->budget && window > file_pages / 16)
-		window = file_pages / 16 ? file_pages / 16 : 1;
+	if (budget >= file_pages)
+		NOTE("the %lu MiB budget holds the whole file: nothing has to be evicted; ", cfg->budget_mb);
 
 	/* Everything the measurement touches is allocated and populated now. */
 	size_t *order = w->random ? random_pages(file_pages, n) : NULL;
@@ -346,7 +394,7 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 	 * cache, or private copies on top of the frames */
 	bool twice = w->cold || w->backing == BK_FILE_PRIVATE;
 	prefault_host_memory((twice ? 2 : 1) * cfg->size + (16UL << 20));
-	if ((err = m->init(res->note, sizeof(res->note)))) {
+	if ((err = m->init(m->budget_self && w->budget ? cfg->budget_mb : 0, res->note, sizeof(res->note)))) {
 		res->status = CELL_SKIPPED;
 		return;
 	}
@@ -377,7 +425,7 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 			run[t] = (struct run){ .w = w, .m = m, .r = &reg[0], .order = order ? order + first : NULL,
 					       .n = last - first, .lat = lat + first, .fd = fd, .buf = buf[t],
 					       .window = window, .start = &start,
-					       .budget = w->budget ? (file_pages / 16 ? file_pages / 16 : 1) : 0 };
+					       .budget = m->budget_self ? 0 : budget };
 			if (threads > 1 && (errno = pthread_create(&tid[t], NULL, run_thread, &run[t])))
 				FAIL("pthread_create: %s", strerror(errno));
 		}
@@ -429,8 +477,7 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 		if (timer_to_ns(lat[i]) <= wall[nthreads - 1])
 			lat[kept++] = lat[i];
 	if (kept < n)
-		snprintf(res->note + strlen(res->note), sizeof(res->note) - strlen(res->note),
-			 "%zu timer glitch(es) dropped; ", n - kept);
+		NOTE("%zu timer glitch(es) dropped; ", n - kept);
 	if (!kept)
 		FAIL("every timed access was a clock glitch");
 	double lat_sum = summarise(lat, kept, res);
@@ -441,8 +488,17 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 		res->tput1 = (double)pages * 1e9 / wall[0];
 		res->tput2 = (double)pages * 1e9 / wall[1];
 	}
-	if (m->is_vmemu)
+	if (m->is_vmemu) {
 		set_breakdown(res, &s0, &s1, lat_sum);
+		set_memory(res, &s0, &s1, run, nthreads);
+		/* nr_budget 0: this vmemu reports no budget, nothing to check */
+		if (res->nr_budget && budget && res->nr_budget != budget)
+			NOTE("vmemu reports a budget of %llu pages for the %zu asked; ",
+			     (unsigned long long)res->nr_budget, budget);
+		if (res->nr_budget && res->resident_max > res->nr_budget)
+			NOTE("over budget: nr_resident reached %llu pages, nr_budget %llu; ",
+			     (unsigned long long)res->resident_max, (unsigned long long)res->nr_budget);
+	}
 	res->status = CELL_OK;
 }
 
@@ -457,10 +513,11 @@ static bool cell_static(enum workload_id wid, enum mechanism_id mid, struct cell
 		snprintf(out->note, sizeof(out->note), "no file behind anonymous memory: nothing to pread");
 		return true;
 	}
-	if (w->budget && !m->is_pread && !m->evict) {
-		out->status = CELL_UNSUPPORTED;
-		snprintf(out->note, sizeof(out->note),
-			 "vmemu has no page budget or eviction yet (issue 3)");
+	if (w->budget && !m->is_pread && !m->evict && !m->budget_self) {
+		out->status = CELL_NA;
+		snprintf(out->note, sizeof(out->note), "no per-process memory budget in the host kernel "
+			 "(MADV_DONTNEED drops PTEs, not the page cache); budget-scan is compared with "
+			 "seq-warm / kernel");
 		return true;
 	}
 	return false;
@@ -497,8 +554,24 @@ void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism
 		_exit(k == (ssize_t)sizeof(res) ? 0 : 2);
 	}
 	close(fds[1]);
+	/* The child's alarm cannot end it while the signal is blocked, as it
+	 * is inside vmemu's fault handler: past the limit, the parent kills. */
+	uint64_t deadline = timer_clock_ns() + (uint64_t)(cfg->timeout_s + KILL_GRACE_S) * 1000000000ULL;
+	bool killed = false;
 	size_t got = 0;
 	while (got < sizeof(*out)) {
+		if (cfg->timeout_s) {
+			uint64_t now = timer_clock_ns();
+			struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+			int r = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1)) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				kill(pid, SIGKILL);
+				killed = true;
+				break;
+			}
+		}
 		ssize_t k = read(fds[0], (char *)out + got, sizeof(*out) - got);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -513,7 +586,10 @@ void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism
 		return;
 	memset(out, 0, sizeof(*out));
 	out->status = CELL_FAILED;
-	if (WIFSIGNALED(status))
+	if (killed)
+		snprintf(out->note, sizeof(out->note), "the child was still running %d s past the per-cell time "
+			 "limit (%u s; SIGALRM did not end it) and was killed", KILL_GRACE_S, cfg->timeout_s);
+	else if (WIFSIGNALED(status))
 		snprintf(out->note, sizeof(out->note), "the child died of %s%s", strsignal(WTERMSIG(status)),
 			 WTERMSIG(status) == SIGALRM ? " (the per-cell time limit)" : "");
 	else

@@ -80,16 +80,18 @@ static int floor_install(void)
 	return sigaction(SIGSEGV, &sa, NULL) ? -errno : 0;
 }
 
-static int floor_unsafe_init(char *why, size_t whylen)
+static int floor_unsafe_init(unsigned long budget_mb, char *why, size_t whylen)
 {
+	(void)budget_mb;
 	(void)why;
 	(void)whylen;
 	floor_is_safe = false;
 	return floor_install();
 }
 
-static int floor_safe_init(char *why, size_t whylen)
+static int floor_safe_init(unsigned long budget_mb, char *why, size_t whylen)
 {
+	(void)budget_mb;
 	(void)why;
 	(void)whylen;
 	floor_is_safe = true;

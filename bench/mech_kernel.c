@@ -1,6 +1,10 @@
 /*
  * mech_kernel.c - the host kernel's own mmap (default, and MADV_RANDOM), the
  * pread reference, and the helpers every mechanism shares.
+ *
+ * The kernel has no per-process memory budget (MADV_DONTNEED drops PTEs,
+ * not the host page cache), so it has no evict hook: its budget-scan cell
+ * is n/a, and the report compares that workload with its seq-warm cell.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -93,8 +97,9 @@ uint64_t rusage_faults(void)
 
 /* --- the host kernel ---------------------------------------------------------- */
 
-static int kernel_init(char *why, size_t whylen)
+static int kernel_init(unsigned long budget_mb, char *why, size_t whylen)
 {
+	(void)budget_mb;
 	(void)why;
 	(void)whylen;
 	return 0;
@@ -125,12 +130,6 @@ static int kernel_sync(struct region *r)
 	return msync(r->base, r->len, MS_SYNC) ? -errno : 0;
 }
 
-/* Drops the PTEs only: the host page cache itself is not bounded. */
-static int kernel_evict(struct region *r, size_t first, size_t n)
-{
-	return madvise(r->base + first * PG, n * PG, MADV_DONTNEED) ? -errno : 0;
-}
-
 static void kernel_unmap(struct region *r)
 {
 	munmap(r->base, r->len);
@@ -142,7 +141,6 @@ const struct mechanism mech_kernel = {
 	.init = kernel_init,
 	.map = kernel_map,
 	.sync = kernel_sync,
-	.evict = kernel_evict,
 	.unmap = kernel_unmap,
 	.faults = rusage_faults,
 	.faults_source = "getrusage minflt+majflt",
@@ -154,7 +152,6 @@ const struct mechanism mech_kernel_random = {
 	.init = kernel_init,
 	.map = kernel_random_map,
 	.sync = kernel_sync,
-	.evict = kernel_evict,
 	.unmap = kernel_unmap,
 	.faults = rusage_faults,
 	.faults_source = "getrusage minflt+majflt",

@@ -205,13 +205,15 @@ static int uffd_init(char *why, size_t whylen, bool same_cpu)
 	return 0;
 }
 
-static int uffd_xcpu_init(char *why, size_t whylen)
+static int uffd_xcpu_init(unsigned long budget_mb, char *why, size_t whylen)
 {
+	(void)budget_mb;
 	return uffd_init(why, whylen, false);
 }
 
-static int uffd_samecpu_init(char *why, size_t whylen)
+static int uffd_samecpu_init(unsigned long budget_mb, char *why, size_t whylen)
 {
+	(void)budget_mb;
 	return uffd_init(why, whylen, true);
 }
 

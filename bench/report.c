@@ -4,7 +4,9 @@
  * plot through gnuplot.
  *
  * Ratios are always between cells of this one run:
- *   tput/kernel  the kernel cell's bulk ns per page / this cell's (higher is faster)
+ *   tput/kernel  the kernel cell's bulk ns per page / this cell's (higher is
+ *                faster); for budget-scan, the kernel's seq-warm cell, since
+ *                the host kernel has no per-process budget
  *   p50/floor    this cell's median / the floor-safe cell's median (lower is faster)
  */
 #include <errno.h>
@@ -16,13 +18,11 @@
 #include "bench.h"
 
 static const char *status_name[] = {
-	[CELL_OK] = "ok", [CELL_SKIPPED] = "skipped", [CELL_UNSUPPORTED] = "unsupported",
-	[CELL_NA] = "n/a", [CELL_FAILED] = "failed",
+	[CELL_OK] = "ok", [CELL_SKIPPED] = "skipped", [CELL_NA] = "n/a", [CELL_FAILED] = "failed",
 };
 
 static const char *status_text[] = {
-	[CELL_OK] = "", [CELL_SKIPPED] = "skipped", [CELL_UNSUPPORTED] = "not supported yet",
-	[CELL_NA] = "n/a", [CELL_FAILED] = "FAILED",
+	[CELL_OK] = "", [CELL_SKIPPED] = "skipped", [CELL_NA] = "n/a", [CELL_FAILED] = "FAILED",
 };
 
 /* The cell if it was run and succeeded, else NULL. */
@@ -33,9 +33,15 @@ static const struct cell_result *ok(const struct matrix *mx, int w, int m)
 	return &mx->cell[w][m];
 }
 
+/* The workload whose kernel cell is w's throughput reference. */
+static int kernel_reference(int w)
+{
+	return w == W_BUDGET ? W_SEQ_WARM : w;
+}
+
 static double vs_kernel(const struct matrix *mx, int w, int m)
 {
-	const struct cell_result *c = ok(mx, w, m), *k = ok(mx, w, M_KERNEL);
+	const struct cell_result *c = ok(mx, w, m), *k = ok(mx, kernel_reference(w), M_KERNEL);
 
 	return c && k && c->bulk_ns > 0 ? k->bulk_ns / c->bulk_ns : NAN;
 }
@@ -72,6 +78,18 @@ static const char *ratio(char *buf, size_t len, double r)
 	return buf;
 }
 
+/* vme_stats reported the memory levels: a vmemu without a budget reports
+ * nr_budget 0, and then nr_resident and nr_host_vmas mean nothing either. */
+static bool mem_reported(const struct cell_result *c)
+{
+	return c->mem && c->nr_budget;
+}
+
+static size_t budget_pages(const struct matrix *mx)
+{
+	return mx->cfg->budget_mb * ((1UL << 20) / PG);
+}
+
 static void size_text(char *buf, size_t len, size_t bytes)
 {
 	if (bytes >= (1UL << 30) && bytes % (1UL << 30) == 0)
@@ -85,24 +103,35 @@ static void size_text(char *buf, size_t len, size_t bytes)
 /* --- targets -------------------------------------------------------------------- */
 
 struct target {
-	const char *measure;
+	char measure[160];
 	const char *goal;
 	double value;		/* NAN: not measured */
 	double threshold;
 	bool higher_better;
+	bool info;		/* no target: the value is shown beside the others */
 	char evidence[1600];	/* why it is missed and what would close the gap */
 };
 
-enum { T_RAND_FLOOR, T_UFFD, T_WARM, T_COLD, T_ANON, T_THREADS, NR_TARGETS };
+/* The issue's targets in its order, each with the reference the reader
+ * needs beside it: the copy ceiling next to the warm scan, the budget scan
+ * (shown, no target) next to the cold scan. */
+enum { T_RAND_FLOOR, T_UFFD, T_WARM, T_COPY, T_COLD, T_BUDGET, T_ANON, T_THREADS, NR_TARGETS };
 
 static bool target_met(const struct target *t)
 {
-	return !isnan(t->value) && (t->higher_better ? t->value >= t->threshold : t->value <= t->threshold);
+	return !t->info && !isnan(t->value) &&
+	       (t->higher_better ? t->value >= t->threshold : t->value <= t->threshold);
+}
+
+static bool target_missed(const struct target *t)
+{
+	return !t->info && !isnan(t->value) && !target_met(t);
 }
 
 static const char *target_verdict(const struct target *t)
 {
-	return isnan(t->value) ? "not measured" : target_met(t) ? "**met**" : "**missed**";
+	return isnan(t->value) ? "not measured" : t->info ? "shown (no target)" : target_met(t) ? "**met**"
+											       : "**missed**";
 }
 
 /* One sentence on where a vmemu fault's time goes. */
@@ -140,8 +169,15 @@ static void compute_targets(const struct matrix *mx, struct target *t)
 		.value = vr && ur ? ur->p50 / vr->p50 : NAN, .threshold = 4.0, .higher_better = true };
 	t[T_WARM] = (struct target){ .measure = "vmemu warm sequential scan throughput / kernel mmap", .goal = ">= 0.3x",
 		.value = vs_kernel(mx, W_SEQ_WARM, M_VMEMU), .threshold = 0.3, .higher_better = true };
+	t[T_COPY] = (struct target){ .measure = "copy ceiling: pread 1 MiB windows into recycled buffers + scan / "
+		"kernel", .goal = "none (shown)",
+		.value = vs_kernel(mx, W_SEQ_WARM, M_PREAD), .info = true };
 	t[T_COLD] = (struct target){ .measure = "vmemu cold sequential scan throughput / kernel mmap", .goal = ">= 1.0x",
 		.value = vs_kernel(mx, W_SEQ_COLD, M_VMEMU), .threshold = 1.0, .higher_better = true };
+	t[T_BUDGET] = (struct target){ .goal = "none (shown)", .value = vs_kernel(mx, W_BUDGET, M_VMEMU),
+		.info = true };
+	snprintf(t[T_BUDGET].measure, sizeof(t[T_BUDGET].measure), "vmemu scan under a %lu MiB budget / kernel "
+		 "warm scan (kernel: no budget)", mx->cfg->budget_mb);
 	t[T_ANON] = (struct target){ .measure = "vmemu anonymous first-touch throughput / kernel", .goal = ">= 0.7x",
 		.value = vs_kernel(mx, W_ANON, M_VMEMU), .threshold = 0.7, .higher_better = true };
 	t[T_THREADS] = (struct target){ .measure = "vmemu two-thread / one-thread throughput, disjoint pages", .goal = ">= 1.7x",
@@ -173,27 +209,44 @@ static void compute_targets(const struct matrix *mx, struct target *t)
 	if (vw && kw) {
 		breakdown_sentence(bd, sizeof(bd), vw);
 		snprintf(t[T_WARM].evidence, sizeof(t[0].evidence),
-			 "vmemu scans at %.2f GB/s against the kernel's %.2f GB/s (%.3f faults per page for the "
-			 "kernel: fault-around maps whole folios and page-table runs per fault). Breakdown %s. The safe floor, "
-			 "one page per fault with no emulation, reaches %.2f GB/s, so one SIGSEGV and one "
-			 "mprotect per 4 KiB page cannot reach the target whatever vmemu does inside the handler. "
-			 "The copy ceiling, pread of the same 1 MiB windows into already-populated buffers and "
-			 "then the scan, is %.2f GB/s (%.2fx kernel). What would close the gap: fault-around and "
-			 "readahead windows (issue 3) that fill and expose 16-256 pages per fault with one "
-			 "signal and one mprotect, into recycled pre-populated frames, with clustered mprotect.",
-			 gbps(vw), gbps(kw), kw->faults_per_page, bd, fw ? gbps(fw) : NAN, pw ? gbps(pw) : NAN,
-			 pw ? kw->bulk_ns / pw->bulk_ns : NAN);
+			 "vmemu scans at %.2f GB/s against the kernel's %.2f GB/s, with %.3f faults per page "
+			 "against the kernel's %.3f (fault-around maps whole folios and page-table runs per "
+			 "fault); vmemu read %llu pages ahead and mapped %llu around the faulting ones. "
+			 "Breakdown %s. The safe floor, one page per fault with no emulation, reaches %.2f GB/s: "
+			 "at one SIGSEGV and one mprotect per 4 KiB page no pager reaches the target, whatever it "
+			 "does inside the handler. The copy ceiling, pread of the same 1 MiB windows into "
+			 "already-populated buffers and then the scan, is %.2f GB/s (%.2fx kernel). %s",
+			 gbps(vw), gbps(kw), vw->faults_per_page, kw->faults_per_page,
+			 (unsigned long long)vw->pgreadahead, (unsigned long long)vw->pgfaultaround, bd,
+			 fw ? gbps(fw) : NAN, pw ? gbps(pw) : NAN, pw ? kw->bulk_ns / pw->bulk_ns : NAN,
+			 vw->faults_per_page >= 0.5
+				 ? "What would close the gap: fault-around and readahead windows that fill and "
+				   "expose 16-256 pages per fault with one signal and one mprotect, into recycled "
+				   "pre-populated frames, with clustered mprotect."
+				 : "With fewer than one fault per two pages the signal is amortised; what is left "
+				   "is the work per page of each window, the fill's copy (which the copy ceiling "
+				   "bounds) and exposing the window: the breakdown's fill and protect, over the "
+				   "pages each fault brings in.");
 	}
 	if (vc && kc) {
+		bool per_page = vc->faults_per_page >= 0.5 && !vc->pgreadahead;
 		breakdown_sentence(bd, sizeof(bd), vc);
 		snprintf(t[T_COLD].evidence, sizeof(t[0].evidence),
 			 "cold, vmemu scans at %.2f GB/s against the kernel's %.2f GB/s (pread of 1 MiB windows: "
-			 "%.2f GB/s). Breakdown %s. Each fault reads 4 KiB synchronously; the host's readahead on "
-			 "vmemu's descriptor helps, but every page still pays a signal, a pread and an mprotect, "
-			 "while the kernel's readahead reads large blocks asynchronously and fault-around maps "
-			 "many pages per fault. What would close the gap: vmemu readahead (issue 3), reading large "
-			 "windows ahead of the faulting page and exposing them in clusters.",
-			 gbps(vc), gbps(kc), pc ? gbps(pc) : NAN, bd);
+			 "%.2f GB/s), with %.3f faults per page and %llu pages read ahead. Breakdown %s. %s",
+			 gbps(vc), gbps(kc), pc ? gbps(pc) : NAN, vc->faults_per_page,
+			 (unsigned long long)vc->pgreadahead, bd,
+			 per_page
+				 ? "Each fault reads 4 KiB synchronously; the host's readahead on vmemu's "
+				   "descriptor helps, but every page still pays a signal, a pread and an "
+				   "mprotect, while the kernel's readahead reads large blocks asynchronously and "
+				   "fault-around maps many pages per fault. What would close the gap: vmemu "
+				   "readahead, reading large windows ahead of the faulting page and exposing "
+				   "them in clusters."
+				 : "A cold scan is bound by the device, which the kernel's readahead keeps busy by "
+				   "reading the next window while the program scans this one. What would close "
+				   "the gap: readahead issued ahead of the scan, in windows large enough that the "
+				   "device is never idle between them.");
 	}
 	if (va && ka) {
 		double floor_ratio = vs_kernel(mx, W_ANON, M_FLOOR_SAFE);
@@ -241,6 +294,29 @@ static void header_lines(FILE *f, const struct matrix *mx, const char *prefix)
 		"(one load or store each)\n", prefix, sz, mx->cfg->size / PG, mx->cfg->rand_pages);
 	fprintf(f, "%stimer: %s, %.0f ns per empty timed access (included below)\n", prefix,
 		timer_describe(), timer_overhead_ns());
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		if (mx->want[W_BUDGET][m]) {
+			fprintf(f, "%sbudget-scan: %lu MiB budget (%zu pages, %.0f%% of the file); its tput/kern is "
+				"against seq-warm / kernel\n", prefix, mx->cfg->budget_mb, budget_pages(mx),
+				100.0 * (double)budget_pages(mx) / (double)(mx->cfg->size / PG));
+			break;
+		}
+}
+
+/* A memory level of a vmemu cell, or "-" when vme_stats reports none. */
+static const char *level(char *buf, size_t len, const struct cell_result *c, uint64_t v)
+{
+	if (mem_reported(c))
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* "yes", "NO", or "-" when vme_stats reports no budget. */
+static const char *within_budget(const struct cell_result *c)
+{
+	return !mem_reported(c) ? "-" : c->resident_max <= c->nr_budget ? "yes" : "NO";
 }
 
 static void cell_line(FILE *f, const struct matrix *mx, int w, int m)
@@ -309,6 +385,33 @@ void report_table(FILE *f, const struct matrix *mx)
 	if (any_bd)
 		fprintf(f, "\n");
 
+	bool any_mem = false;
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = ok(mx, w, m);
+			char b1[24], b2[24], b3[24], b4[24];
+			if (!c || !c->mem)
+				continue;
+			if (!any_mem)
+				fprintf(f, "vmemu memory (vme_stats), in pages. Levels: the budget; resident frames, the most "
+					"seen (sampled every %lu\naccesses and at the end) and at the end; host mappings, the "
+					"most seen. The rest count over the run.\nfits: resident never above the budget; "
+					"-: vme_stats reports no budget\n"
+					"%-13s %-20s %8s %8s %8s %4s %8s %8s %9s %9s %8s %8s %7s\n", SAMPLE_EVERY,
+					"workload", "mechanism", "budget", "res.max", "res.end", "fits", "evicted",
+					"scanned", "readahead", "faultarnd", "swapout", "hostvmas", "vmarecl");
+			any_mem = true;
+			fprintf(f, "%-13s %-20s %8s %8s %8s %4s %8llu %8llu %9llu %9llu %8llu %8s %7llu\n",
+				workloads[w].name, mechanisms[m]->name, level(b1, sizeof(b1), c, c->nr_budget),
+				level(b2, sizeof(b2), c, c->resident_max), level(b3, sizeof(b3), c, c->resident_end),
+				within_budget(c), (unsigned long long)c->pgevict, (unsigned long long)c->pgscan,
+				(unsigned long long)c->pgreadahead, (unsigned long long)c->pgfaultaround,
+				(unsigned long long)c->pswpout, level(b4, sizeof(b4), c, c->host_vmas_max),
+				(unsigned long long)c->host_vma_reclaim);
+		}
+	if (any_mem)
+		fprintf(f, "\n");
+
 	bool any_tt = false;
 	for (int m = 0; m < NR_MECHANISMS; m++) {
 		const struct cell_result *c = ok(mx, W_TWO_THREADS, m);
@@ -326,12 +429,13 @@ void report_table(FILE *f, const struct matrix *mx)
 	compute_targets(mx, t);
 	fprintf(f, "targets (same-run ratios):\n");
 	for (int i = 0; i < NR_TARGETS; i++) {
-		const char *v = isnan(t[i].value) ? "not measured" : target_met(&t[i]) ? "met" : "MISSED";
-		fprintf(f, "  %-66s %-12s %8s  %s\n", t[i].measure, t[i].goal, ratio(a, sizeof(a), t[i].value), v);
+		const char *v = isnan(t[i].value) ? "not measured" : t[i].info ? "shown" : target_met(&t[i]) ? "met"
+														: "MISSED";
+		fprintf(f, "  %-72s %-12s %8s  %s\n", t[i].measure, t[i].goal, ratio(a, sizeof(a), t[i].value), v);
 	}
 	fprintf(f, "\nnotes:\n");
-	fprintf(f, "  vmemu-nofaultaround is the same configuration as vmemu: vmemu has no fault-around or "
-		"readahead yet, so the two rows differ only by noise.\n");
+	fprintf(f, "  vmemu-nofaultaround runs the same configuration as vmemu (vme_config has no switch for "
+		"fault-around or readahead), so the two rows differ only by noise.\n");
 	print_notes(f, mx, "  ");
 }
 
@@ -360,7 +464,9 @@ void report_csv(FILE *f, const struct matrix *mx)
 {
 	fprintf(f, "workload,mechanism,status,accesses,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_ns,"
 		"bulk_ns_per_page,gb_per_s,faults_per_page,tput_vs_kernel,p50_vs_floor_safe,"
-		"tput_1thread,tput_2threads,handler_ns,lookup_ns,fill_ns,protect_ns,rest_ns,signal_host_ns,note\n");
+		"tput_1thread,tput_2threads,handler_ns,lookup_ns,fill_ns,protect_ns,rest_ns,signal_host_ns,"
+		"nr_budget,resident_max,resident_end,host_vmas_max,pgevict,pgscan,pgreadahead,pgfaultaround,"
+		"pswpin,pswpout,host_vma_reclaim,note\n");
 	for (int w = 0; w < NR_WORKLOADS; w++)
 		for (int m = 0; m < NR_MECHANISMS; m++) {
 			const struct cell_result *c = &mx->cell[w][m];
@@ -383,6 +489,15 @@ void report_csv(FILE *f, const struct matrix *mx)
 			csv_num(f, bd ? c->bd_protect : NAN);
 			csv_num(f, bd ? rest_ns(c) : NAN);
 			csv_num(f, bd ? signal_ns(c) : NAN);
+			bool lv = o && mem_reported(c), cn = o && c->mem;
+			csv_num(f, lv ? (double)c->nr_budget : NAN);
+			csv_num(f, lv ? (double)c->resident_max : NAN);
+			csv_num(f, lv ? (double)c->resident_end : NAN);
+			csv_num(f, lv ? (double)c->host_vmas_max : NAN);
+			uint64_t n[] = { c->pgevict, c->pgscan, c->pgreadahead, c->pgfaultaround, c->pswpin,
+					 c->pswpout, c->host_vma_reclaim };
+			for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+				csv_num(f, cn ? (double)n[i] : NAN);
 			fputc(',', f);
 			csv_string(f, c->note);
 			fputc('\n', f);
@@ -411,14 +526,33 @@ static void json_num(FILE *f, const char *key, double v)
 		fprintf(f, ", \"%s\": %.6g", key, v);
 }
 
+/* vmemu's memory: levels (null when vme_stats reports no budget), then the
+ * counters over the run. */
+static void json_memory(FILE *f, const struct cell_result *c)
+{
+	bool lv = mem_reported(c);
+
+	fprintf(f, ", \"memory\": {\"nr_budget\": %llu", (unsigned long long)c->nr_budget);
+	json_num(f, "resident_max", lv ? (double)c->resident_max : NAN);
+	json_num(f, "resident_end", lv ? (double)c->resident_end : NAN);
+	json_num(f, "host_vmas_max", lv ? (double)c->host_vmas_max : NAN);
+	fprintf(f, ", \"within_budget\": %s", !lv ? "null" : c->resident_max <= c->nr_budget ? "true" : "false");
+	fprintf(f, ", \"pgevict\": %llu, \"pgscan\": %llu, \"pgreadahead\": %llu, \"pgfaultaround\": %llu, "
+		"\"pswpin\": %llu, \"pswpout\": %llu, \"host_vma_reclaim\": %llu}",
+		(unsigned long long)c->pgevict, (unsigned long long)c->pgscan, (unsigned long long)c->pgreadahead,
+		(unsigned long long)c->pgfaultaround, (unsigned long long)c->pswpin,
+		(unsigned long long)c->pswpout, (unsigned long long)c->host_vma_reclaim);
+}
+
 void report_json(FILE *f, const struct matrix *mx)
 {
 	const struct machine *mc = &mx->machine;
 	struct target t[NR_TARGETS];
 	bool first = true;
 
-	fprintf(f, "{\n  \"tool\": \"vmemu-bench\",\n  \"size_bytes\": %zu,\n  \"rand_pages\": %zu,\n",
-		mx->cfg->size, mx->cfg->rand_pages);
+	fprintf(f, "{\n  \"tool\": \"vmemu-bench\",\n  \"size_bytes\": %zu,\n  \"rand_pages\": %zu,\n"
+		"  \"budget_mb\": %lu,\n  \"budget_pages\": %zu,\n", mx->cfg->size, mx->cfg->rand_pages,
+		mx->cfg->budget_mb, budget_pages(mx));
 	fprintf(f, "  \"timer\": ");
 	json_string(f, timer_describe());
 	fprintf(f, ",\n  \"timer_overhead_ns\": %.1f,\n  \"machine\": {\"nproc\": %ld, \"model\": ",
@@ -430,6 +564,10 @@ void report_json(FILE *f, const struct matrix *mx)
 	json_string(f, mc->thp);
 	fprintf(f, ", \"fs\": ");
 	json_string(f, mc->fs);
+	fprintf(f, ", \"load_start\": ");
+	json_string(f, mc->load_start);
+	fprintf(f, ", \"load_end\": ");
+	json_string(f, mc->load_end);
 	fprintf(f, ", \"date\": ");
 	json_string(f, mc->date);
 	fprintf(f, "},\n  \"command\": ");
@@ -470,6 +608,8 @@ void report_json(FILE *f, const struct matrix *mx)
 					json_num(f, "signal_host_ns", signal_ns(c));
 					fprintf(f, "}");
 				}
+				if (c->mem)
+					json_memory(f, c);
 			}
 			fprintf(f, ", \"note\": ");
 			json_string(f, c->note);
@@ -483,7 +623,8 @@ void report_json(FILE *f, const struct matrix *mx)
 		fprintf(f, ", \"goal\": ");
 		json_string(f, t[i].goal);
 		json_num(f, "value", t[i].value);
-		fprintf(f, ", \"met\": %s}%s\n", isnan(t[i].value) ? "null" : target_met(&t[i]) ? "true" : "false",
+		fprintf(f, ", \"met\": %s}%s\n",
+			isnan(t[i].value) || t[i].info ? "null" : target_met(&t[i]) ? "true" : "false",
 			i + 1 < NR_TARGETS ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
@@ -491,19 +632,79 @@ void report_json(FILE *f, const struct matrix *mx)
 
 /* --- the results page ------------------------------------------------------------- */
 
+/* vmemu's memory per cell, and what the budget scan showed. */
+static void report_memory_section(FILE *f, const struct matrix *mx)
+{
+	const struct cell_result *vb = ok(mx, W_BUDGET, M_VMEMU), *kw = ok(mx, W_SEQ_WARM, M_KERNEL);
+	char b1[24], b2[24], b3[24], b4[24], a[16];
+	bool any = false;
+
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++)
+			any |= ok(mx, w, m) && mx->cell[w][m].mem;
+	if (!any)
+		return;
+	fprintf(f, "\n## vmemu memory and reclaim\n\nFrom `vme_stats`, in 4 KiB pages. Levels: `budget` is "
+		"`nr_budget`; `resident max` is the most `nr_resident` seen, sampled every %lu accesses (about "
+		"2 us a call, inside the bulk time) and at the end of the run; `resident end` is `nr_resident` "
+		"at the end, before munmap; `host VMAs` is the most `nr_host_vmas` seen; `fits` says whether "
+		"`resident max` stayed within `budget`. The other columns count over the run. `-`: vme_stats "
+		"reports no budget (`nr_budget` 0), so this vmemu keeps none.\n\n", SAMPLE_EVERY);
+	fprintf(f, "| workload | mechanism | budget | resident max | resident end | fits | pgevict | pgscan | "
+		"pgreadahead | pgfaultaround | pswpin | pswpout | host VMAs | host_vma_reclaim |\n"
+		"|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (int w = 0; w < NR_WORKLOADS; w++)
+		for (int m = 0; m < NR_MECHANISMS; m++) {
+			const struct cell_result *c = ok(mx, w, m);
+			if (!c || !c->mem)
+				continue;
+			fprintf(f, "| %s | %s | %s | %s | %s | %s | %llu | %llu | %llu | %llu | %llu | %llu | %s | "
+				"%llu |\n", workloads[w].name, mechanisms[m]->name,
+				level(b1, sizeof(b1), c, c->nr_budget), level(b2, sizeof(b2), c, c->resident_max),
+				level(b3, sizeof(b3), c, c->resident_end), within_budget(c),
+				(unsigned long long)c->pgevict, (unsigned long long)c->pgscan,
+				(unsigned long long)c->pgreadahead, (unsigned long long)c->pgfaultaround,
+				(unsigned long long)c->pswpin, (unsigned long long)c->pswpout,
+				level(b4, sizeof(b4), c, c->host_vmas_max), (unsigned long long)c->host_vma_reclaim);
+		}
+	bool budget = false;
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		budget |= mx->want[W_BUDGET][m];
+	if (!budget)
+		return;
+	fprintf(f, "\nThe budget scan hands vmemu `vme_config.cache_mb` = %lu and leaves eviction to vmemu's "
+		"own reclaim: nothing in the benchmark evicts for vmemu. The floors and the userfaultfd pager keep the "
+		"same number of pages by evicting their oldest quarter-budget when over, and pread reads "
+		"windows no larger than the budget. The host kernel has no per-process budget, so its "
+		"budget-scan cells are n/a and the reference is its plain warm scan of the same file "
+		"(seq-warm / kernel).", mx->cfg->budget_mb);
+	if (vb && kw)
+		fprintf(f, " Here vmemu's budget scan ran at %.2f GB/s, %s the kernel's warm scan (%.2f GB/s), "
+			"and evicted %llu pages.", gbps(vb), ratio(a, sizeof(a), vs_kernel(mx, W_BUDGET, M_VMEMU)),
+			gbps(kw), (unsigned long long)vb->pgevict);
+	if (vb && mem_reported(vb))
+		fprintf(f, " At most %llu pages were resident against a budget of %llu: %s.",
+			(unsigned long long)vb->resident_max, (unsigned long long)vb->nr_budget,
+			vb->resident_max <= vb->nr_budget ? "within the budget" : "**over the budget**");
+	else if (vb)
+		fprintf(f, " This vmemu reports no budget (`nr_budget` 0): it kept none, and the cell measured "
+			"an unbounded scan.");
+	fprintf(f, "\n");
+}
+
 int report_results_page(const char *path, const struct matrix *mx)
 {
 	const struct machine *mc = &mx->machine;
 	struct target t[NR_TARGETS];
-	char sz[32], a[16], b[16];
+	char sz[32], def[32], a[16], b[16];
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return -errno;
 	size_text(sz, sizeof(sz), mx->cfg->size);
 	fprintf(f, "# vmemu-bench results\n\n");
-	fprintf(f, "Written by `make bench` (the command below) on %s. Every number on this page comes from "
-		"that one run; the ratios compare cells of the same run, since these machines are too "
+	fprintf(f, "Written by `vmemu-bench` (the command below; `make bench` runs it) on %s. Every number "
+		"on this page comes from that one run; the ratios compare cells of the same run, since these machines are too "
 		"noisy for anything else.\n\n", mc->date);
 	fprintf(f, "## Machine\n\n");
 	fprintf(f, "- CPU: %s, %ld online CPUs (nproc)\n", mc->model, mc->nproc);
@@ -515,20 +716,27 @@ int report_results_page(const char *path, const struct matrix *mx)
 		sz, mc->fs);
 	fprintf(f, "- vm.unprivileged_userfaultfd: %s; uid %d\n", mc->uffd_sysctl, (int)getuid());
 	fprintf(f, "- virtio-balloon free page reporting: %s\n", mc->page_reporting);
+	fprintf(f, "- load average (1 minute, /proc/loadavg): %s before the run, %s after it; the run itself "
+		"keeps about one CPU busy, so more than that means other work shared the CPUs\n",
+		mc->load_start, mc->load_end);
 	fprintf(f, "- timer: %s; an empty timed access costs %.0f ns and is included in every latency\n\n",
 		timer_describe(), timer_overhead_ns());
 	fprintf(f, "## Command\n\n```\n%s\n```\n\n", mc->command);
-	if (mx->size_is_default)
-		fprintf(f, "The file is the program's default size.\n\n");
+	size_text(def, sizeof(def), mx->default_size);
+	if (mx->cfg->size == mx->default_size)
+		fprintf(f, "The scan file is %s, the program's default size.", sz);
 	else
-		fprintf(f, "The scan file is %s rather than the program's 1 GiB default, so that `make bench` "
-			"finishes in under two minutes (the userfaultfd cells alone take tens of seconds per "
-			"GiB). Run `build/vmemu-bench --size 1G` for the full size.\n\n", sz);
+		fprintf(f, "The scan file is %s rather than the program's %s default: `make bench` uses 256 MiB "
+			"so that it finishes in under two minutes (the userfaultfd cells alone take tens of "
+			"seconds per GiB). `make bench BENCHFLAGS='--size 1G'` runs the full size.", sz, def);
+	fprintf(f, " The budget-scan workload's memory budget is %lu MiB (`--budget-mb`), %zu pages, %.0f%% "
+		"of the file.\n\n", mx->cfg->budget_mb, budget_pages(mx),
+		100.0 * (double)budget_pages(mx) / (double)(mx->cfg->size / PG));
 	fprintf(f, "## What is measured\n\nEach cell (workload x mechanism) runs in its own forked child, "
 		"so each mechanism owns SIGSEGV alone. Every access is timed on its own (%s); a cell reports "
 		"the median, p90, p99, p99.9 and max of those times, the bulk time (wall time of the whole "
-		"workload, including untimed work such as reading the rest of each page, evictions and "
-		"msync) per page, and faults per page as the mechanism counts them.\n\n", timer_describe());
+		"workload, including untimed work such as reading the rest of each page, evictions, "
+		"msync and vmemu's memory samples) per page, and faults per page as the mechanism counts them.\n\n", timer_describe());
 	fprintf(f, "Mechanisms:\n\n");
 	for (int m = 0; m < NR_MECHANISMS; m++)
 		fprintf(f, "- `%s`: %s. Faults: %s.\n", mechanisms[m]->name, mechanisms[m]->describe,
@@ -538,7 +746,8 @@ int report_results_page(const char *path, const struct matrix *mx)
 		fprintf(f, "- `%s`: %s.\n", workloads[w].name, workloads[w].describe);
 
 	fprintf(f, "\n## Results\n\nns per access; `tput/kernel` = kernel bulk time / this bulk time (higher is "
-		"faster); `p50/floor` = this median / floor-safe median (lower is faster).\n\n");
+		"faster; for budget-scan, the kernel's seq-warm bulk time, since the host kernel keeps no "
+		"per-process budget); `p50/floor` = this median / floor-safe median (lower is faster).\n\n");
 	fprintf(f, "| workload | mechanism | p50 | p90 | p99 | p99.9 | max | bulk ns/page | GB/s | faults/page "
 		"| tput/kernel | p50/floor |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int w = 0; w < NR_WORKLOADS; w++)
@@ -572,6 +781,8 @@ int report_results_page(const char *path, const struct matrix *mx)
 					signal_ns(c));
 		}
 
+	report_memory_section(f, mx);
+
 	fprintf(f, "\n## Two threads\n\nPages per second, one thread on the whole page set, then two threads on "
 		"disjoint halves of it (fresh mappings each time).\n\n| mechanism | 1 thread | 2 threads | "
 		"2 / 1 |\n|---|--:|--:|--:|\n");
@@ -587,14 +798,9 @@ int report_results_page(const char *path, const struct matrix *mx)
 	for (int i = 0; i < NR_TARGETS; i++)
 		fprintf(f, "| %s | %s | %s | %s |\n", t[i].measure, t[i].goal, ratio(a, sizeof(a), t[i].value),
 			target_verdict(&t[i]));
-	const struct cell_result *pw = ok(mx, W_SEQ_WARM, M_PREAD);
-	if (pw)
-		fprintf(f, "\nThe copy ceiling for the warm scan (pread of the same 1 MiB windows into "
-			"already-populated buffers, then the scan): %.2f GB/s, %s kernel.\n", gbps(pw),
-			ratio(a, sizeof(a), vs_kernel(mx, W_SEQ_WARM, M_PREAD)));
 	bool missed = false;
 	for (int i = 0; i < NR_TARGETS; i++) {
-		if (isnan(t[i].value) || target_met(&t[i]))
+		if (!target_missed(&t[i]))
 			continue;
 		if (!missed)
 			fprintf(f, "\n## Missed targets: why, and what would close the gap\n");
@@ -603,9 +809,8 @@ int report_results_page(const char *path, const struct matrix *mx)
 			ratio(a, sizeof(a), t[i].value), t[i].evidence[0] ? t[i].evidence : "(no evidence: a cell failed)");
 	}
 	fprintf(f, "\n## Notes\n\n");
-	fprintf(f, "- `vmemu-nofaultaround` is the same configuration as `vmemu`: vmemu has no fault-around "
-		"or readahead yet, so the two rows differ only by noise. When fault-around lands, this row "
-		"turns it off.\n");
+	fprintf(f, "- `vmemu-nofaultaround` runs the same configuration as `vmemu`: `struct vme_config` has "
+		"no switch for fault-around or readahead, so the two rows differ only by noise.\n");
 	fprintf(f, "- The kernel's MADV_RANDOM does not turn off fault-around on Linux 6.18 (see its faults "
 		"per page on the read workloads); it does turn off readahead, which is what the cold scan "
 		"shows.\n");
@@ -618,7 +823,7 @@ int report_results_page(const char *path, const struct matrix *mx)
 		"measuring; the cold cell drops it and checks with mincore that it is gone.\n");
 	fprintf(f, "- Noise: cells on this VM vary between runs, most visibly the cold scans (host-side I/O "
 		"caching) and anything with short runs (the kernel's two-thread cells last a few ms). A cell "
-		"pair such as vmemu / vmemu-nofaultaround, identical today, shows the run's noise level.\n");
+		"pair such as vmemu / vmemu-nofaultaround, configured identically, shows the run's noise level.\n");
 	print_notes(f, mx, "- ");
 	fclose(f);
 	return 0;

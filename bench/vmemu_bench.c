@@ -7,8 +7,9 @@
  * options, the test file, the machine description and the matrix loop.  The
  * parent never calls vme_: each child decides alone who owns SIGSEGV.
  *
- * Usage: vmemu-bench [--size N[KMG]] [--smoke] [--json | --csv] [--plot FILE.svg|.png]
- *                    [--results FILE.md] [--dir DIR] [--workloads a,b] [--mechanisms a,b]
+ * Usage: vmemu-bench [--size N[KMG]] [--budget-mb N] [--smoke] [--json | --csv]
+ *                    [--plot FILE.svg|.png] [--results FILE.md] [--dir DIR]
+ *                    [--workloads a,b] [--mechanisms a,b]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 
 #define DEFAULT_SIZE (1UL << 30)
 #define SMOKE_SIZE (4UL << 20)
+#define DEFAULT_BUDGET_MB 64UL	/* issue 3's budget-scan */
+#define SMOKE_BUDGET_MB 2UL	/* half the smoke file, so that reclaim runs */
 #define MAX_RAND_PAGES 8192UL	/* far below the host VMA cap for the page-per-fault pagers */
 
 static void usage(FILE *f)
@@ -33,13 +36,15 @@ static void usage(FILE *f)
 		"usage: vmemu-bench [options]\n"
 		"  --size N[K|M|G]    scan file size (default 1G; `make bench` uses 256M)\n"
 		"  --rand-pages N     pages touched by the random workloads (default size/8, at most %lu)\n"
+		"  --budget-mb N      budget-scan's memory budget in MiB (default %lu; --smoke: %lu)\n"
 		"  --smoke            a tiny matrix that runs in a few seconds (4 MiB)\n"
 		"  --json | --csv     machine-readable output on stdout instead of the table\n"
 		"  --plot FILE        draw latency CDFs to FILE.svg or FILE.png with gnuplot\n"
 		"  --results FILE     also write the results page (markdown) to FILE\n"
 		"  --dir DIR          where to create the test file (default $TMPDIR, else /var/tmp)\n"
-		"  --workloads LIST   comma-separated subset of:",
-		MAX_RAND_PAGES);
+		"  --workloads LIST   comma-separated subset of (budget-scan brings its reference,\n"
+		"                     seq-warm / kernel, along):",
+		MAX_RAND_PAGES, DEFAULT_BUDGET_MB, SMOKE_BUDGET_MB);
 	for (int w = 0; w < NR_WORKLOADS; w++)
 		fprintf(f, " %s", workloads[w].name);
 	fprintf(f, "\n  --mechanisms LIST  comma-separated subset of:");
@@ -194,6 +199,18 @@ static const char *page_reporting(void)
 	return r;
 }
 
+/* The 1-minute load average: other work on the machine shows here. */
+static void load_average(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	snprintf(out, len, "unknown");
+	if (f && fscanf(f, "%15s", out) != 1)
+		snprintf(out, len, "unknown");
+	if (f)
+		fclose(f);
+}
+
 static void describe_machine(struct machine *mc, const char *dir, int argc, char **argv)
 {
 	struct utsname u;
@@ -221,6 +238,7 @@ static void describe_machine(struct machine *mc, const char *dir, int argc, char
 	if (f)
 		fclose(f);
 	snprintf(mc->page_reporting, sizeof(mc->page_reporting), "%s", page_reporting());
+	load_average(mc->load_start, sizeof(mc->load_start));
 	strftime(mc->date, sizeof(mc->date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
 	size_t n = 0;
 	for (int i = 0; i < argc && n < sizeof(mc->command) - 1; i++)
@@ -232,10 +250,12 @@ int main(int argc, char **argv)
 	static struct matrix mx;
 	static struct bench_config cfg = { .size = DEFAULT_SIZE, .timeout_s = 120 };
 	const char *plot = NULL, *results = NULL, *wl = NULL, *ml = NULL, *dir = NULL;
-	bool json = false, csv = false, size_given = false, rand_given = false;
-	enum { O_SIZE = 256, O_RAND, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL, O_ML, O_TIMEOUT };
+	bool json = false, csv = false, size_given = false, rand_given = false, budget_given = false;
+	enum { O_SIZE = 256, O_RAND, O_BUDGET, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL, O_ML,
+	       O_TIMEOUT };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE }, { "rand-pages", required_argument, NULL, O_RAND },
+		{ "budget-mb", required_argument, NULL, O_BUDGET },
 		{ "smoke", no_argument, NULL, O_SMOKE }, { "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV }, { "plot", required_argument, NULL, O_PLOT },
 		{ "results", required_argument, NULL, O_RESULTS }, { "dir", required_argument, NULL, O_DIR },
@@ -258,6 +278,17 @@ int main(int argc, char **argv)
 			cfg.rand_pages = strtoul(optarg, NULL, 0);
 			rand_given = true;
 			break;
+		case O_BUDGET: {
+			char *end;
+			cfg.budget_mb = strtoul(optarg, &end, 0);
+			if (*end || !cfg.budget_mb || cfg.budget_mb > SIZE_MAX >> 20) {
+				fprintf(stderr, "vmemu-bench: bad --budget-mb '%s' (a whole number of MiB, "
+					"at least 1)\n", optarg);
+				return 2;
+			}
+			budget_given = true;
+			break;
+		}
 		case O_SMOKE:
 			mx.smoke = true;
 			break;
@@ -297,13 +328,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!budget_given)
+		cfg.budget_mb = mx.smoke ? SMOKE_BUDGET_MB : DEFAULT_BUDGET_MB;
 	if (mx.smoke) {
 		if (!size_given)
 			cfg.size = SMOKE_SIZE;
 		if (cfg.timeout_s == 120)
 			cfg.timeout_s = 30;
 	}
-	mx.size_is_default = !size_given && !mx.smoke;
+	mx.default_size = DEFAULT_SIZE;
 	size_t pages = cfg.size / PG;
 	if (!rand_given)
 		cfg.rand_pages = pages / 8 < MAX_RAND_PAGES ? pages / 8 : MAX_RAND_PAGES;
@@ -332,6 +365,15 @@ int main(int argc, char **argv)
 			}
 			total += mx.want[w][m];
 		}
+	/* The host kernel has no per-process budget: budget-scan's ratios are
+	 * against the kernel's plain warm scan of the same file. */
+	bool budget_wanted = false;
+	for (int m = 0; m < NR_MECHANISMS; m++)
+		budget_wanted |= mx.want[W_BUDGET][m];
+	if (budget_wanted && !mx.want[W_SEQ_WARM][M_KERNEL]) {
+		mx.want[W_SEQ_WARM][M_KERNEL] = true;
+		total++;
+	}
 
 	if (!dir)
 		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
@@ -358,6 +400,7 @@ int main(int argc, char **argv)
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 	close(cfg.file_fd);
+	load_average(mx.machine.load_end, sizeof(mx.machine.load_end));
 
 	if (json)
 		report_json(stdout, &mx);

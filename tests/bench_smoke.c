@@ -3,7 +3,8 @@
  *
  * A few seconds of the benchmark in every `make test`, so that it cannot
  * rot: every workload x mechanism cell is present, every cell that ran has
- * positive numbers, and a cell is left out only where that is expected.
+ * positive numbers, and a cell is left out only where that is expected;
+ * vmemu's budget-scan cell runs under the budget it was given.
  *
  * The binary is $VMEMU_BENCH, else vmemu-bench next to this test runner's
  * directory (build/tests/run -> build/vmemu-bench), else build/vmemu-bench.
@@ -94,12 +95,10 @@ Test(bench_smoke, every_cell_present_and_positive, .timeout = 120)
 			char *end = strchr(line, '\n');
 			if (end)
 				*end = '\0';
-			bool budget_vmemu = !strcmp(workloads[w], "budget-scan") && !strncmp(mechanisms[m], "vmemu", 5);
+			bool budget_kernel = !strcmp(workloads[w], "budget-scan") && !strncmp(mechanisms[m], "kernel", 6);
 			bool anon_pread = !strcmp(workloads[w], "anon-write") && !strcmp(mechanisms[m], "pread");
 			bool uffd = !strncmp(mechanisms[m], "uffd", 4);
-			if (budget_vmemu)
-				cr_expect(status_is(line, "unsupported"), "%s", line);
-			else if (anon_pread)
+			if (budget_kernel || anon_pread)
 				cr_expect(status_is(line, "n/a"), "%s", line);
 			else if (uffd && status_is(line, "skipped"))
 				cr_expect(strstr(line, "userfaultfd") || strstr(line, "CPU"),
@@ -113,12 +112,52 @@ Test(bench_smoke, every_cell_present_and_positive, .timeout = 120)
 				cr_expect(field(line, "bulk_ns_per_page") > 0, "%s", line);
 				if (strcmp(mechanisms[m], "pread"))
 					cr_expect(field(line, "faults_per_page") > 0, "%s", line);
-				if (!strncmp(mechanisms[m], "vmemu", 5))
+				if (!strncmp(mechanisms[m], "vmemu", 5)) {
 					cr_expect(field(line, "handler_ns") > 0 && field(line, "faults") > 0,
 						  "vmemu cells carry the breakdown: %s", line);
+					cr_expect(strstr(line, "\"memory\": {") && field(line, "pgevict") >= 0,
+						  "vmemu cells carry their memory: %s", line);
+					cr_expect(!strstr(line, "\"within_budget\": false"), "over budget: %s", line);
+				}
 			}
 			if (end)
 				*end = '\n';
 		}
+	free(out);
+}
+
+/* The budget-scan cell hands vmemu --budget-mb (2 MiB with --smoke, half the
+ * 4 MiB file) and brings its reference, the kernel's warm scan, along.  A
+ * vmemu that reports a budget (nr_budget > 0) keeps at most the pages asked
+ * for resident and evicts to stay there. */
+Test(bench_smoke, budget_scan_keeps_the_budget, .timeout = 60)
+{
+	char path[PATH_MAX + 32], cmd[PATH_MAX + 128];
+	int status;
+
+	bench_path(path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "'%s' --smoke --json --workloads budget-scan --mechanisms vmemu", path);
+	char *out = run(cmd, &status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s failed (status %#x):\n%s", cmd, status, out);
+	double file_pages = field(out, "size_bytes") / 4096, asked = field(out, "budget_pages");
+	cr_assert(field(out, "budget_mb") == 2 && asked == 512, "%s", out);
+
+	char *ref = strstr(out, "{\"workload\": \"seq-warm\", \"mechanism\": \"kernel\",");
+	cr_assert(ref && status_is(ref, "ok"), "the reference cell seq-warm / kernel did not run:\n%s", out);
+	char *line = strstr(out, "{\"workload\": \"budget-scan\", \"mechanism\": \"vmemu\",");
+	cr_assert(line, "no budget-scan / vmemu cell:\n%s", out);
+	char *end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	cr_assert(status_is(line, "ok"), "%s", line);
+	cr_expect(field(line, "tput_vs_kernel") > 0, "the ratio to seq-warm / kernel is missing: %s", line);
+	double budget = field(line, "nr_budget");
+	cr_assert(budget >= 0, "no memory in %s", line);
+	if (budget > 0) {
+		cr_expect(budget <= asked, "vmemu's budget is above the %.0f pages asked: %s", asked, line);
+		cr_expect(field(line, "resident_max") <= budget, "over budget: %s", line);
+		if (budget < file_pages)
+			cr_expect(field(line, "pgevict") > 0, "a scan larger than the budget evicted nothing: %s", line);
+	}
 	free(out);
 }
