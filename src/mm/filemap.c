@@ -227,6 +227,10 @@ int evict_page(struct address_space *mapping, unsigned long pgoff)
 
 	if (!(mapping->flags[pgoff] & PG_uptodate))
 		return 0;
+	/* Mapped by a forked process too: its mappings are out of our reach,
+	 * so the page stays (MADV_PAGEOUT also leaves shared pages alone). */
+	if (__atomic_load_n(&mapping->shared->forked, __ATOMIC_ACQUIRE))
+		return 0;
 	if ((mapping->flags[pgoff] & PG_dirty) && (r = writeback_clean_page(mapping, pgoff)))
 		return r;
 	lock_page(mapping, pgoff);

@@ -81,7 +81,7 @@ int page_cache_fill(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	unsigned long pgoff = vmf->pgoff, first, last, want_first, want_end;
-	unsigned long slots[4 * RA_MAX];
+	uint32_t slots[4 * RA_MAX];	/* frame slots (< 2^24): 2 KiB of handler stack */
 	ssize_t n;
 	int r;
 
@@ -118,10 +118,10 @@ int page_cache_fill(struct fault *vmf)
 	 * shrinks towards it if frames run out. */
 	memset(slots, 0, (last - first + 1) * sizeof(slots[0]));
 	for (unsigned long p = pgoff; p <= last; p++)
-		if (!(slots[p - first] = alloc_frame()))
+		if (!(slots[p - first] = (uint32_t)alloc_frame()))
 			break;
 	for (unsigned long p = pgoff; p > first; p--)
-		if (!(slots[p - 1 - first] = alloc_frame()))
+		if (!(slots[p - 1 - first] = (uint32_t)alloc_frame()))
 			break;
 	if (!slots[pgoff - first]) {
 		r = -ENOMEM;

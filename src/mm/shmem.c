@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mm/mm.h"
+#include "mm/vmstat.h"
 
 static const struct address_space_operations shmem_aops = { 0 };
 
@@ -44,6 +45,7 @@ static int shmem_fault(struct fault *vmf)
 		}
 		swap_free(pg_val(f));
 		mapping->nr_swapped--;
+		count_vm_event(EV_pgmajfault);
 		ret = VM_FAULT_MAJOR;
 	}
 	set_frame(slot, mapping, pgoff);

@@ -89,18 +89,18 @@ int vmscan_init(unsigned long cache_mb)
 	}
 	if (pages > MAX_BUDGET_PAGES)
 		pages = MAX_BUDGET_PAGES;
-	if ((r = host_alloc_private((pages + 1) * sizeof(struct page), &a)))
-		return r;
-	if ((r = host_alloc_private(pages * sizeof(*free_list) + PAGE_SIZE, &b))) {
-		host_free(a, (pages + 1) * sizeof(struct page));
-		return r;
-	}
+	size_t list_len = PAGE_ALIGN(pages * sizeof(*free_list));
 	if ((r = host_self_mem_open(&self_mem)))
 		return r;
+	if ((r = host_alloc_private((pages + 1) * sizeof(struct page), &a)))
+		goto out_close;
+	if ((r = host_alloc_private(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
+		host_free(a, (pages + 1) * sizeof(struct page));
+		goto out_close;
+	}
 	mem_map = a;
 	free_list = b;
-	swap_buf = (char *)b + pages * sizeof(*free_list);
-	swap_buf = (char *)PAGE_ALIGN((unsigned long)swap_buf);
+	swap_buf = (char *)b + list_len;
 	nr_frames = pages;
 	host_vma_limit = host_max_map_count();
 	host_vma_soft = host_vma_limit / 4;
@@ -108,6 +108,11 @@ int vmscan_init(unsigned long cache_mb)
 	int count = host_count_mappings();
 	host_vmas_counted = host_vma_estimate = count > 0 ? (unsigned long)count : 0;
 	return 0;
+
+out_close:
+	host_close(self_mem);
+	self_mem = -1;
+	return r;
 }
 
 /* In a forked child: /proc/self/mem still shows the parent. */
