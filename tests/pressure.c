@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vmemu.h>
 
 #include "testutil.h"
@@ -384,4 +386,41 @@ Test(pressure, readahead_follows_the_advice)
 	cr_assert_eq(vme_mincore((void *)(p + 128 * PG), 64 * PG, vec), 0);
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(vec[i] & 1, 1);
+}
+
+/* Across fork: swapped pages read right in both processes, each swaps to
+ * an area of its own afterwards, and a page cache the child shares is not
+ * paged out from under it. */
+Test(pressure, fork_keeps_swapped_pages_and_shared_caches, .timeout = 120)
+{
+	const size_t pages = 2 * 4 * MB / PG;
+	init_budget(4, NULL);
+	volatile unsigned char *a = vme_mmap(NULL, pages * PG, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = pattern_file(4 * PG, 0);
+	volatile unsigned char *f = vme_mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	fill_pages(a, pages, 0x77);
+	cr_assert_gt(stats().nr_swap, 0);
+	cr_assert_eq(f[0], pattern_byte(0));
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		for (size_t pg = 0; pg < pages; pg++)
+			bad |= (*(volatile unsigned long *)(a + pg * PG + (pg % 500) * 8) != (0x77UL ^ pg)) << 0;
+		fill_pages(a, pages, 0x99);	/* swaps again, to the child's own area */
+		for (size_t pg = 0; pg < pages; pg++)
+			bad |= (*(volatile unsigned long *)(a + pg * PG + (pg % 500) * 8) != (0x99UL ^ pg)) << 1;
+		for (size_t i = 0; i < 4 * PG; i++)
+			bad |= (f[i] != pattern_byte(i)) << 2;
+		_exit(bad);
+	}
+	cr_assert_eq(vme_madvise((void *)f, 4 * PG, MADV_PAGEOUT), 0);
+	fill_pages(a, pages, 0x55);
+	check_pages(a, pages, 0x55);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the child read wrong bytes: %#x (1: inherited swap, 2: its own, 4: shared cache)",
+		  WIFEXITED(status) ? WEXITSTATUS(status) : 0x100 | WTERMSIG(status));
+	cr_assert_eq(f[PG + 3], pattern_byte(PG + 3));
 }

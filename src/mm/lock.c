@@ -81,6 +81,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+	mm_mark_forked();
 	swap_fork_parent();
 	mmap_write_unlock();
 	host_trap_leave_emulator(&fork_saved_mask);
@@ -88,7 +89,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	mm_fork_child();
+	mm_mark_forked();
 	vmscan_fork_child();
 	swap_fork_child();
 	readers = 0;

@@ -389,7 +389,7 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 int mm_init(int verbose, unsigned long cache_mb, const char *swap);
 int mm_exit(void);
 int mm_writeback_all(void);
-void mm_fork_child(void);
+void mm_mark_forked(void);
 extern int mm_verbose;
 void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
 

@@ -25,12 +25,12 @@ void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
 	host_write_num("  and: ", b);
 }
 
-/* In a forked child (and so for its parent: the header is shared): every
- * cache is now mapped by two processes.  One cannot write-protect the
- * other's PTEs, so a page cleaned by one could stay writable in the other
- * and its later stores would never be written back; from now on written
- * pages stay dirty instead (writeback_clean_page). */
-void mm_fork_child(void)
+/* After fork, in the parent and in the child (before either goes on, so
+ * neither can evict what the other maps): every cache is now mapped by two
+ * processes.  One cannot write-protect or unmap the other's PTEs, so from
+ * now on written pages stay dirty (writeback_clean_page) and no page of
+ * these caches is evicted (vmscan.c, evict_page). */
+void mm_mark_forked(void)
 {
 	for (struct address_space *m = init_mm.mappings; m; m = m->next)
 		if (m->shared)
