@@ -217,6 +217,10 @@ enum vme_trace_kind {
 	VME_TRACE_WRITEBACK,		/* a dirty page was written back */
 };
 #define VME_TRACE_MAJOR 0x1		/* the fault read the page (filemap_fault) */
+/* pages: a major fault's are the pages it read from the file in one read,
+ * the faulting page and those read ahead of it; any other fault's are the
+ * pages it mapped at once, the faulting page and the cached neighbours
+ * mapped around it (fault-around); a write-back's is 1. */
 struct vme_trace_event {
 	uint64_t time_ns;		/* CLOCK_MONOTONIC at the event */
 	uint64_t address;		/* faulting address (0 for write-back) */
@@ -225,7 +229,7 @@ struct vme_trace_event {
 	uint16_t kind;			/* enum vme_trace_kind */
 	uint16_t flags;			/* VME_TRACE_MAJOR */
 	int32_t tid;			/* thread that faulted */
-	uint32_t pages;			/* pages the event covers (1 today) */
+	uint32_t pages;			/* pages read (major fault) or mapped: see above */
 };
 typedef void (*vme_tracer_fn)(const struct vme_trace_event *ev, void *arg);
 int vme_set_tracer(vme_tracer_fn fn, void *arg);

@@ -318,20 +318,23 @@ static struct json *stat_json(const char *path, const char *const *args)
 
 /* --- vmemu stat ----------------------------------------------------------- */
 
-Test(tool, stat_seq_read_is_one_major_read_fault_per_page, .timeout = 30)
+Test(tool, stat_seq_read_with_madv_random_is_one_major_read_fault_per_page, .timeout = 30)
 {
 	char path[64];
 
 	make_file(path, 16 * PG);
-	struct json *j = stat_json(path, ARGS("--pattern", "seq"));
+	struct json *j = stat_json(path, ARGS("--pattern", "seq", "--advice", "random"));
 	struct json *c = get(j, "counters"), *res = get(j, "residency");
 	cr_assert_eq(num(j, "pages"), 16);
 	cr_assert_eq(num(j, "touches"), 16);
 	cr_assert_str_eq(str(get(j, "mapping"), "flags"), "MAP_SHARED");
+	cr_assert_str_eq(str(get(j, "mapping"), "advice"), "random");
 	cr_assert_eq(num(c, "pgfault"), 16);
 	cr_assert_eq(num(c, "read_fault"), 16);
 	cr_assert_eq(num(c, "pgmajfault"), 16);
 	cr_assert_eq(num(c, "pgpgin"), 16);
+	cr_assert_eq(num(c, "pgreadahead"), 0, "MADV_RANDOM: no readahead");
+	cr_assert_eq(num(c, "pgfaultaround"), 0, "MADV_RANDOM: no fault-around");
 	cr_assert_eq(num(c, "cow_fault") + num(c, "shared_fault") + num(c, "wp_fault") + num(c, "anon_fault"), 0);
 	cr_assert_eq(num(c, "pgpgout"), 0);
 	cr_assert_eq(num(res, "resident"), 16);
@@ -341,12 +344,37 @@ Test(tool, stat_seq_read_is_one_major_read_fault_per_page, .timeout = 30)
 	unlink(path);
 }
 
+Test(tool, stat_seq_read_reads_ahead_in_growing_windows_and_maps_around, .timeout = 30)
+{
+	char path[64];
+
+	make_file(path, 64 * PG);
+	struct json *j = stat_json(path, ARGS("--pattern", "seq"));
+	struct json *c = get(j, "counters");
+	cr_assert_str_eq(str(get(j, "mapping"), "advice"), "normal");
+	/* Reads of 16 pages (read-around at page 0), 32 (the window doubles
+	 * at page 16), and 64 cut to the 16 left (at page 48). */
+	cr_assert_eq(num(c, "pgmajfault"), 3);
+	cr_assert_eq(num(c, "pgpgin"), 64, "each page read once");
+	cr_assert_eq(num(c, "pgreadahead"), 64 - 3);
+	cr_assert_eq(num(c, "read_fault"), num(c, "pgfault"));
+	cr_assert_eq(num(c, "pgfault") + num(c, "pgfaultaround"), 64,
+		     "each page mapped once, by its fault or around another's");
+	/* A fault maps the cached part of its 16-page block: one fault per
+	 * block if the mapping is 64 KiB aligned; else the blocks straddle
+	 * the read windows and 3 of them take a second fault. */
+	cr_assert(num(c, "pgfault") == 4 || num(c, "pgfault") == 7, "%.0f faults", num(c, "pgfault"));
+	cr_assert_eq(num(get(j, "residency"), "resident"), 64);
+	json_free(j);
+	unlink(path);
+}
+
 Test(tool, stat_stride_touches_every_nth_page_of_a_partial_last_page, .timeout = 30)
 {
 	char path[64];
 
 	make_file(path, 10 * PG + 100);	/* 11 pages, the last one partial */
-	struct json *j = stat_json(path, ARGS("--pattern", "stride:3"));
+	struct json *j = stat_json(path, ARGS("--pattern", "stride:3", "--advice", "random"));
 	struct json *c = get(j, "counters"), *res = get(j, "residency");
 	cr_assert_eq(num(j, "pages"), 11);
 	cr_assert_eq(num(j, "touches"), 4, "pages 0, 3, 6, 9");
@@ -359,14 +387,32 @@ Test(tool, stat_stride_touches_every_nth_page_of_a_partial_last_page, .timeout =
 	unlink(path);
 }
 
+Test(tool, stat_readahead_stops_at_a_partial_last_page, .timeout = 30)
+{
+	char path[64];
+
+	make_file(path, 10 * PG + 100);	/* 11 pages, the last one partial */
+	struct json *j = stat_json(path, ARGS("--pattern", "stride:3"));
+	struct json *c = get(j, "counters");
+	cr_assert_eq(num(c, "pgmajfault"), 1, "the first fault reads the whole file");
+	cr_assert_eq(num(c, "pgpgin"), 11);
+	cr_assert_eq(num(c, "pgreadahead"), 10);
+	cr_assert_eq(num(get(j, "residency"), "resident"), 11);
+	json_free(j);
+	unlink(path);
+}
+
 Test(tool, stat_pages_maps_only_the_first_pages, .timeout = 30)
 {
 	char path[64];
 
 	make_file(path, 20 * PG);
 	struct json *j = stat_json(path, ARGS("--pages", "5", "--pattern", "reverse"));
+	struct json *c = get(j, "counters");
 	cr_assert_eq(num(j, "pages"), 5);
-	cr_assert_eq(num(get(j, "counters"), "read_fault"), 5);
+	cr_assert_eq(num(c, "pgmajfault"), 1);
+	cr_assert_eq(num(c, "pgpgin"), 16, "read-around reads the file, past the mapping too");
+	cr_assert_eq(num(c, "read_fault") + num(c, "pgfaultaround"), 5, "fault-around stays in the mapping");
 	cr_assert_eq(num(get(j, "residency"), "resident"), 5);
 	cr_assert_eq(num(get(j, "residency"), "pages"), 5);
 	json_free(j);
@@ -378,9 +424,26 @@ Test(tool, stat_random_touches_each_page_once, .timeout = 30)
 	char path[64];
 
 	make_file(path, 33 * PG);
-	struct json *j = stat_json(path, ARGS("--pattern", "random", "--seed", "7"));
+	struct json *j = stat_json(path, ARGS("--pattern", "random", "--seed", "7", "--advice", "random"));
 	cr_assert_eq(num(get(j, "counters"), "pgfault"), 33);
 	cr_assert_eq(num(get(j, "counters"), "spurious_fault"), 0);
+	cr_assert_eq(num(get(j, "residency"), "resident"), 33);
+	json_free(j);
+	unlink(path);
+}
+
+Test(tool, stat_random_order_still_reads_and_maps_each_page_once, .timeout = 30)
+{
+	char path[64];
+
+	make_file(path, 33 * PG);
+	struct json *j = stat_json(path, ARGS("--pattern", "random", "--seed", "7"));
+	struct json *c = get(j, "counters");
+	cr_assert_eq(num(c, "pgpgin"), 33, "a window never reads a cached page again");
+	cr_assert_eq(num(c, "pgpgin"), num(c, "pgmajfault") + num(c, "pgreadahead"));
+	cr_assert_eq(num(c, "pgfault") + num(c, "pgfaultaround"), 33);
+	cr_assert_lt(num(c, "pgfault"), 33, "readahead and fault-around saved faults");
+	cr_assert_eq(num(c, "spurious_fault"), 0);
 	cr_assert_eq(num(get(j, "residency"), "resident"), 33);
 	json_free(j);
 	unlink(path);
@@ -424,13 +487,31 @@ Test(tool, stat_read_then_write_takes_do_wp_page_for_read_pages, .timeout = 30)
 	char path[64];
 
 	make_file(path, 8 * PG);
-	struct json *j = stat_json(path, ARGS("--shared", "--pattern", "stride:2,write:seq"));
+	struct json *j = stat_json(path, ARGS("--shared", "--pattern", "stride:2,write:seq", "--advice", "random"));
 	struct json *c = get(j, "counters");
 	cr_assert_eq(num(c, "read_fault"), 4);
 	cr_assert_eq(num(c, "wp_fault"), 4, "pages 0, 2, 4, 6 were read first");
 	cr_assert_eq(num(c, "shared_fault"), 4);
 	cr_assert_eq(num(c, "pgmajfault"), 8);
 	cr_assert_eq(num(c, "pgfault"), 12);
+	cr_assert_eq(num(c, "pgpgout"), 8);
+	assert_file_unchanged(path, 8 * PG);
+	json_free(j);
+	unlink(path);
+}
+
+Test(tool, stat_pages_mapped_around_a_read_are_write_protected, .timeout = 30)
+{
+	char path[64];
+
+	make_file(path, 8 * PG);
+	struct json *j = stat_json(path, ARGS("--shared", "--pattern", "seq,write:seq"));
+	struct json *c = get(j, "counters");
+	cr_assert_eq(num(c, "pgmajfault"), 1, "one read brings the whole file in");
+	cr_assert_eq(num(c, "pgpgin"), 8);
+	cr_assert_eq(num(c, "read_fault") + num(c, "pgfaultaround"), 8);
+	cr_assert_eq(num(c, "wp_fault"), 8, "every page was mapped read-only, so each write is seen");
+	cr_assert_eq(num(c, "shared_fault"), 0);
 	cr_assert_eq(num(c, "pgpgout"), 8);
 	assert_file_unchanged(path, 8 * PG);
 	json_free(j);
@@ -450,11 +531,13 @@ static size_t count_kind(const struct json *evs, const char *kind)
 
 Test(tool, demo_json_has_one_event_per_fault_in_pattern_order, .timeout = 30)
 {
-	struct result r = run_tool(ARGS("demo", "--json", "--pages", "16", "--pattern", "stride:4,seq"));
+	struct result r = run_tool(ARGS("demo", "--json", "--pages", "16", "--pattern", "stride:4,seq",
+					"--advice", "random"));
 	static const int order[] = { 0, 4, 8, 12, 1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15 };
 
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	struct json *j = json_doc(r.out), *evs = get(j, "events");
+	cr_assert_str_eq(str(get(j, "mapping"), "advice"), "random");
 	cr_assert_eq(evs->type, J_ARR);
 	cr_assert_eq(evs->n, 16, "%zu events", evs->n);
 	for (size_t i = 0; i < evs->n; i++) {
@@ -463,7 +546,9 @@ Test(tool, demo_json_has_one_event_per_fault_in_pattern_order, .timeout = 30)
 		cr_assert_str_eq(str(ev, "path"), "do_read_fault");
 		cr_assert_eq(num(ev, "pgoff"), order[i], "event %zu", i);
 		cr_assert_eq(get(ev, "major")->num, 1, "a first read of the file");
-		cr_assert_eq(get(ev, "readahead")->type, J_NULL, "no readahead to report");
+		cr_assert_eq(num(ev, "pages"), 1, "MADV_RANDOM: the page alone");
+		cr_assert_eq(num(ev, "readahead"), 0);
+		cr_assert_eq(get(ev, "fault_around")->type, J_NULL, "a major fault tells the pages read");
 		cr_assert_gt(num(ev, "latency_ns"), 0);
 	}
 	cr_assert_eq(num(get(j, "counters"), "pgfault"), 16);
@@ -477,27 +562,97 @@ Test(tool, demo_json_has_one_event_per_fault_in_pattern_order, .timeout = 30)
 	result_free(&r);
 }
 
+Test(tool, demo_json_shows_readahead_and_fault_around_per_fault, .timeout = 30)
+{
+	struct result r = run_tool(ARGS("demo", "--json", "--pages", "64", "--pattern", "seq"));
+	/* The reads: read-around at page 0, then sequential windows of 32
+	 * and 64 pages, the last cut at the end of the file. */
+	static const struct { int pgoff, pages; } reads[] = { { 0, 16 }, { 16, 32 }, { 48, 16 } };
+	size_t nreads = 0;
+	double readahead = 0;
+
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	struct json *j = json_doc(r.out), *evs = get(j, "events"), *c = get(j, "counters");
+	cr_assert_eq(evs->n, num(c, "pgfault"), "one event per fault");
+	/* The first fault is at the start of the mapping: its address tells
+	 * where the 16-page fault-around blocks begin. */
+	unsigned long base = strtoul(str(evs->items[0], "address"), NULL, 16);
+	bool aligned = !((base / PG) % 16);
+	cr_assert_eq(evs->n, aligned ? 4 : 7, "%zu faults; mapping at %#lx", evs->n, base);
+	for (size_t i = 0; i < evs->n; i++) {
+		struct json *ev = evs->items[i];
+		double pgoff = num(ev, "pgoff"), pages = num(ev, "pages");
+		cr_assert_str_eq(str(ev, "kind"), "read_fault");
+		readahead += num(ev, "readahead");
+		if (get(ev, "major")->num) {
+			cr_assert_lt(nreads, 3, "only three reads");
+			cr_assert_eq(pgoff, reads[nreads].pgoff, "read %zu", nreads);
+			cr_assert_eq(pages, reads[nreads].pages, "read %zu", nreads);
+			cr_assert_eq(num(ev, "readahead"), pages - 1);
+			cr_assert_eq(get(ev, "fault_around")->type, J_NULL);
+			nreads++;
+			continue;
+		}
+		/* Minor: it mapped its page and the cached ones after it, up to
+		 * the page the next fault is at. */
+		double next = i + 1 < evs->n ? num(evs->items[i + 1], "pgoff") : 64;
+		cr_assert_eq(num(ev, "readahead"), 0);
+		cr_assert_eq(num(ev, "fault_around"), pages - 1);
+		cr_assert_eq(pgoff + pages, next, "event %zu at page %.0f maps %.0f pages", i, pgoff, pages);
+	}
+	cr_assert_eq(nreads, 3);
+	cr_assert_eq(readahead, num(c, "pgreadahead"));
+	cr_assert_eq(num(c, "pgpgin"), 64);
+	cr_assert_eq(num(c, "pgfault") + num(c, "pgfaultaround"), 64);
+	cr_assert_eq(num(get(j, "residency"), "resident"), 64);
+	json_free(j);
+	result_free(&r);
+}
+
+/* The events of kind, and the pages they cover, summed. */
+static double sum_pages(const struct json *evs, const char *kind)
+{
+	double n = 0;
+
+	for (size_t i = 0; i < evs->n; i++)
+		if (!strcmp(str(evs->items[i], "kind"), kind))
+			n += num(evs->items[i], "pages");
+	return n;
+}
+
 Test(tool, demo_json_write_shows_wp_shared_and_write_back, .timeout = 30)
 {
-	/* default with --write: read stride:8, then write seq */
+	/* default with --write: write stride:8, read seq, write seq */
 	struct result r = run_tool(ARGS("demo", "--json", "--write", "--pages", "16"));
 
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	struct json *j = json_doc(r.out), *evs = get(j, "events"), *c = get(j, "counters");
 	cr_assert_str_eq(str(get(j, "mapping"), "flags"), "MAP_SHARED");
-	cr_assert_eq(evs->n, 2 + 16 + 16, "%zu events", evs->n);
-	cr_assert_eq(count_kind(evs, "read_fault"), 2);
-	cr_assert_eq(count_kind(evs, "wp_fault"), 2);
-	cr_assert_eq(count_kind(evs, "shared_fault"), 14);
+	size_t reads = count_kind(evs, "read_fault");
+	cr_assert_eq(evs->n, 2 + reads + 14 + 16, "%zu events", evs->n);
+	cr_assert_eq(count_kind(evs, "shared_fault"), 2);
+	cr_assert_geq(reads, 2, "pages 0 and 8, mapped writable, split the reads");
+	cr_assert_eq(count_kind(evs, "wp_fault"), 14);
 	cr_assert_eq(count_kind(evs, "writeback"), 16);
-	cr_assert_str_eq(str(evs->items[2], "kind"), "wp_fault", "page 0 was read in phase 1");
-	cr_assert_eq(get(evs->items[2], "major")->num, 0, "already in the page cache");
-	cr_assert_str_eq(str(evs->items[3], "kind"), "shared_fault");
-	cr_assert_eq(get(evs->items[3], "major")->num, 1);
+	cr_assert_str_eq(str(evs->items[0], "kind"), "shared_fault");
+	cr_assert_eq(get(evs->items[0], "major")->num, 1);
+	cr_assert_eq(num(evs->items[0], "readahead"), 15, "the first write read the whole file");
+	cr_assert_str_eq(str(evs->items[1], "kind"), "shared_fault");
+	cr_assert_eq(num(evs->items[1], "pgoff"), 8);
+	cr_assert_eq(get(evs->items[1], "major")->num, 0, "read ahead by the first");
+	for (size_t i = 2; i < 2 + reads; i++) {
+		cr_assert_str_eq(str(evs->items[i], "kind"), "read_fault");
+		cr_assert_eq(get(evs->items[i], "major")->num, 0, "cached: only mapped");
+	}
+	cr_assert_eq(sum_pages(evs, "read_fault"), 14, "the reads mapped each other page once");
+	cr_assert_eq(sum_pages(evs, "wp_fault"), 14);
 	cr_assert_eq(get(j, "written_back")->n, 16);
-	cr_assert_eq(num(c, "pgfault"), 18);
-	cr_assert_eq(num(c, "wp_fault"), 2);
-	cr_assert_eq(num(c, "shared_fault"), 14);
+	cr_assert_eq(num(c, "pgfault"), 2 + reads + 14);
+	cr_assert_eq(num(c, "pgmajfault"), 1);
+	cr_assert_eq(num(c, "pgpgin"), 16);
+	cr_assert_eq(num(c, "pgfaultaround"), 14 - reads);
+	cr_assert_eq(num(c, "wp_fault"), 14);
+	cr_assert_eq(num(c, "shared_fault"), 2);
 	cr_assert_eq(num(c, "pgpgout"), 16);
 	json_free(j);
 	result_free(&r);
@@ -512,11 +667,13 @@ Test(tool, demo_json_write_on_a_users_file_copies_on_write, .timeout = 30)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	struct json *j = json_doc(r.out), *evs = get(j, "events"), *c = get(j, "counters");
 	cr_assert_str_eq(str(get(j, "mapping"), "flags"), "MAP_PRIVATE");
-	cr_assert_eq(count_kind(evs, "read_fault"), 2);
-	cr_assert_eq(count_kind(evs, "wp_fault"), 2);
-	cr_assert_eq(count_kind(evs, "cow_fault"), 14);
+	cr_assert_eq(count_kind(evs, "cow_fault"), 2);
+	cr_assert_eq(num(evs->items[0], "readahead"), 15);
+	cr_assert_geq(count_kind(evs, "read_fault"), 2);
+	cr_assert_eq(sum_pages(evs, "read_fault"), 14, "the private copies are not mapped around");
+	cr_assert_eq(count_kind(evs, "wp_fault"), 14);
 	cr_assert_eq(count_kind(evs, "writeback"), 0);
-	cr_assert_eq(num(c, "wp_copy"), 2, "do_wp_page copies the page-cache page");
+	cr_assert_eq(num(c, "wp_copy"), 14, "do_wp_page copies the page-cache page");
 	cr_assert_eq(num(c, "pgpgout"), 0);
 	assert_file_unchanged(path, 16 * PG);
 	json_free(j);
@@ -526,15 +683,31 @@ Test(tool, demo_json_write_on_a_users_file_copies_on_write, .timeout = 30)
 
 Test(tool, demo_text_names_the_paths_and_draws_the_bar, .timeout = 30)
 {
-	struct result r = run_tool(ARGS("demo", "--write", "--pages", "16"));
+	struct result r = run_tool(ARGS("demo", "--write", "--pages", "16", "--advice", "random"));
 
 	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "vme_madvise(") && strstr(r.out, "MADV_RANDOM)"), "%s", r.out);
 	cr_assert(strstr(r.out, "do_read_fault"));
 	cr_assert(strstr(r.out, "do_wp_page"));
 	cr_assert(strstr(r.out, "do_shared_fault"));
 	cr_assert(strstr(r.out, "[OOOOOOOOOOOOOOOO] 16/16"), "%s", r.out);
-	cr_assert(strstr(r.out, "[O       O       ] 2/16"), "after stride:8");
+	cr_assert(strstr(r.out, "[O       O       ] 2/16"), "after write:stride:8");
+	cr_assert(!strstr(r.out, " ra  ") && !strstr(r.out, " fa  "), "no readahead, no fault-around");
 	cr_assert(!strchr(r.out, '\r'), "no redrawing when piped");
+	result_free(&r);
+}
+
+Test(tool, demo_text_shows_readahead_and_fault_around, .timeout = 30)
+{
+	struct result r = run_tool(ARGS("demo", "--write", "--pages", "16"));
+
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "readahead") && strstr(r.out, "fault-around"), "the intro explains both");
+	cr_assert(strstr(r.out, "do_shared_fault   major   +15 ra "), "%s", r.out);
+	cr_assert(strstr(r.out, "do_read_fault     minor   +"), "some read maps neighbours: %s", r.out);
+	const char *p1 = strstr(r.out, "Phase 1"), *p2 = strstr(r.out, "Phase 2");
+	const char *bar = p1 ? strstr(p1, "[OOOOOOOOOOOOOOOO] 16/16") : NULL;
+	cr_assert(p2 && bar && bar < p2, "the first write read the whole file: %s", r.out);
 	result_free(&r);
 }
 

@@ -23,14 +23,14 @@ static void record(const struct vme_trace_event *ev, void *arg)
 
 Test(trace, each_fault_is_one_event_with_its_path_in_order)
 {
-	int fd = pattern_file(4 * PG, 0);
+	int fd = pattern_file(64 * PG, 0);
 	/* volatile throughout: the accesses must fault in this order */
-	volatile unsigned char *f = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *f = vme_mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	volatile unsigned char *a = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_eq(vme_set_tracer(record, NULL), 0);
-	(void)f[PG + 5];				/* read fault, major */
+	(void)f[PG + 5];				/* read fault, major: reads pages 0-15 */
 	f[PG + 6] = 1;					/* write to a present page: wp */
-	f[3 * PG] = 1;					/* write to a missing page: shared */
+	f[40 * PG] = 1;					/* write to a page not read yet: shared */
 	a[0] = 1;					/* anonymous */
 	cr_assert_eq(vme_trace_flush(), 0);
 	cr_assert_eq(nev, 4, "%d events: kinds %d %d %d", nev, evs[0].kind, evs[1].kind, evs[2].kind);
@@ -38,27 +38,93 @@ Test(trace, each_fault_is_one_event_with_its_path_in_order)
 	cr_assert_eq(evs[0].flags & VME_TRACE_MAJOR, VME_TRACE_MAJOR);
 	cr_assert_eq(evs[0].address, (uint64_t)(f + PG + 5));
 	cr_assert_eq(evs[0].pgoff, 1);
+	cr_assert_eq(evs[0].pages, 16, "read-around: 16 pages from page 0 in one read");
 	cr_assert_eq(evs[1].kind, VME_TRACE_WP_FAULT);
 	cr_assert_eq(evs[1].flags & VME_TRACE_MAJOR, 0, "already in the cache");
+	cr_assert_eq(evs[1].pages, 1);
 	cr_assert_eq(evs[2].kind, VME_TRACE_SHARED_FAULT);
-	cr_assert_eq(evs[2].pgoff, 3);
+	cr_assert_eq(evs[2].flags & VME_TRACE_MAJOR, VME_TRACE_MAJOR);
+	cr_assert_eq(evs[2].pgoff, 40);
+	cr_assert_eq(evs[2].pages, 16, "read-around: pages 32-47");
 	cr_assert_eq(evs[3].kind, VME_TRACE_ANON_FAULT);
+	cr_assert_eq(evs[3].pages, 1);
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(evs[i].tid, (int32_t)syscall(SYS_gettid));
 		cr_assert_gt(evs[i].latency_ns, 0);
 		cr_assert(i == 0 || evs[i].time_ns >= evs[i - 1].time_ns, "in order");
 	}
 	nev = 0;
-	cr_assert_eq(vme_msync((void *)f, 4 * PG, MS_SYNC), 0);
+	cr_assert_eq(vme_msync((void *)f, 64 * PG, MS_SYNC), 0);
 	cr_assert_eq(vme_trace_flush(), 0);
 	cr_assert_eq(nev, 2, "two dirty pages written back");
 	cr_assert_eq(evs[0].kind, VME_TRACE_WRITEBACK);
-	cr_assert_eq(evs[0].pgoff + evs[1].pgoff, 1 + 3);
+	cr_assert_eq(evs[0].pgoff + evs[1].pgoff, 1 + 40);
+	cr_assert_eq(evs[0].pages + evs[1].pages, 2);
 	cr_assert_eq(vme_set_tracer(NULL, NULL), 0);
 	nev = 0;
-	(void)f[2 * PG];
+	(void)f[20 * PG];				/* not read yet: a fault */
 	cr_assert_eq(vme_trace_flush(), 0);
 	cr_assert_eq(nev, 0, "stopped");
+}
+
+/* A file of pages pages mapped PROT_READ, MAP_SHARED at an address aligned
+ * to the 16-page fault-around block, so that its blocks are the file's. */
+static unsigned char *map_aligned(size_t pages)
+{
+	int fd = pattern_file(pages * PG, 0);
+	char *room = vme_mmap(NULL, (pages + 16) * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(room, MAP_FAILED);
+	char *at = (char *)(((uintptr_t)room + 16 * PG - 1) & ~(16 * PG - 1));
+	unsigned char *f = vme_mmap(at, pages * PG, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	cr_assert_eq(f, (unsigned char *)at);
+	close(fd);
+	return f;
+}
+
+Test(trace, a_major_fault_covers_the_pages_it_read_a_minor_one_those_it_mapped)
+{
+	volatile unsigned char *f = map_aligned(64);
+	struct vme_stats st;
+	static const struct { uint64_t pgoff; bool major; uint32_t pages; } want[] = {
+		{ 0, true, 16 },	/* read-around: pages 0-15, all mapped */
+		{ 16, true, 32 },	/* sequential: the window doubles to 16-47 */
+		{ 32, false, 16 },	/* cached: fault-around maps its block, 32-47 */
+		{ 48, true, 16 },	/* the next window (64 pages) stops at end of file */
+	};
+
+	cr_assert_eq(vme_set_tracer(record, NULL), 0);
+	for (size_t p = 0; p < 64; p++)
+		(void)f[p * PG];
+	cr_assert_eq(vme_trace_flush(), 0);
+	cr_assert_eq(nev, 4, "%d events", nev);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(evs[i].kind, VME_TRACE_READ_FAULT);
+		cr_assert_eq(evs[i].pgoff, want[i].pgoff, "event %d", i);
+		cr_assert_eq(!!(evs[i].flags & VME_TRACE_MAJOR), want[i].major, "event %d", i);
+		cr_assert_eq(evs[i].pages, want[i].pages, "event %d: %u pages", i, evs[i].pages);
+	}
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pgpgin, 16 + 32 + 16, "the major faults' pages are the pages read");
+	cr_assert_eq(st.pgreadahead, 15 + 31 + 15);
+	cr_assert_eq(st.pgfaultaround, 4 * 15, "each fault mapped its whole block");
+	cr_assert_eq(st.pgfault + st.pgfaultaround, 64, "every page mapped once");
+}
+
+Test(trace, with_madv_random_each_fault_reads_and_maps_one_page)
+{
+	volatile unsigned char *f = map_aligned(16);
+
+	cr_assert_eq(vme_madvise((void *)f, 16 * PG, MADV_RANDOM), 0);
+	cr_assert_eq(vme_set_tracer(record, NULL), 0);
+	(void)f[5 * PG];
+	(void)f[6 * PG];
+	cr_assert_eq(vme_trace_flush(), 0);
+	cr_assert_eq(nev, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(evs[i].pgoff, (uint64_t)(5 + i));
+		cr_assert_eq(evs[i].flags & VME_TRACE_MAJOR, VME_TRACE_MAJOR, "page %d read alone", 5 + i);
+		cr_assert_eq(evs[i].pages, 1);
+	}
 }
 
 static int slow_seen;

@@ -257,6 +257,16 @@ static int handle_pte_fault(struct fault *vmf)
 	return VM_FAULT_NOPAGE;		/* a read of a present page: raced */
 }
 
+/* The pages a fault's trace event covers: a major fault's are the pages it
+ * read from the file (the faulting one and its readahead), any other's the
+ * pages it mapped (the faulting one and its fault-around). */
+static unsigned int fault_trace_pages(const struct fault *vmf, int ret)
+{
+	unsigned int n = (ret & VM_FAULT_MAJOR) ? vmf->nr_read : vmf->nr_mapped;
+
+	return n ? n : 1;	/* one page: swap-in, a device's page, no fault-around */
+}
+
 /* handler-safe: handle a fault at address in vma, which contains it.  Caller
  * holds mmap_lock for reading.  Returns a VM_FAULT_* mask. */
 int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned int flags)
@@ -291,7 +301,7 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 		vmf.trace_kind = TRACE_SIGBUS;
 	if (vmf.trace_kind)
 		trace_fault(vmf.trace_kind, (ret & VM_FAULT_MAJOR) ? TRACE_MAJOR : 0, address,
-			    vmf.pgoff, host_now_ns() - t0);
+			    vmf.pgoff, fault_trace_pages(&vmf, ret), host_now_ns() - t0);
 	return ret;
 }
 

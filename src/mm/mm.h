@@ -205,6 +205,8 @@ struct fault {
 	pte_t *pte;			/* software PTE of address */
 	pte_t orig_pte;			/* its value when the fault started */
 	unsigned int trace_kind;	/* the path taken (enum trace_kind), for tracing */
+	unsigned int nr_read;		/* pages page_cache_fill read for it (1 + readahead), for tracing */
+	unsigned int nr_mapped;		/* pages do_fault_around mapped (1 + neighbours), for tracing */
 };
 
 extern struct mm_struct init_mm;

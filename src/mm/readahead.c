@@ -75,8 +75,9 @@ void ra_hit(struct file *file)
 /* Fill page vmf->pgoff, locked by the caller and not uptodate, and for a
  * regular file the readahead window around it, with one read.  The
  * neighbours are locked, given frames, read, marked uptodate and unlocked;
- * the faulting page stays locked.  Returns 0, -ENXIO if the page is past
- * end of file, -ENOMEM if no frame can be had, or the read's -errno. */
+ * the faulting page stays locked.  A file's read sets vmf->nr_read to the
+ * pages it brought in.  Returns 0, -ENXIO if the page is past end of file,
+ * -ENOMEM if no frame can be had, or the read's -errno. */
 int page_cache_fill(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
@@ -161,6 +162,7 @@ int page_cache_fill(struct fault *vmf)
 	}
 	count_vm_events(EV_pgpgin, got);
 	count_vm_events(EV_pgreadahead, got - 1);
+	vmf->nr_read = (unsigned int)got;
 	for (unsigned long p = first; p <= last; p++) {
 		if (p < first + got) {
 			set_frame(slots[p - first], mapping, p);
@@ -217,7 +219,8 @@ static bool take_neighbour(struct vm_area_struct *vma, unsigned long addr, pte_t
  * (do_fault_around): the longest run of neighbours, each cached, not mapped
  * here and free to lock, that contains the fault, in one host call.  The
  * caller holds the fault page's lock and PTE lock.  Returns true if it
- * mapped the fault page; false leaves it to the caller. */
+ * mapped the fault page, with vmf->nr_mapped set to the pages it mapped;
+ * false leaves it to the caller. */
 bool do_fault_around(struct fault *vmf, pte_t entry)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -255,7 +258,9 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 		pte_unlock(pte);
 		unlock_page(mapping, linear_page_index(vma, addr));
 	}
-	if (mapped)
-		count_vm_events(EV_pgfaultaround, ((end - start) >> PAGE_SHIFT) - 1);
+	if (mapped) {
+		vmf->nr_mapped = (unsigned int)((end - start) >> PAGE_SHIFT);
+		count_vm_events(EV_pgfaultaround, vmf->nr_mapped - 1);
+	}
 	return mapped;
 }

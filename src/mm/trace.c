@@ -36,7 +36,7 @@ static __thread int tls_tid __attribute__((tls_model("initial-exec")));
 
 /* handler-safe */
 void trace_record(unsigned kind, unsigned flags, unsigned long address, unsigned long pgoff,
-		  unsigned long latency_ns)
+		  unsigned pages, unsigned long latency_ns)
 {
 	unsigned long h = __atomic_load_n(&head, __ATOMIC_RELAXED);
 
@@ -52,7 +52,7 @@ void trace_record(unsigned kind, unsigned flags, unsigned long address, unsigned
 	s->ev = (struct trace_event){
 		.time_ns = host_now_ns(), .address = address, .pgoff = pgoff,
 		.latency_ns = latency_ns > UINT32_MAX ? UINT32_MAX : (uint32_t)latency_ns,
-		.kind = (uint16_t)kind, .flags = (uint16_t)flags, .tid = tls_tid, .pages = 1,
+		.kind = (uint16_t)kind, .flags = (uint16_t)flags, .tid = tls_tid, .pages = pages,
 	};
 	__atomic_store_n(&s->seq, h + 1, __ATOMIC_RELEASE);
 }

@@ -33,15 +33,16 @@ extern bool trace_enabled;	/* a tracer is set: record into the ring */
 
 /* handler-safe */
 void trace_record(unsigned kind, unsigned flags, unsigned long address, unsigned long pgoff,
-		  unsigned long latency_ns);
+		  unsigned pages, unsigned long latency_ns);
 
-/* handler-safe: a fault took path kind (probe vmemu:fault). */
+/* handler-safe: a fault took path kind and covered pages pages (probe
+ * vmemu:fault, which leaves pages out). */
 static inline void trace_fault(unsigned kind, unsigned flags, unsigned long address,
-			       unsigned long pgoff, unsigned long latency_ns)
+			       unsigned long pgoff, unsigned pages, unsigned long latency_ns)
 {
 	DTRACE_PROBE4(vmemu, fault, kind, address, pgoff, latency_ns);
 	if (__atomic_load_n(&trace_enabled, __ATOMIC_RELAXED))
-		trace_record(kind, flags, address, pgoff, latency_ns);
+		trace_record(kind, flags, address, pgoff, pages, latency_ns);
 }
 
 /* A dirty page was written back (probe vmemu:writeback). */
@@ -49,7 +50,7 @@ static inline void trace_writeback(unsigned long pgoff, unsigned long latency_ns
 {
 	DTRACE_PROBE4(vmemu, writeback, TRACE_WRITEBACK, 0, pgoff, latency_ns);
 	if (__atomic_load_n(&trace_enabled, __ATOMIC_RELAXED))
-		trace_record(TRACE_WRITEBACK, 0, 0, pgoff, latency_ns);
+		trace_record(TRACE_WRITEBACK, 0, 0, pgoff, 1, latency_ns);
 }
 
 /* One event, laid out as struct vme_trace_event (checked in api/trace.c). */

@@ -21,14 +21,16 @@ static const char help[] =
 	"Map FILE (default: a file generated in /tmp, removed at the end) with vme_mmap,\n"
 	"touch its pages in a pattern and show each fault as it happens: the file page,\n"
 	"the address, the kernel path (do_read_fault, do_cow_fault, do_shared_fault,\n"
-	"do_anonymous_page, do_wp_page), major or minor, and the time in the handler,\n"
-	"with a live residency bar.  At the end: what was written back, the emulated\n"
-	"VMAs (vme_dump_maps) and the counters (vme_stats).\n"
+	"do_anonymous_page, do_wp_page), major or minor, the pages read ahead or mapped\n"
+	"around with it, and the time in the handler, with a live residency bar.  At\n"
+	"the end: what was written back, the emulated VMAs (vme_dump_maps) and the\n"
+	"counters (vme_stats).\n"
 	"\n"
 	"  -p, --pattern P  phases run in order, comma-separated: seq, reverse, random,\n"
 	"                   stride:N (every Nth page), each optionally prefixed with\n"
 	"                   read: or write:.  Default stride:8,seq; with --write,\n"
-	"                   stride:8,write:seq (reads first, so that do_wp_page shows)\n"
+	"                   write:stride:8,read:seq,write:seq (so that do_shared_fault,\n"
+	"                   fault-around and do_wp_page all show)\n"
 	"  -w, --write      touches store instead of load.  On FILE the mapping is then\n"
 	"                   MAP_PRIVATE (the file is never changed) unless --shared;\n"
 	"                   the store adds 0 atomically, so even --shared changes no\n"
@@ -37,6 +39,9 @@ static const char help[] =
 	"      --private    map MAP_PRIVATE\n"
 	"  -n, --pages N    size of the generated file (default 32), or map only the\n"
 	"                   first N pages of FILE\n"
+	"      --advice A   vme_madvise the mapping: normal (the default), random (no\n"
+	"                   readahead, no fault-around: one fault per page touched) or\n"
+	"                   sequential (larger readahead windows)\n"
 	"  -d, --delay MS   pause between touches (default: on a terminal 40 ms, less for\n"
 	"                   long runs; 0 when piped or with --json)\n"
 	"      --seed S     seed of the random walk (default 1)\n"
@@ -134,15 +139,22 @@ static void page_data(const struct demo *d, unsigned long page, char *out)
 	out[2 + n] = '\0';
 }
 
+/* The columns of an event line, and of a touch that did not fault. */
+#define EVENT_LINE "  %5" PRIu64 "  0x%012" PRIx64 "  %-17s %-7s %-6s %6.1f us  %s\n"
+#define NO_FAULT_LINE "  %5lu  0x%012" PRIxPTR "  %-42s  %s\n"
+
 static void show_event(struct demo *d, const struct vme_trace_event *ev, const char *data)
 {
-	bool fault = ev->kind != VME_TRACE_WRITEBACK;
+	bool fault = ev->kind != VME_TRACE_WRITEBACK, major = ev->flags & VME_TRACE_MAJOR;
+	char more[16] = "";
 
+	if (fault && ev->pages > 1)	/* read ahead by a major fault, mapped around by a minor one */
+		snprintf(more, sizeof(more), "+%" PRIu32 " %s", ev->pages - 1, major ? "ra" : "fa");
+	else if (fault)
+		snprintf(more, sizeof(more), "-");
 	clear_bar(d);
-	printf("  %6" PRIu64 "  0x%012" PRIx64 "  %-17s %-7s %-2s %7.1f us  %s\n", ev->pgoff,
-	       ev->address, event_path(ev->kind),
-	       !fault ? "" : (ev->flags & VME_TRACE_MAJOR) ? "major" : "minor", fault ? "-" : "",
-	       ev->latency_ns / 1000.0, data);
+	printf(EVENT_LINE, ev->pgoff, ev->address, event_path(ev->kind),
+	       !fault ? "" : major ? "major" : "minor", more, ev->latency_ns / 1000.0, data);
 }
 
 static void show_intro(const struct demo *d)
@@ -156,11 +168,14 @@ static void show_intro(const struct demo *d)
 		       "           begins \"page NNNN\" (removed at the end)\n", t->path, t->pages, page_size);
 	else
 		printf("  file     %s: %" PRIu64 " bytes; %lu pages mapped\n", t->path, t->size, t->pages);
-	printf("  mapping  vme_mmap(NULL, %zu, %s, %s, fd, 0) = %p\n\n", t->length, prot_name(t->prot),
+	printf("  mapping  vme_mmap(NULL, %zu, %s, %s, fd, 0) = %p\n", t->length, prot_name(t->prot),
 	       map_flags_name(t->flags), (void *)t->map);
-	printf("vme_mmap read nothing: the %lu pages are PROT_NONE host memory.  The first\n"
-	       "touch of each page raises a real SIGSEGV; vmemu's emulated kernel handles it\n"
-	       "on the path Linux's page fault would take, and its tracer reports it:\n"
+	if (t->advice != MADV_NORMAL)
+		printf("  advice   vme_madvise(%p, %zu, %s)\n", (void *)t->map, t->length,
+		       advice_macro(t->advice));
+	printf("\nvme_mmap read nothing: the %lu pages are PROT_NONE host memory.  Touching a\n"
+	       "page that is not mapped yet raises a real SIGSEGV; vmemu's emulated kernel\n"
+	       "handles it on the path Linux's page fault would take, and its tracer reports it:\n"
 	       "  page, address  the file page and the faulting address\n"
 	       "  path           the kernel function that handled the fault:\n"
 	       "                   do_read_fault    a read of a page not mapped yet\n"
@@ -168,13 +183,24 @@ static void show_intro(const struct demo *d)
 	       "                   do_cow_fault     a write to it, MAP_PRIVATE: a private copy\n"
 	       "                   do_wp_page       a write to a page mapped read-only (a clean\n"
 	       "                                    shared page, or one to copy on write)\n"
-	       "  major/minor    major: the page was read from the file (filemap_fault);\n"
+	       "  maj/min        major: the page was read from the file (filemap_fault);\n"
 	       "                 minor: it was already in vmemu's page cache\n"
-	       "  ra             readahead window: \"-\", vmemu does not read ahead (yet);\n"
-	       "                 each fault brings in one page\n"
+	       "  ra/fa          what came with it: \"+N ra\", N more pages read in the same\n"
+	       "                 pread (readahead); \"+N fa\", N more cached pages mapped in\n"
+	       "                 the same mprotect (fault-around)\n"
 	       "  latency        time spent in the fault handler\n"
 	       "  data           the page's first bytes, as the program then saw them\n",
 	       t->pages);
+	if (t->advice == MADV_RANDOM)
+		printf("MADV_RANDOM turns readahead and fault-around off: each fault reads and maps\n"
+		       "its page alone, so every page touched faults once.\n");
+	else
+		printf("Like Linux, vmemu bets that the neighbours are wanted next.  A miss reads a\n"
+		       "window of pages with one pread (readahead: 16 pages around the fault, or\n"
+		       "windows that double up to 128 pages while the reads go forward), and a read\n"
+		       "fault maps the cached pages of its aligned 16-page block with one mprotect\n"
+		       "(fault-around).  So most touches find their page mapped, or fault minor.\n"
+		       "--advice random turns both off.\n");
 	if (scale == 1)
 		printf("The bar is the mapping's residency (vme_mincore): one character per page,\n"
 		       "'O' resident, ' ' not.\n");
@@ -191,8 +217,8 @@ static void show_phase(struct demo *d, int i, const struct phase *ph, unsigned l
 	clear_bar(d);
 	printf("\nPhase %d of %d: %s, %lu touch%s\n", i + 1, d->o.pattern.nphases, what, touches,
 	       touches == 1 ? "" : "es");
-	printf("  %6s  %-14s  %-17s %-7s %-2s %10s  %s\n", "page", "address", "path", "maj/min",
-	       "ra", "latency", "data");
+	printf("  %5s  %-14s  %-17s %-7s %-6s %9s  %s\n", "page", "address", "path", "maj/min",
+	       "ra/fa", "latency", "data");
 }
 
 /* "0-7, 9, 12-15" */
@@ -267,8 +293,7 @@ static int run_phase(struct demo *d, int i, unsigned long *order)
 			show_event(d, &evs[e], e == 0 ? data : "");
 		if (!nev) {
 			clear_bar(d);
-			printf("  %6lu  0x%012" PRIxPTR "  %-37s %s\n", order[k],
-			       (uintptr_t)(d->t.map + order[k] * page_size),
+			printf(NO_FAULT_LINE, order[k], (uintptr_t)(d->t.map + order[k] * page_size),
 			       ph->write ? "no fault: already mapped writable" : "no fault: already mapped",
 			       data);
 		}
@@ -348,8 +373,8 @@ static void json_output(const struct demo *d, const char *maps, const struct vme
 	json_string(stdout, t->path);
 	printf(", \"generated\": %s, \"size\": %" PRIu64 ", \"page_size\": %zu, \"pages\": %lu,\n",
 	       t->generated ? "true" : "false", t->size, page_size, t->pages);
-	printf(" \"mapping\": {\"length\": %zu, \"prot\": \"%s\", \"flags\": \"%s\"},\n",
-	       t->length, prot_name(t->prot), map_flags_name(t->flags));
+	printf(" \"mapping\": {\"length\": %zu, \"prot\": \"%s\", \"flags\": \"%s\", \"advice\": \"%s\"},\n",
+	       t->length, prot_name(t->prot), map_flags_name(t->flags), advice_name(t->advice));
 	printf(" \"pattern\": [");
 	for (int i = 0; i < d->o.pattern.nphases; i++) {
 		phase_spec(&d->o.pattern.phase[i], spec, sizeof(spec));
@@ -358,12 +383,20 @@ static void json_output(const struct demo *d, const char *maps, const struct vme
 	printf("],\n \"events\": [");
 	for (size_t i = 0; i < d->nevents; i++) {
 		const struct vme_trace_event *ev = &d->events[i];
+		bool major = ev->flags & VME_TRACE_MAJOR;
 		printf("%s\n  {\"time_ns\": %" PRIu64 ", \"address\": \"0x%" PRIx64 "\", \"pgoff\": %" PRIu64
 		       ", \"kind\": \"%s\", \"path\": \"%s\", \"major\": %s, \"latency_ns\": %" PRIu32
-		       ", \"tid\": %" PRId32 ", \"pages\": %" PRIu32 ", \"readahead\": null}",
+		       ", \"tid\": %" PRId32 ", \"pages\": %" PRIu32,
 		       sep, ev->time_ns, ev->address, ev->pgoff, event_kind_name(ev->kind),
-		       event_path(ev->kind), (ev->flags & VME_TRACE_MAJOR) ? "true" : "false",
-		       ev->latency_ns, ev->tid, ev->pages);
+		       event_path(ev->kind), major ? "true" : "false", ev->latency_ns, ev->tid, ev->pages);
+		/* A major fault's pages are the ones it read, a minor one's those
+		 * it mapped: the event tells one of the two. */
+		if (ev->kind == VME_TRACE_WRITEBACK)
+			printf(", \"readahead\": null, \"fault_around\": null}");
+		else if (major)
+			printf(", \"readahead\": %" PRIu32 ", \"fault_around\": null}", ev->pages - 1);
+		else
+			printf(", \"readahead\": 0, \"fault_around\": %" PRIu32 "}", ev->pages - 1);
 		sep = ",";
 	}
 	printf("],\n \"written_back\": [");
@@ -393,7 +426,8 @@ int cmd_demo(int argc, char **argv)
 	if ((r = options_parse(argc, argv, help, false, &d.o)) >= 0)
 		return r;
 	if (pattern_parse(d.o.pattern_spec ? d.o.pattern_spec :
-			  d.o.write ? "read:stride:8,write:seq" : "stride:8,seq", d.o.write, &d.o.pattern))
+			  d.o.write ? "write:stride:8,read:seq,write:seq" : "stride:8,seq", d.o.write,
+			  &d.o.pattern))
 		return EXIT_USAGE;
 	for (int i = 0; i < d.o.pattern.nphases; i++)
 		wrote |= d.o.pattern.phase[i].write;
@@ -405,7 +439,7 @@ int cmd_demo(int argc, char **argv)
 		snprintf(d.t.path, sizeof(d.t.path), "%s", d.o.file);
 	else if ((r = target_generate(&d.t, d.o.pages ? d.o.pages : DEFAULT_PAGES)))
 		goto out;
-	if ((r = target_map(&d.t, d.o.pages, wrote, d.o.share)))
+	if ((r = target_map(&d.t, d.o.pages, wrote, d.o.share, d.o.advice)))
 		goto out;
 	if (!(d.vec = calloc(d.t.pages, 1)) || !(order = calloc(d.t.pages, sizeof(*order)))) {
 		r = tool_error("out of memory:");

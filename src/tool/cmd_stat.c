@@ -23,6 +23,9 @@ static const char help[] =
 	"      --shared     map MAP_SHARED (the default, except with --write)\n"
 	"      --private    map MAP_PRIVATE\n"
 	"  -n, --pages N    map only the first N pages\n"
+	"      --advice A   vme_madvise the mapping: normal (the default), random (no\n"
+	"                   readahead, no fault-around: one fault per page touched) or\n"
+	"                   sequential (larger readahead windows)\n"
 	"  -d, --delay MS   pause between touches (default 0)\n"
 	"      --seed S     seed of the random walk (default 1)\n"
 	"      --json       one JSON object: residency and counters\n"
@@ -52,7 +55,7 @@ int cmd_stat(int argc, char **argv)
 	for (int i = 0; i < o.pattern.nphases; i++)
 		wrote |= o.pattern.phase[i].write;
 	snprintf(t.path, sizeof(t.path), "%s", o.file);
-	if ((r = target_map(&t, o.pages, wrote, o.share)))
+	if ((r = target_map(&t, o.pages, wrote, o.share, o.advice)))
 		goto out;
 	if (!(vec = calloc(t.pages, 1)) || !(order = calloc(t.pages, sizeof(*order)))) {
 		r = tool_error("out of memory:");
@@ -86,8 +89,8 @@ int cmd_stat(int argc, char **argv)
 		json_string(stdout, o.file);
 		printf(", \"size\": %" PRIu64 ", \"page_size\": %zu, \"pages\": %lu,\n", t.size, page_size,
 		       t.pages);
-		printf(" \"mapping\": {\"length\": %zu, \"prot\": \"%s\", \"flags\": \"%s\"},\n", t.length,
-		       prot_name(t.prot), map_flags_name(t.flags));
+		printf(" \"mapping\": {\"length\": %zu, \"prot\": \"%s\", \"flags\": \"%s\", \"advice\": \"%s\"},\n",
+		       t.length, prot_name(t.prot), map_flags_name(t.flags), advice_name(t.advice));
 		printf(" \"pattern\": [");
 		for (int i = 0; i < o.pattern.nphases; i++) {
 			phase_spec(&o.pattern.phase[i], spec, sizeof(spec));
@@ -99,8 +102,11 @@ int cmd_stat(int argc, char **argv)
 		printf("}\n");
 	} else {
 		int width = terminal_width();
-		printf("%s: %" PRIu64 " bytes, %lu pages mapped %s %s; pattern ", o.file, t.size, t.pages,
+		printf("%s: %" PRIu64 " bytes, %lu pages mapped %s %s", o.file, t.size, t.pages,
 		       prot_name(t.prot), map_flags_name(t.flags));
+		if (t.advice != MADV_NORMAL)
+			printf(" %s", advice_macro(t.advice));
+		printf("; pattern ");
 		for (int i = 0; i < o.pattern.nphases; i++) {
 			phase_spec(&o.pattern.phase[i], spec, sizeof(spec));
 			printf("%s%s", i ? "," : "", spec);

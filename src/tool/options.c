@@ -22,7 +22,7 @@ static int parse_number(const char *opt, const char *arg, unsigned long max, uns
 
 int options_parse(int argc, char **argv, const char *help, bool file_required, struct options *o)
 {
-	enum { OPT_SHARED = 256, OPT_PRIVATE, OPT_SEED, OPT_JSON };
+	enum { OPT_SHARED = 256, OPT_PRIVATE, OPT_SEED, OPT_JSON, OPT_ADVICE };
 	static const struct option longopts[] = {
 		{ "pattern", required_argument, NULL, 'p' },
 		{ "write", no_argument, NULL, 'w' },
@@ -32,13 +32,14 @@ int options_parse(int argc, char **argv, const char *help, bool file_required, s
 		{ "delay", required_argument, NULL, 'd' },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "advice", required_argument, NULL, OPT_ADVICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
 	int c;
 
-	*o = (struct options){ .delay_ms = -1, .seed = 1 };
+	*o = (struct options){ .delay_ms = -1, .seed = 1, .advice = MADV_NORMAL };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":p:wn:d:h", longopts, NULL)) != -1) {
@@ -74,6 +75,10 @@ int options_parse(int argc, char **argv, const char *help, bool file_required, s
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_ADVICE:
+			if ((o->advice = advice_parse(optarg)) < 0)
+				return usage_error("--advice: '%s' is not normal, random or sequential", optarg);
 			break;
 		case 'h':
 			fputs(help, stdout);

@@ -14,8 +14,16 @@
 	X(pgfault) X(pgmajfault) X(anon_fault) X(read_fault) X(cow_fault) X(shared_fault)     \
 	X(wp_fault) X(wp_copy) X(spurious_fault) X(pgpgin) X(pgpgout) X(writeback_error)     \
 	X(read_error) X(sigsegv_delivered) X(sigbus_delivered) X(foreign_fault) X(populate)   \
-	X(fault_ns) X(lookup_ns) X(fill_ns) X(protect_ns) X(trace_dropped) X(nr_vmas)         \
-	X(nr_mapped_files)
+	X(pgevict) X(pgscan) X(pgdeactivate) X(pgactivate) X(pswpin) X(pswpout)             \
+	X(pgreadahead) X(pgfaultaround) X(host_vma_reclaim) X(fault_ns) X(lookup_ns)         \
+	X(fill_ns) X(protect_ns) X(trace_dropped) X(nr_vmas) X(nr_mapped_files)             \
+	X(nr_resident) X(nr_budget) X(nr_swap) X(nr_host_vmas)
+
+/* A field added to struct vme_stats must be added to the list too. */
+#define ONE(name) +1
+_Static_assert(sizeof(struct vme_stats) == (0 VME_STATS_FIELDS(ONE)) * sizeof(uint64_t),
+	       "VME_STATS_FIELDS must list every field of struct vme_stats");
+#undef ONE
 
 void json_string(FILE *f, const char *s)
 {
@@ -91,12 +99,21 @@ void report_counters_text(FILE *f, const struct vme_stats *s, uint64_t touch_ns,
 	row(f, "wp_fault", s->wp_fault, what);
 	row(f, "anon_fault", s->anon_fault, "  do_anonymous_page (anonymous memory)");
 	row(f, "pgpgin", s->pgpgin, "pages read from files (pread)");
+	row(f, "pgreadahead", s->pgreadahead, "  of which read ahead of the faulting page");
+	row(f, "pgfaultaround", s->pgfaultaround, "cached pages mapped around a read fault");
 	row(f, "pgpgout", s->pgpgout, "pages written back to files (pwrite)");
 #define OTHER(name, text) \
 	if (s->name)      \
 		row(f, #name, s->name, text);
 	OTHER(spurious_fault, "faults another thread had already handled")
 	OTHER(populate, "pages prefaulted (MADV_POPULATE_*, MAP_POPULATE)")
+	OTHER(pgevict, "page-cache pages evicted (reclaim, MADV_PAGEOUT)")
+	OTHER(pgscan, "frames the reclaim clock looked at")
+	OTHER(pgdeactivate, "  unmapped to see whether they are used again")
+	OTHER(pgactivate, "  and mapped back by a fault: they were")
+	OTHER(pswpin, "pages read back from swap")
+	OTHER(pswpout, "pages written to swap")
+	OTHER(host_vma_reclaim, "times the host's mapping count forced pages out")
 	OTHER(writeback_error, "write-backs that failed")
 	OTHER(read_error, "page fills that failed")
 	OTHER(sigsegv_delivered, "SIGSEGV passed on to the program")

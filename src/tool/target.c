@@ -57,7 +57,7 @@ int target_generate(struct target *t, unsigned long pages)
 	return 0;
 }
 
-int target_map(struct target *t, unsigned long pages, bool write, int share)
+int target_map(struct target *t, unsigned long pages, bool write, int share, int advice)
 {
 	struct stat st;
 	bool rdwr = t->generated || (write && share == MAP_SHARED);
@@ -85,6 +85,9 @@ int target_map(struct target *t, unsigned long pages, bool write, int share)
 		t->map = NULL;
 		return tool_error("vme_mmap %s:", t->path);
 	}
+	t->advice = advice;
+	if (advice != MADV_NORMAL && vme_madvise(t->map, t->length, advice))
+		return tool_error("vme_madvise %s:", advice_macro(advice));
 	return 0;
 }
 
@@ -133,4 +136,41 @@ const char *map_flags_name(int flags)
 const char *prot_name(int prot)
 {
 	return (prot & PROT_WRITE) ? "PROT_READ|PROT_WRITE" : "PROT_READ";
+}
+
+static const struct {
+	int advice;
+	const char *name, *macro;
+} advices[] = {
+	{ MADV_NORMAL, "normal", "MADV_NORMAL" },
+	{ MADV_RANDOM, "random", "MADV_RANDOM" },
+	{ MADV_SEQUENTIAL, "sequential", "MADV_SEQUENTIAL" },
+};
+#define NR_ADVICES (sizeof(advices) / sizeof(advices[0]))
+
+int advice_parse(const char *name)
+{
+	for (size_t i = 0; i < NR_ADVICES; i++)
+		if (!strcmp(name, advices[i].name))
+			return advices[i].advice;
+	return -1;
+}
+
+/* advice's row of the table; advice is one advice_parse returned. */
+static size_t advice_row(int advice)
+{
+	for (size_t i = 1; i < NR_ADVICES; i++)
+		if (advices[i].advice == advice)
+			return i;
+	return 0;	/* MADV_NORMAL */
+}
+
+const char *advice_name(int advice)
+{
+	return advices[advice_row(advice)].name;
+}
+
+const char *advice_macro(int advice)
+{
+	return advices[advice_row(advice)].macro;
 }

@@ -80,6 +80,7 @@ struct options {
 	long delay_ms;			/* --delay; -1 = the default */
 	uint64_t seed;			/* --seed, for random */
 	bool json;			/* --json */
+	int advice;			/* --advice: MADV_NORMAL, MADV_RANDOM or MADV_SEQUENTIAL */
 	const char *file;		/* the operand, or NULL */
 };
 
@@ -96,6 +97,7 @@ struct target {
 	unsigned long pages;		/* pages mapped */
 	size_t length;			/* bytes mapped */
 	int prot, flags;		/* as given to vme_mmap */
+	int advice;			/* as given to vme_madvise (MADV_NORMAL: not called) */
 	char *map;			/* the mapping, or NULL */
 };
 
@@ -104,8 +106,9 @@ struct target {
 int target_generate(struct target *t, unsigned long pages);
 /* Open t->path (or the generated file) and map its first pages pages (0:
  * all) with vme_mmap: MAP_SHARED, except MAP_PRIVATE for writes to a user's
- * file unless share says MAP_SHARED.  Returns 0 or EXIT_ERR. */
-int target_map(struct target *t, unsigned long pages, bool write, int share);
+ * file unless share says MAP_SHARED; then vme_madvise the mapping with
+ * advice unless it is MADV_NORMAL.  Returns 0 or EXIT_ERR. */
+int target_map(struct target *t, unsigned long pages, bool write, int share, int advice);
 /* Touch page: load its first byte, or store.  The store is the generated
  * file's stamp "PAGE nnnn WRITTEN THROUGH THE MAPPING", and on anyone
  * else's file an atomic add of 0, which faults as a write and changes no
@@ -117,6 +120,11 @@ int target_close(struct target *t);
 /* "MAP_SHARED", "PROT_READ|PROT_WRITE" */
 const char *map_flags_name(int flags);
 const char *prot_name(int prot);
+/* --advice's names: "random" -> MADV_RANDOM, or -1 for an unknown name;
+ * MADV_RANDOM -> "random" (advice_name) or "MADV_RANDOM" (advice_macro). */
+int advice_parse(const char *name);
+const char *advice_name(int advice);
+const char *advice_macro(int advice);
 uint64_t now_ns(void);
 
 /* --- residency.c ----------------------------------------------------------- */
