@@ -94,6 +94,11 @@ int page_cache_fill(struct fault *vmf)
 	}
 	__atomic_add_fetch(&vmf->vma->vm_file->f_ra.mmap_miss, 1, __ATOMIC_RELAXED);
 	ondemand_window(vmf, &want_first, &want_end);
+	/* Not past the file's end as last seen (nor the cache's size): frames
+	 * for pages that do not exist would only push others out. */
+	unsigned long eof = PAGE_ALIGN((unsigned long)mapping->i_stat.st_size) >> PAGE_SHIFT;
+	if (want_end > eof && eof > pgoff)
+		want_end = eof;
 	if (want_end > mapping->nr_pages)
 		want_end = mapping->nr_pages;
 	if (want_end - want_first > 4 * RA_MAX)
@@ -151,14 +156,14 @@ int page_cache_fill(struct fault *vmf)
 	count_vm_events(EV_fill_ns, host_now_ns() - t0);
 	if (n < 0) {
 		r = (int)n;
-		goto out_free;
+		goto out_unlock;
 	}
 	unsigned long got = ((unsigned long)n + PAGE_SIZE - 1) >> PAGE_SHIFT;	/* pages with data */
 	if (n & (PAGE_SIZE - 1))	/* the tail of the last page past end of file */
 		memset(mapping->direct + (first << PAGE_SHIFT) + n, 0, PAGE_SIZE - (n & (PAGE_SIZE - 1)));
 	if (pgoff >= first + got) {
 		r = -ENXIO;
-		goto out_free;
+		goto out_unlock;
 	}
 	count_vm_events(EV_pgpgin, got);
 	count_vm_events(EV_pgreadahead, got - 1);
@@ -181,7 +186,6 @@ int page_cache_fill(struct fault *vmf)
 			       (off_t)((last + 1 - first) << PAGE_SHIFT));
 	return 0;
 
-out_free:
 out_unlock:
 	for (unsigned long p = first; p <= last; p++) {
 		if (slots[p - first])
