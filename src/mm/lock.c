@@ -63,6 +63,12 @@ void lock_page(struct address_space *mapping, unsigned long pgoff)
 		host_yield();
 }
 
+/* handler-safe: takes it if it is free (reclaim and readahead never wait). */
+bool trylock_page(struct address_space *mapping, unsigned long pgoff)
+{
+	return !(__atomic_fetch_or(&mapping->flags[pgoff], PG_locked, __ATOMIC_ACQUIRE) & PG_locked);
+}
+
 /* handler-safe: drops it. */
 void unlock_page(struct address_space *mapping, unsigned long pgoff)
 {

@@ -220,6 +220,7 @@ void mmap_write_lock(void);
 void mmap_write_unlock(void);
 int mmap_lock_init(void);
 void lock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+bool trylock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
 void unlock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
 
 /* pgtable.c: two-level software page table over the whole address space. */

@@ -30,11 +30,6 @@
 #define MMAP_LOTSAMISS	100
 #define FAULT_AROUND	16	/* pages mapped around a read fault */
 
-static bool trylock_page(struct address_space *mapping, unsigned long pgoff)
-{
-	return !(__atomic_fetch_or(&mapping->flags[pgoff], PG_locked, __ATOMIC_ACQUIRE) & PG_locked);
-}
-
 /* The window to read for a miss at pgoff: [*start, *end), containing pgoff. */
 static void ondemand_window(struct fault *vmf, unsigned long *start, unsigned long *end)
 {
@@ -245,10 +240,12 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 	       take_neighbour(vma, start - PAGE_SIZE, &ptes[(start - PAGE_SIZE - block) >> PAGE_SHIFT]))
 		start -= PAGE_SIZE;
 	ptes[(vmf->address - block) >> PAGE_SHIFT] = vmf->pte;
-	unsigned long t0 = host_now_ns();
-	bool mapped = end - start > PAGE_SIZE &&
-		      host_protect(start, end - start, vma_host_prot(vma, entry)) == 0;
-	count_vm_events(EV_protect_ns, host_now_ns() - t0);
+	bool mapped = false;
+	if (end - start > PAGE_SIZE) {
+		unsigned long t0 = host_now_ns();
+		mapped = host_protect(start, end - start, vma_host_prot(vma, entry)) == 0;
+		count_vm_events(EV_protect_ns, host_now_ns() - t0);
+	}
 	if (mapped)
 		host_vmas_account(1);
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {

@@ -72,6 +72,23 @@ static void lru_lock_drop(void)
 	__atomic_store_n(&lru_lock, 0, __ATOMIC_RELEASE);
 }
 
+/* Slot s is free again.  Caller holds lru_lock. */
+static void put_slot(unsigned long s)
+{
+	mem_map[s].owner = 0;
+	__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
+	free_list[nr_free++] = (uint32_t)s;
+}
+
+/* The slot under the clock hand; the hand moves on.  Caller holds lru_lock. */
+static unsigned long clock_tick(void)
+{
+	unsigned long s = hand;
+
+	hand = hand >= high_water ? 1 : hand + 1;
+	return s;
+}
+
 /* The budget in pages: cache_mb, or a quarter of physical memory (at least
  * 64 MiB).  Returns 0 or -errno. */
 int vmscan_init(unsigned long cache_mb)
@@ -223,9 +240,7 @@ static void flush_pending(struct reclaim_batch *b)
 			unlock_page(mapping, page->index);
 			count_vm_event(EV_pgevict);
 		}
-		page->owner = 0;
-		__atomic_store_n(&page->referenced, 0UL, __ATOMIC_RELAXED);
-		free_list[nr_free++] = (uint32_t)b->slot[i];
+		put_slot(b->slot[i]);
 	}
 	b->progress += b->nr;
 	b->nr = 0;
@@ -297,8 +312,7 @@ static int reclaim_cache_frame(struct reclaim_batch *b, unsigned long s, bool ev
 	unsigned long pgoff = page->index, entry = 0;
 	pgflags_t *f = &mapping->flags[pgoff];
 
-	if (!mapping_reclaimable(mapping) ||
-	    (__atomic_fetch_or(f, PG_locked, __ATOMIC_ACQUIRE) & PG_locked))
+	if (!mapping_reclaimable(mapping) || !trylock_page(mapping, pgoff))
 		return -EAGAIN;
 	if ((*f & (PG_uptodate | PG_swap)) != PG_uptodate || pg_val(*f) != s ||
 	    !unmap_cache_page(b, mapping, pgoff))
@@ -372,15 +386,22 @@ busy:
 	return -EAGAIN;
 }
 
+/* Deactivate or evict the frame in slot s; either way it is no longer
+ * referenced.  Returns 0, or -EAGAIN if it is free, busy or pinned. */
 static int reclaim_frame(struct reclaim_batch *b, unsigned long s, bool evict)
 {
 	unsigned long owner = mem_map[s].owner;
+	int r;
 
 	if (owner == 0 || owner == PAGE_OWNER_RESERVED)
 		return -EAGAIN;
 	if (owner == PAGE_OWNER_ANON)
-		return reclaim_anon_frame(b, s, evict);
-	return reclaim_cache_frame(b, s, evict);
+		r = reclaim_anon_frame(b, s, evict);
+	else
+		r = reclaim_cache_frame(b, s, evict);
+	if (!r)
+		__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
+	return r;
 }
 
 static void finish_batch(struct reclaim_batch *b)
@@ -396,15 +417,9 @@ static unsigned long shrink_frames(unsigned long want)
 	struct reclaim_batch b = { .nr = 0 };
 
 	for (unsigned long seen = 0; b.progress + b.nr < want && seen < 2 * high_water; seen++) {
-		unsigned long s = hand;
-		hand = hand >= high_water ? 1 : hand + 1;
+		unsigned long s = clock_tick();
 		count_vm_event(EV_pgscan);
-		if (__atomic_load_n(&mem_map[s].referenced, __ATOMIC_RELAXED)) {
-			if (reclaim_frame(&b, s, false) == 0)
-				__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
-		} else {
-			reclaim_frame(&b, s, true);
-		}
+		reclaim_frame(&b, s, !__atomic_load_n(&mem_map[s].referenced, __ATOMIC_RELAXED));
 	}
 	finish_batch(&b);
 	return b.progress;
@@ -449,11 +464,8 @@ void release_frame(unsigned long s, const struct address_space *owner, unsigned 
 	if (!s || s > nr_frames)
 		return;
 	lru_lock_take();
-	if (mem_map[s].owner == o && mem_map[s].index == index) {
-		mem_map[s].owner = 0;
-		__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
-		free_list[nr_free++] = (uint32_t)s;
-	}
+	if (mem_map[s].owner == o && mem_map[s].index == index)
+		put_slot(s);
 	lru_lock_drop();
 }
 
@@ -470,9 +482,7 @@ void set_frame(unsigned long s, const struct address_space *owner, unsigned long
 void free_frame(unsigned long s)
 {
 	lru_lock_take();
-	mem_map[s].owner = 0;
-	__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
-	free_list[nr_free++] = (uint32_t)s;
+	put_slot(s);
 	lru_lock_drop();
 }
 
@@ -493,12 +503,9 @@ void move_frame(unsigned long s, unsigned long addr)
 void free_mapping_frames(const struct address_space *mapping)
 {
 	lru_lock_take();
-	for (unsigned long s = 1; s <= high_water; s++) {
-		if (mem_map[s].owner == (unsigned long)mapping) {
-			mem_map[s].owner = 0;
-			free_list[nr_free++] = (uint32_t)s;
-		}
-	}
+	for (unsigned long s = 1; s <= high_water; s++)
+		if (mem_map[s].owner == (unsigned long)mapping)
+			put_slot(s);
 	lru_lock_drop();
 }
 
@@ -510,8 +517,7 @@ int reclaim_frame_now(unsigned long s, bool evict)
 	int r;
 
 	lru_lock_take();
-	if ((r = reclaim_frame(&b, s, evict)) == 0)
-		__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
+	r = reclaim_frame(&b, s, evict);
 	finish_batch(&b);
 	lru_lock_drop();
 	return r;
@@ -539,12 +545,8 @@ void host_vmas_account(unsigned long n)
 			 * anon_vma and merges on one side only). */
 			struct reclaim_batch b = { .nr = 0 };
 			unsigned long goal = (unsigned long)count - host_vma_soft / 2;
-			for (unsigned long seen = 0; b.unmapped < goal && seen < high_water; seen++) {
-				unsigned long s = hand;
-				hand = hand >= high_water ? 1 : hand + 1;
-				if (reclaim_frame(&b, s, false) == 0)
-					__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
-			}
+			for (unsigned long seen = 0; b.unmapped < goal && seen < high_water; seen++)
+				reclaim_frame(&b, clock_tick(), false);
 			finish_batch(&b);
 			count = host_count_mappings();
 		}
