@@ -23,6 +23,9 @@ LIBCFLAGS = -std=c11 $(WARN) -fPIC -fvisibility=hidden -pthread $(CFLAGS) $(SANF
 LIBS     := -lsigsegv -lpthread
 
 B        := build$(if $(SAN),-$(SAN))
+# The link-time switch-over: -Wl,--wrap=X for every call in src/api/wrap.syms
+# (pkg-config --libs vmemu-wrap after make install).
+WRAP_FLAGS := $(foreach s,$(shell cat src/api/wrap.syms),-Wl,--wrap=$(s))
 LIB_SRC  := $(wildcard src/host/*.c src/mm/*.c src/api/*.c src/drivers/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
@@ -214,6 +217,8 @@ install: all $(B)/vmemu-bench $(B)/vmemu
 	ln -sf libvmemu.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so.$(SOVERSION)
 	ln -sf libvmemu.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libvmemu.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' docs/vmemu.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmemu.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_FLAGS@|$(WRAP_FLAGS)|' \
+		docs/vmemu-wrap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vmemu-wrap.pc
 	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 docs/man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <signal.h>
 
 #ifdef __cplusplus
@@ -35,6 +37,42 @@ int vme_mincore(void *addr, size_t length, unsigned char *vec);
 /* mremap(2), variadic as glibc's: new_address follows only with MREMAP_FIXED.
  * Moving keeps the contents, the dirty state and the sharing. */
 void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
+
+/* File I/O through vmemu's page cache.  Same contract as read(2),
+ * write(2), pread(2), pwrite(2), readv(2), writev(2), preadv(2),
+ * pwritev(2), ftruncate(2), truncate(2), fsync(2) and fdatasync(2).  On a
+ * regular file that vmemu caches (one cache per file, shared by every
+ * process of the user that maps it through vmemu), a write updates the
+ * cached pages at once, in every mapping, and reaches the file; a read sees
+ * stores made through MAP_SHARED mappings that are not written back yet; a
+ * truncate drops or zeroes what lies past the new end; fsync and fdatasync
+ * write back the file's dirty mapped pages first.  On anything else they
+ * are the system call.  A buffer in emulated memory is faulted in first,
+ * so these calls never fail with EFAULT where Linux would not. */
+ssize_t vme_read(int fd, void *buf, size_t count);
+ssize_t vme_write(int fd, const void *buf, size_t count);
+ssize_t vme_pread(int fd, void *buf, size_t count, off_t offset);
+ssize_t vme_pwrite(int fd, const void *buf, size_t count, off_t offset);
+ssize_t vme_readv(int fd, const struct iovec *iov, int iovcnt);
+ssize_t vme_writev(int fd, const struct iovec *iov, int iovcnt);
+ssize_t vme_preadv(int fd, const struct iovec *iov, int iovcnt, off_t offset);
+ssize_t vme_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset);
+int vme_ftruncate(int fd, off_t length);
+int vme_truncate(const char *path, off_t length);
+int vme_fsync(int fd);
+int vme_fdatasync(int fd);
+
+/* Sockets: send(2), recv(2) and their to/from/msg forms.  A buffer in
+ * emulated memory is faulted in first (no EFAULT Linux would not give);
+ * otherwise they are the system call. */
+ssize_t vme_send(int sockfd, const void *buf, size_t len, int flags);
+ssize_t vme_recv(int sockfd, void *buf, size_t len, int flags);
+ssize_t vme_sendto(int sockfd, const void *buf, size_t len, int flags,
+		   const struct sockaddr *dest_addr, socklen_t addrlen);
+ssize_t vme_recvfrom(int sockfd, void *buf, size_t len, int flags,
+		     struct sockaddr *src_addr, socklen_t *addrlen);
+ssize_t vme_sendmsg(int sockfd, const struct msghdr *msg, int flags);
+ssize_t vme_recvmsg(int sockfd, struct msghdr *msg, int flags);
 
 /* Devices: a driver's own mmap and fault handler, as a kernel driver's
  * file_operations->mmap and vm_operations_struct.  vme_device_open returns

@@ -22,6 +22,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define HOST_PROT_NONE	0x0
 #define HOST_PROT_READ	0x1
@@ -51,6 +53,19 @@ struct host_syscalls {
 	ssize_t (*read)(int fd, void *buf, size_t len);
 	off_t (*lseek)(int fd, off_t off, int whence);
 	int (*fadvise)(int fd, off_t off, off_t len, int advice);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*preadv)(int fd, const struct iovec *iov, int cnt, off_t off);
+	ssize_t (*pwritev)(int fd, const struct iovec *iov, int cnt, off_t off);
+	int (*truncate)(const char *path, off_t len);
+	int (*fsync)(int fd);
+	ssize_t (*sendto)(int fd, const void *buf, size_t len, int flags,
+			  const struct sockaddr *to, socklen_t tolen);
+	ssize_t (*recvfrom)(int fd, void *buf, size_t len, int flags,
+			    struct sockaddr *from, socklen_t *fromlen);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
 };
 extern struct host_syscalls host_sys;
 /* Put back the real system calls (tests call this after injecting). */
@@ -98,6 +113,26 @@ bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
 int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
+
+/* --- the program's own I/O calls, passed through (host/io.c): one system
+ * call each, the result or -errno; EINTR is the caller's, as on Linux --- */
+ssize_t host_user_read(int fd, void *buf, size_t len);
+ssize_t host_user_write(int fd, const void *buf, size_t len);
+ssize_t host_user_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t host_user_pwrite(int fd, const void *buf, size_t len, off_t off);
+ssize_t host_user_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t host_user_writev(int fd, const struct iovec *iov, int cnt);
+ssize_t host_user_preadv(int fd, const struct iovec *iov, int cnt, off_t off);
+ssize_t host_user_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
+int host_user_ftruncate(int fd, off_t len);
+int host_user_truncate(const char *path, off_t len);
+int host_user_fsync(int fd, bool data_only);
+ssize_t host_user_sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *to, socklen_t tolen);
+ssize_t host_user_recvfrom(int fd, void *buf, size_t len, int flags,
+			   struct sockaddr *from, socklen_t *fromlen);
+ssize_t host_user_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t host_user_recvmsg(int fd, struct msghdr *msg, int flags);
 
 /* --- memory pressure (host/pressure.c): swap files, the process's own
  * memory seen through /proc/self/mem, the host's limits --- */

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -58,6 +60,17 @@ static const struct host_syscalls host_sys_real = {
 	.read = read,
 	.lseek = lseek,
 	.fadvise = sys_fadvise,
+	.write = write,
+	.readv = readv,
+	.writev = writev,
+	.preadv = preadv,
+	.pwritev = pwritev,
+	.truncate = truncate,
+	.fsync = fsync,
+	.sendto = sendto,
+	.recvfrom = recvfrom,
+	.sendmsg = sendmsg,
+	.recvmsg = recvmsg,
 };
 
 struct host_syscalls host_sys = host_sys_real;

@@ -193,6 +193,7 @@ struct mm_struct {
 	unsigned long start_brk, brk;	/* the heap: its start and the current break */
 	unsigned long brk_end;		/* end of the range reserved for the heap */
 	struct address_space *mappings;	/* every live page cache */
+	unsigned long span_start, span_end;	/* covers every VMA ever linked (uaccess.c) */
 };
 
 /* The one carried fault state (struct vm_fault). */
@@ -249,6 +250,7 @@ struct vm_area_struct *vma_merge(struct mm_struct *mm, struct vm_area_struct *vm
 struct vm_area_struct *vm_area_alloc(void);
 void vm_area_free(struct vm_area_struct *vma);
 int vma_host_prot(const struct vm_area_struct *vma, pte_t pte);	/* handler-safe */
+void mm_span_include(struct mm_struct *mm, unsigned long start, unsigned long end);
 void i_mmap_insert(struct vm_area_struct *vma);
 void i_mmap_remove(struct vm_area_struct *vma);
 static inline unsigned long vma_pages(const struct vm_area_struct *vma)
@@ -370,7 +372,9 @@ int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned 
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags);
 
-/* uaccess.c: copies from and to the program's buffers; -EFAULT if inaccessible. */
+/* uaccess.c: the program's buffers; copies return 0 or -EFAULT if inaccessible. */
+bool user_range_maybe_emulated(const struct mm_struct *mm, const void *addr, size_t len);
+void fault_in_user(struct mm_struct *mm, const void *addr, size_t len, bool write);
 int copy_to_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
 int copy_from_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
 

@@ -309,6 +309,7 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			return r;
 		}
 		vma->vm_end = addr + new_len;
+		mm_span_include(mm, vma->vm_start, vma->vm_end);
 		vma_merge(mm, vma);
 		*out = addr;
 		return 0;

@@ -87,6 +87,16 @@ void i_mmap_remove(struct vm_area_struct *vma)
 	vma->shared_next = NULL;
 }
 
+/* [start, end) is emulated now: widen the span user_range_maybe_emulated
+ * checks.  Caller holds mmap_lock for writing. */
+void mm_span_include(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	if (start < mm->span_start || !mm->span_end)
+		__atomic_store_n(&mm->span_start, start, __ATOMIC_RELEASE);
+	if (end > mm->span_end)
+		__atomic_store_n(&mm->span_end, end, __ATOMIC_RELEASE);
+}
+
 static int vmas_reserve(struct mm_struct *mm)
 {
 	if (mm->map_count < mm->vmas_cap)
@@ -115,6 +125,7 @@ int vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 		i_mmap_insert(vma);
 	if (vma->vm_start < mm->mmap_base || !mm->mmap_base)
 		mm->mmap_base = vma->vm_start;
+	mm_span_include(mm, vma->vm_start, vma->vm_end);
 	return 0;
 }
 
