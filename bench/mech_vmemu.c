@@ -4,7 +4,10 @@
  * vmemu keeps the budget-scan workload's memory budget by itself: init
  * passes it as vme_config.cache_mb, and reclaim inside vmemu evicts; the
  * cell never evicts for it.  Every other cell runs vmemu's default budget
- * (or VMEMU_CACHE_MB from the environment).
+ * (or VMEMU_CACHE_MB from the environment).  Each cell's page cache is its
+ * own (a private domain): the shared cache's capacity is the largest budget
+ * of the processes sharing it, and a cell measures its own, not whatever
+ * else runs on the machine meanwhile.
  *
  * "vmemu-nofaultaround" is meant to be vmemu with fault-around and readahead
  * off (one page per fault).  struct vme_config has no switch for them, so it
@@ -23,7 +26,7 @@
  * cache_mb is vmemu's default. */
 static int vmemu_init(unsigned long budget_mb, char *why, size_t whylen)
 {
-	struct vme_config cfg = { .cache_mb = budget_mb };
+	struct vme_config cfg = { .cache_mb = budget_mb, .domain = "private" };
 
 	if (vme_init(&cfg)) {
 		snprintf(why, whylen, "vme_init (cache_mb %lu) failed: %s", budget_mb, strerror(errno));

@@ -179,6 +179,12 @@ struct vme_config {
 	 * (or $TMPDIR).  A path names a file vmemu creates or truncates and
 	 * then owns; "off" means no swap (such pages then stay resident). */
 	const char *swap;
+	/* VMEMU_DOMAIN: the processes that share one page cache.  Every
+	 * process of the user that maps a file through vmemu shares its cache
+	 * (one cache per file, as Linux has); processes given another domain
+	 * name share among themselves only, and "private" gives a process a
+	 * cache of its own.  Default: "default". */
+	const char *domain;
 };
 
 /* Initialise explicitly.  Optional: the first vme_ call initialises with
@@ -230,10 +236,11 @@ struct vme_stats {
 	uint64_t trace_dropped;		/* trace events lost because the tracer fell behind */
 	uint64_t nr_vmas;		/* emulated VMAs now */
 	uint64_t nr_mapped_files;	/* page caches (files and shared anonymous objects) now */
-	uint64_t nr_resident;		/* frames resident now (never above nr_budget) */
+	uint64_t nr_resident;		/* pages this process holds: frames it maps, private pages (never above nr_budget) */
 	uint64_t nr_budget;		/* the memory budget, in pages */
 	uint64_t nr_swap;		/* pages in swap now */
 	uint64_t nr_host_vmas;		/* host mappings of the process, as last counted */
+	uint64_t nr_cached;		/* frames in use in the shared page cache, all processes */
 };
 int vme_stats(struct vme_stats *out);
 

@@ -17,9 +17,12 @@
 
 #define MB (1UL << 20)
 
+/* The budget, in a domain of this process's own: the shared pool's
+ * capacity is the largest budget of its processes, and these tests measure
+ * one process's pool, not whatever other tests run meanwhile. */
 static void init_budget(unsigned long mb, const char *swap)
 {
-	struct vme_config cfg = { .cache_mb = mb, .swap = swap };
+	struct vme_config cfg = { .cache_mb = mb, .swap = swap, .domain = "private" };
 	cr_assert_eq(vme_init(&cfg), 0);
 }
 

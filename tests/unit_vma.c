@@ -120,10 +120,20 @@ Test(vma_tree, unlink_removes_exactly_one, .fini = teardown)
 	cr_assert_eq(find_vma(&mm, 0x3000)->vm_start, 0x5000);
 }
 
-/* --- the page cache index --- */
+/* --- the page cache and its index --- */
+
+/* These tests use the emulated kernel without the trap: a private domain
+ * and a frame table of their own. */
+static void attach_private(void)
+{
+	cr_assert_eq(vmscan_init(64), 0);
+	if (!dom.hdr)
+		cr_assert_eq(domain_attach("private", nr_budget_pages()), 0);
+}
 
 Test(page_cache, one_cache_per_inode_across_descriptors)
 {
+	attach_private();
 	int fd1 = pattern_file(3 * PG, 0);
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd1);
@@ -134,53 +144,81 @@ Test(page_cache, one_cache_per_inode_across_descriptors)
 	cr_assert_eq(file_open_mapping(&mm, fd2, false, &f2), 0);
 	cr_assert_eq(f1->f_mapping, f2->f_mapping, "two descriptors of one file share one cache");
 	cr_assert_eq(f1->f_mapping->refcount, 2);
+	struct inode *inode = f1->f_mapping->host;
+	cr_assert(inode->users & SLOT_BIT(dom.slot));
 	fput(&mm, f1);
 	cr_assert_eq(mm.mappings, f2->f_mapping, "still referenced");
 	fput(&mm, f2);
-	cr_assert_null(mm.mappings, "the last reference frees the cache");
+	cr_assert_null(mm.mappings, "the last reference frees this process's side");
+	cr_assert_eq(inode->kind, I_FREE, "an inode with no pages and no user is freed");
 }
 
 Test(page_cache, fill_reads_the_file_and_zeroes_the_tail)
 {
+	attach_private();
 	int fd = pattern_file(PG + 100, 0);
 	struct file *f;
 	struct vm_area_struct vma = { .vm_start = 0, .vm_end = 3 * PG, .vm_flags = VM_READ | VM_RAND_READ };	/* no readahead */
 
 	cr_assert_eq(file_open_mapping(&mm, fd, false, &f), 0);
-	cr_assert_eq(mapping_grow(f->f_mapping, 3), 0);
 	vma.vm_file = f;
 	struct fault vmf = { .vma = &vma, .pgoff = 1 };
-	cr_assert_eq(vmscan_init(64), 0);
 	cr_assert_eq(filemap_fault(&vmf), VM_FAULT_MAJOR);
-	unlock_page(f->f_mapping, 1);	/* it returns the page locked */
+	unsigned long pfn = vmf.pfn;
+	unlock_page(pfn);	/* it returns the page locked */
 	cr_assert_eq(filemap_fault(&vmf), 0, "the second lookup hits the cache");
-	unlock_page(f->f_mapping, 1);
-	const unsigned char *page = (unsigned char *)f->f_mapping->direct + PG;
+	cr_assert_eq(vmf.pfn, pfn, "the same frame");
+	unlock_page(vmf.pfn);
+	const unsigned char *page = (unsigned char *)page_address(pfn);
 	for (size_t i = 0; i < 100; i++)
 		cr_assert_eq(page[i], pattern_byte(PG + i));
 	for (size_t i = 100; i < PG; i++)
 		cr_assert_eq(page[i], 0, "byte %zu past end of file", i);
-	cr_assert(f->f_mapping->flags[1] & PG_uptodate);
-	cr_assert_not(f->f_mapping->flags[0] & PG_uptodate, "only the page asked for is read");
+	struct inode *inode = f->f_mapping->host;
+	cr_assert(pfn_to_page(pfn)->flags & PG_uptodate);
+	cr_assert_eq(radix_lookup(inode, 1), pfn + 1);
+	cr_assert_eq(radix_lookup(inode, 0), 0, "only the page asked for is read");
 	vmf.pgoff = 2;
 	cr_assert_eq(filemap_fault(&vmf), VM_FAULT_SIGBUS, "a page wholly past EOF");
 	fput(&mm, f);
 	cr_assert_null(mm.mappings);
+	cr_assert_eq(inode->nrpages, 1, "the cache outlives the last user");
 }
 
-Test(page_cache, grow_keeps_contents_and_flags)
+Test(page_cache, the_index_is_sparse_and_reaches_every_offset)
 {
-	struct address_space *m = mapping_alloc(&(struct address_space_operations){ 0 });
-	cr_assert_not_null(m);
-	cr_assert_eq(mapping_grow(m, 1), 0);
-	unsigned long first = m->nr_pages;
-	m->direct[5] = 42;
-	m->flags[0] = PG_uptodate | PG_dirty;
-	cr_assert_eq(mapping_grow(m, first * 8), 0);
-	cr_assert_geq(m->nr_pages, first * 8);
-	cr_assert_eq(m->direct[5], 42);
-	cr_assert_eq(m->flags[0], PG_uptodate | PG_dirty);
-	cr_assert_eq(m->flags[m->nr_pages - 1], 0);
-	m->refcount = 1;
-	mapping_put(&mm, m);
+	attach_private();
+	struct inode *inode = iget_anon(I_SHMEM, 1ULL << 62);
+	cr_assert_not_null(inode);
+	unsigned long offsets[] = { 0, 1, 63, 64, 4095, 1UL << 20, (1UL << 36) + 5, 1UL << 48,
+				    (1UL << 51) - 1 };
+	size_t n = sizeof(offsets) / sizeof(offsets[0]);
+	uint32_t before = dom.hdr->node_hwm;
+	rlock_lock(&inode->i_pages_lock);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(radix_replace(inode, offsets[i], 0, (uint32_t)(100 + i)), 0, "offset %lu", offsets[i]);
+	cr_assert_eq(radix_replace(inode, 63, 0, 7), -EEXIST, "an occupied slot is not overwritten");
+	rlock_unlock(&inode->i_pages_lock);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(radix_lookup(inode, offsets[i]), 100 + i, "offset %lu", offsets[i]);
+	cr_assert_eq(radix_lookup(inode, 2), 0);
+	cr_assert_eq(radix_lookup(inode, (1UL << 48) + 1), 0);
+	/* a walk in order finds exactly those */
+	uint32_t e;
+	size_t seen = 0;
+	for (unsigned long i = radix_next(inode, 0, &e); i != ~0UL; i = radix_next(inode, i + 1, &e)) {
+		cr_assert_lt(seen, n);
+		cr_assert_eq(i, offsets[seen], "entry %zu", seen);
+		cr_assert_eq(e, 100 + seen);
+		seen++;
+	}
+	cr_assert_eq(seen, n);
+	cr_assert_lt(dom.hdr->node_hwm - before, 9 * n, "nodes grow with the entries, not the offsets");
+	rlock_lock(&inode->i_pages_lock);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(radix_replace(inode, offsets[i], (uint32_t)(100 + i), 0), 0);
+	rlock_unlock(&inode->i_pages_lock);
+	cr_assert_eq(radix_next(inode, 0, &e), ~0UL);
+	iput(inode);
+	cr_assert_eq(inode->kind, I_FREE);
 }

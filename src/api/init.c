@@ -40,6 +40,18 @@ static unsigned long option_ulong(unsigned long explicit_value, const char *env)
 	return 0;
 }
 
+/* vme_config.domain, else VMEMU_DOMAIN, else "default". */
+static const char *option_domain(const char *explicit_value)
+{
+	const char *s;
+
+	if (explicit_value && *explicit_value)
+		return explicit_value;
+	if ((s = host_getenv("VMEMU_DOMAIN")) && *s)
+		return s;
+	return "default";
+}
+
 /* VMEMU_SWAP, else a temporary file in $TMPDIR or /var/tmp. */
 static const char *option_swap(const char *explicit_value)
 {
@@ -76,6 +88,7 @@ static void writeback_at_exit(void)
 	mmap_write_lock();
 	if (mm_writeback_all())	/* nobody is left to return an error to */
 		host_write_str("vmemu: write-back at exit failed; some data did not reach its file\n");
+	domain_exit();
 	mmap_write_unlock();
 	report_counters();
 	host_trap_leave_emulator(&saved);
@@ -89,7 +102,8 @@ static int init_locked(const struct vme_config *cfg)
 	if (!cfg)
 		cfg = &zero;
 	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0),
-			option_ulong(cfg->cache_mb, "VMEMU_CACHE_MB"), option_swap(cfg->swap));
+			option_ulong(cfg->cache_mb, "VMEMU_CACHE_MB"), option_swap(cfg->swap),
+			option_domain(cfg->domain));
 	if (r)
 		return r;
 	if (!atexit_registered && atexit(writeback_at_exit) == 0)
@@ -175,6 +189,7 @@ VME_EXPORT int vme_stats(struct vme_stats *out)
 	s.nr_budget = nr_budget_pages();
 	s.nr_swap = nr_swap_pages();
 	s.nr_host_vmas = nr_host_mappings();
+	s.nr_cached = nr_cached_pages();
 	for (struct address_space *m = init_mm.mappings; m; m = m->next)
 		s.nr_mapped_files++;
 	mmap_read_unlock();
@@ -192,8 +207,9 @@ static int format_vma(char *buf, size_t size, const struct vm_area_struct *vma)
 			 vma->vm_start, vma->vm_end, f & VM_READ ? 'r' : '-', f & VM_WRITE ? 'w' : '-',
 			 f & VM_EXEC ? 'x' : '-', f & VM_MAYSHARE ? 's' : 'p',
 			 vma->vm_file ? vma->vm_pgoff << PAGE_SHIFT : 0,
-			 mapping ? major(mapping->dev) : 0, mapping ? minor(mapping->dev) : 0,
-			 mapping ? (unsigned long)mapping->ino : 0);
+			 mapping ? major((dev_t)mapping->host->dev) : 0,
+			 mapping ? minor((dev_t)mapping->host->dev) : 0,
+			 mapping ? (unsigned long)mapping->host->ino : 0);
 	const char *name = vma->vm_file ? vma->vm_file->f_path : vma_is_heap(&init_mm, vma) ? "[heap]" : NULL;
 	if (name)
 		n += snprintf(buf + n, size - (size_t)n, "%*s%s", n < 73 ? 73 - n : 0, "", name);

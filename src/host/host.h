@@ -19,6 +19,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -66,6 +68,12 @@ struct host_syscalls {
 			    struct sockaddr *from, socklen_t *fromlen);
 	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
 	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
+	long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);
+	int (*ioctl)(int fd, unsigned long req, void *arg);
+	int (*statx)(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx);
+	int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
+	int (*unlink)(const char *path);
+	int (*fchmod)(int fd, mode_t mode);
 };
 extern struct host_syscalls host_sys;
 /* Put back the real system calls (tests call this after injecting). */
@@ -113,6 +121,26 @@ bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
 int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
+
+/* --- the shared segment and the processes that share it (host/shm.c) --- */
+int host_shm_open(const char *path, int *fd);		/* an existing segment, checked: ours, 0600 */
+int host_shm_create(const char *dir, size_t size, int *fd);	/* unnamed, for setting up */
+int host_shm_publish(int fd, const char *path);		/* give it its name; -EEXIST if taken */
+int host_shm_unlink(const char *path);
+int host_shm_grow(int fd, off_t size);			/* handler-safe */
+int host_shm_reopen(int fd, int *out);			/* a new open file description; handler-safe */
+int host_map_segment(int fd, off_t off, size_t len, void **view);	/* RW MAP_SHARED */
+int host_map_frames(unsigned long addr, size_t len, int fd, off_t off, int prot,
+		    bool shared);					/* handler-safe */
+int host_ofd_trylock(int fd, unsigned int byte);		/* handler-safe: 0 or -EAGAIN */
+void host_ofd_unlock(int fd, unsigned int byte);		/* handler-safe */
+bool host_ofd_locked(int fd, unsigned int byte);		/* handler-safe: by another description */
+int host_futex_wait(uint32_t *word, uint32_t val, unsigned long timeout_ns);	/* handler-safe */
+void host_futex_wake(uint32_t *word, int n);			/* handler-safe */
+/* The identity of an open file: device, inode and a generation that tells
+ * a reused inode number apart (FS_IOC_GETVERSION mixed with the birth time). */
+int host_file_identity(int fd, dev_t *dev, ino_t *ino, uint64_t *gen);
+int host_open_file(const char *path, int flags);		/* a descriptor, or -errno */
 
 /* --- the program's own I/O calls, passed through (host/io.c): one system
  * call each, the result or -errno; EINTR is the caller's, as on Linux --- */

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -37,6 +39,16 @@ static int sys_fadvise(int fd, off_t off, off_t len, int advice)
 	if (e)
 		errno = e;
 	return e ? -1 : 0;
+}
+
+static long sys_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout)
+{
+	return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
+static int sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
 }
 
 static const struct host_syscalls host_sys_real = {
@@ -71,6 +83,12 @@ static const struct host_syscalls host_sys_real = {
 	.recvfrom = recvfrom,
 	.sendmsg = sendmsg,
 	.recvmsg = recvmsg,
+	.futex = sys_futex,
+	.ioctl = sys_ioctl,
+	.statx = statx,
+	.linkat = linkat,
+	.unlink = unlink,
+	.fchmod = fchmod,
 };
 
 struct host_syscalls host_sys = host_sys_real;

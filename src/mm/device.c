@@ -2,10 +2,11 @@
  * device.c - mappings of user-space devices (a driver's file_operations->mmap
  * and vm_operations_struct).
  *
- * A device's frames are a memfd the program holds as its descriptor, so its
- * page cache is an ordinary address_space: filemap_fault fills a page once,
- * through the driver's fill hook instead of pread, and every mapping of the
- * device shares the frame.  A driver with a mkwrite hook gets write-notify:
+ * A device's page cache is an anonymous inode of the domain (the program's
+ * descriptor is a memfd that only names it): filemap_fault fills a page
+ * once, through the driver's fill hook instead of pread, into a frame of the
+ * pool that every mapping of the device shares.  Its pages are never
+ * evicted: the driver made them, nobody could make them again.  A driver with a mkwrite hook gets write-notify:
  * its shared pages start read-only, the first write calls it, and msync
  * write-protects written pages again (its "write-back" has nothing to
  * write), as Linux's framebuffer deferred I/O does.
@@ -46,8 +47,8 @@ static int device_page_mkwrite(struct fault *vmf)
 
 	if (r)
 		return VM_FAULT_SIGBUS;
-	if (!(__atomic_fetch_or(&mapping->flags[vmf->pgoff], PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
-		__atomic_add_fetch(&mapping->shared->nr_dirty, 1, __ATOMIC_ACQ_REL);
+	if (!(__atomic_fetch_or(&pfn_to_page(vmf->pfn)->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+		__atomic_add_fetch(&mapping->host->nrdirty, 1, __ATOMIC_ACQ_REL);
 	return 0;
 }
 
@@ -95,30 +96,26 @@ int device_open_file(struct mm_struct *mm, struct address_space *mapping, struct
 	return 0;
 }
 
-/* Make dev mappable through fd, a memfd that becomes its frames.  The
- * device holds one reference to its cache until device_unregister.
- * Returns 0 or -errno.  Caller holds mmap_lock for writing. */
+/* Make dev mappable through fd, the descriptor that names it.  The device
+ * holds one reference to its cache until device_unregister.  Returns 0 or
+ * -errno.  Caller holds mmap_lock for writing. */
 int device_register(struct mm_struct *mm, struct device *dev, int fd)
 {
 	struct address_space *mapping;
+	struct inode *inode;
 	struct stat st;
 	int r;
 
 	if ((r = host_fstat(fd, &st)))
 		return r;
-	if (!(mapping = mapping_alloc(&device_aops)))
+	if (!(inode = iget_anon(I_DEVICE, 1ULL << 62)))	/* sized by its driver's SIGBUS */
 		return -ENOMEM;
-	/* The frames are the program's memfd itself. */
-	host_close(mapping->memfd);
-	if ((mapping->memfd = host_dup(fd)) < 0) {
-		r = mapping->memfd;
-		mapping->memfd = -1;
-		mapping->refcount = 1;
-		mapping_put(mm, mapping);
-		return r;
+	inode->dev = (uint64_t)st.st_dev;
+	inode->ino = (uint64_t)st.st_ino;
+	if (!(mapping = mapping_alloc(&device_aops, inode))) {
+		iput(inode);
+		return -ENOMEM;
 	}
-	mapping->dev = st.st_dev;
-	mapping->ino = st.st_ino;
 	mapping->device = dev;
 	mapping->refcount = 1;
 	mapping->next = mm->mappings;

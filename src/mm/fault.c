@@ -24,13 +24,14 @@
 #include "mm/trace.h"
 #include "mm/vmstat.h"
 
-/* Install entry as the PTE of vmf->address: host protection first, then the
- * software PTE, so a racing fault that reads the new PTE finds the page
- * already accessible (it is then spurious).  Downgrades go the other way
- * (PTE first): the host never refuses what the PTE grants.  If the host
- * refuses for lack of mappings (vm.max_map_count), reclaim merges some and
- * the protection is tried again: the access must not fail for that.
- * (finish_fault) */
+/* Install entry as the PTE of vmf->address, where the host already maps
+ * the page (a private page, or a protection change): host protection
+ * first, then the software PTE, so a racing fault that reads the new PTE
+ * finds the page already accessible (it is then spurious).  Downgrades go
+ * the other way (PTE first): the host never refuses what the PTE grants.
+ * If the host refuses for lack of mappings (vm.max_map_count), reclaim
+ * merges some and the protection is tried again: the access must not fail
+ * for that.  (finish_fault) */
 static int finish_fault(struct fault *vmf, pte_t entry)
 {
 	int prot = vma_host_prot(vmf->vma, entry);
@@ -49,38 +50,46 @@ static int finish_fault(struct fault *vmf, pte_t entry)
 	return 0;
 }
 
+/* Map the page-cache frame vmf->pfn (locked by the caller) at
+ * vmf->address with entry's flags: accounted first (the frame's masks say
+ * this process maps it before the host does), then the host mapping, then
+ * the PTE.  (finish_fault for a page-cache page) */
+static int finish_fault_frame(struct fault *vmf, pte_t entry)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+	bool writable = entry & PTE_WRITE;
+
+	if (frame_map(vmf->pfn, mapping, vmf->pgoff, writable, true))
+		return VM_FAULT_OOM;
+	if (map_frames(vmf->vma, vmf->address, 1, vmf->pfn, entry)) {
+		frame_unmap(vmf->pfn, writable);
+		return VM_FAULT_OOM;
+	}
+	set_pte_at(vmf->address, vmf->pte, entry | mk_pte(0, vmf->pfn));
+	return 0;
+}
+
 static pte_t anon_entry(const struct fault *vmf, unsigned long slot)
 {
 	return mk_pte(PTE_PRESENT | PTE_ANON | ((vmf->vma->vm_flags & VM_WRITE) ? PTE_WRITE : 0), slot);
 }
 
-/* Map a new private frame at vmf->address with entry's flags: the host
- * allocated it (a zero page, or a COW copy made by touch).  (The frame
- * table's part of do_anonymous_page and wp_page_copy.) */
-static int map_private_frame(struct fault *vmf, pte_t flags, bool copy)
+/* Private anonymous memory: the host gives a zero page on first touch. */
+static int do_anonymous_page(struct fault *vmf)
 {
 	unsigned long slot = alloc_frame();
 	int ret;
 
+	count_vm_event(EV_anon_fault);
+	vmf->trace_kind = TRACE_ANON_FAULT;
 	if (!slot)
 		return VM_FAULT_OOM;
-	ret = finish_fault(vmf, flags | mk_pte(0, slot));
-	if (ret) {
+	if ((ret = finish_fault(vmf, anon_entry(vmf, slot)))) {
 		free_frame(slot);
 		return ret;
 	}
-	if (copy)
-		host_touch_write(vmf->address);
-	set_frame(slot, NULL, vmf->address);
+	set_frame(slot, vmf->address);
 	return 0;
-}
-
-/* Private anonymous memory: the host gives a zero page on first touch. */
-static int do_anonymous_page(struct fault *vmf)
-{
-	count_vm_event(EV_anon_fault);
-	vmf->trace_kind = TRACE_ANON_FAULT;
-	return map_private_frame(vmf, anon_entry(vmf, 0), false);
 }
 
 /* A private page reclaim made PROT_NONE to see if it is still used: it is. */
@@ -115,22 +124,44 @@ static int do_swap_page(struct fault *vmf)
 		free_frame(slot);
 		return ret;
 	}
-	set_frame(slot, NULL, vmf->address);
+	set_frame(slot, vmf->address);
 	swap_free(entry);
 	count_vm_event(EV_pgmajfault);
 	return ret;
 }
 
-/* vm_ops->fault returns with the page-cache page locked (VM_FAULT_LOCKED):
- * reclaim cannot take it away before it is mapped. */
+/* vm_ops->fault returns with the page-cache frame locked (VM_FAULT_LOCKED)
+ * in vmf->pfn: nobody can evict it before it is mapped. */
 static int __do_fault(struct fault *vmf)
 {
 	return vmf->vma->vm_ops->fault(vmf);
 }
 
-static void unlock_fault_page(struct fault *vmf)
+/* Give this VMA its own copy of frame vmf->pfn (locked by the caller) at
+ * vmf->address (wp_page_copy): the host's copy-on-write of a private
+ * mapping of the frame is the copy, forced at once by a write that changes
+ * nothing, while the page lock keeps the frame's bytes as they are.
+ * mapped: the frame is mapped here already (read-only). */
+static int cow_frame(struct fault *vmf, bool mapped)
 {
-	unlock_page(vmf->vma->vm_file->f_mapping, vmf->pgoff);
+	unsigned long slot = alloc_frame();
+	pte_t entry;
+	int ret;
+
+	if (!slot)
+		return VM_FAULT_OOM;
+	entry = anon_entry(vmf, slot);
+	ret = mapped ? finish_fault(vmf, entry) : map_frames(vmf->vma, vmf->address, 1, vmf->pfn, entry);
+	if (ret) {
+		free_frame(slot);
+		return VM_FAULT_OOM;
+	}
+	host_touch_write(vmf->address);
+	set_pte_at(vmf->address, vmf->pte, entry);
+	set_frame(slot, vmf->address);
+	if (mapped)
+		frame_unmap(vmf->pfn, false);
+	return 0;
 }
 
 /* Map the page cache page, and its cached neighbours with it.  Shared pages
@@ -151,15 +182,13 @@ static int do_read_fault(struct fault *vmf)
 	    !vma->vm_ops->page_mkwrite)
 		entry |= PTE_WRITE;
 	if (!do_fault_around(vmf, entry))
-		ret |= finish_fault(vmf, entry);
-	unlock_fault_page(vmf);
+		ret |= finish_fault_frame(vmf, entry);
+	unlock_page(vmf->pfn);
 	return ret;
 }
 
 /* A write to a private page not yet present: fill the cache page, then give
- * this VMA its own copy.  The host's COW of the private memfd mapping is the
- * copy; touching the page now, with the cache page still locked, makes it
- * happen before anyone else can write or evict the cache page. */
+ * this VMA its own copy. */
 static int do_cow_fault(struct fault *vmf)
 {
 	int ret;
@@ -169,24 +198,28 @@ static int do_cow_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
-	ret |= map_private_frame(vmf, anon_entry(vmf, 0), true);
-	unlock_fault_page(vmf);
+	ret |= cow_frame(vmf, false);
+	unlock_page(vmf->pfn);
 	return ret;
 }
 
 /* Dirty a shared page and make it writable, under the page lock (the
- * caller's) so that write-back's clean-and-protect cannot interleave. */
-static int wp_page_shared(struct fault *vmf, pte_t entry)
+ * caller's) so that write-back's clean-and-protect cannot interleave.
+ * present: the frame is mapped here already, read-only. */
+static int wp_page_shared(struct fault *vmf, bool present)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	int ret;
+	int ret = 0;
 
-	if (!vma->vm_ops->page_mkwrite)
-		return finish_fault(vmf, entry | PTE_WRITE);
-	ret = vma->vm_ops->page_mkwrite(vmf);
-	if (!(ret & VM_FAULT_ERROR))
-		ret |= finish_fault(vmf, entry | PTE_WRITE);
-	return ret;
+	if (vma->vm_ops->page_mkwrite && ((ret = vma->vm_ops->page_mkwrite(vmf)) & VM_FAULT_ERROR))
+		return ret;
+	if (!present)
+		return ret | finish_fault_frame(vmf, PTE_PRESENT | PTE_WRITE);
+	frame_set_writable(vmf->pfn, true);	/* before the host lets it be written */
+	int r = finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
+	if (r)
+		frame_set_writable(vmf->pfn, false);
+	return ret | r;
 }
 
 /* A write to a shared page not yet present. */
@@ -199,8 +232,8 @@ static int do_shared_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
-	ret |= wp_page_shared(vmf, PTE_PRESENT);
-	unlock_fault_page(vmf);
+	ret |= wp_page_shared(vmf, false);
+	unlock_page(vmf->pfn);
 	return ret;
 }
 
@@ -215,7 +248,8 @@ static int do_fault(struct fault *vmf)
 
 /* A write to a present, read-only page of a writable VMA.  A page-cache
  * page is locked while it is dirtied or copied, as write-back expects; the
- * PTE lock we hold keeps reclaim from unmapping it meanwhile. */
+ * PTE lock we hold keeps reclaim from unmapping it meanwhile, and this
+ * process mapping it keeps it from being evicted. */
 static int do_wp_page(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -225,14 +259,15 @@ static int do_wp_page(struct fault *vmf)
 	vmf->trace_kind = TRACE_WP_FAULT;
 	if (vmf->orig_pte & PTE_ANON)		/* wp_page_reuse: already ours */
 		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
-	lock_page(vma->vm_file->f_mapping, vmf->pgoff);
+	vmf->pfn = pte_val(vmf->orig_pte);
+	lock_page(vmf->pfn);
 	if (vma->vm_flags & VM_SHARED) {
-		ret = wp_page_shared(vmf, vmf->orig_pte);
+		ret = wp_page_shared(vmf, true);
 	} else {
 		count_vm_event(EV_wp_copy);	/* wp_page_copy */
-		ret = map_private_frame(vmf, anon_entry(vmf, 0), true);
+		ret = cow_frame(vmf, true);
 	}
-	unlock_fault_page(vmf);
+	unlock_page(vmf->pfn);
 	return ret;
 }
 

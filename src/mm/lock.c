@@ -7,8 +7,9 @@
  * mprotect, ...) run with asynchronous signals blocked, so no signal handler
  * on the writer's own thread can fault and wait for it.
  *
- * The page lock is PG_locked in the page's flags word (shared across fork),
- * held only while a page is filled or its dirty state changes.
+ * The page lock is an rlock in the shared struct page (mm.h, rlock.c).  At
+ * fork the parent holds mmap_lock for writing, so the child never inherits
+ * it half-taken, and gives the child its own slot of the domain.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -54,27 +55,6 @@ void mmap_write_unlock(void)
 	pthread_mutex_unlock(&writer_mutex);
 }
 
-/* handler-safe: takes the page lock of mapping's page pgoff. */
-void lock_page(struct address_space *mapping, unsigned long pgoff)
-{
-	pgflags_t *f = &mapping->flags[pgoff];
-
-	while (__atomic_fetch_or(f, PG_locked, __ATOMIC_ACQUIRE) & PG_locked)
-		host_yield();
-}
-
-/* handler-safe: takes it if it is free (reclaim and readahead never wait). */
-bool trylock_page(struct address_space *mapping, unsigned long pgoff)
-{
-	return !(__atomic_fetch_or(&mapping->flags[pgoff], PG_locked, __ATOMIC_ACQUIRE) & PG_locked);
-}
-
-/* handler-safe: drops it. */
-void unlock_page(struct address_space *mapping, unsigned long pgoff)
-{
-	__atomic_fetch_and(&mapping->flags[pgoff], ~(pgflags_t)PG_locked, __ATOMIC_RELEASE);
-}
-
 /* fork: no child may inherit the lock half-taken.  The parent holds it for
  * writing across fork(), with asynchronous signals blocked meanwhile. */
 static __thread sigset_t fork_saved_mask;
@@ -83,11 +63,12 @@ static void fork_prepare(void)
 {
 	host_trap_enter_emulator(&fork_saved_mask);
 	mmap_write_lock();
+	domain_fork_prepare();	/* the child's slot, with everything the parent maps */
 }
 
 static void fork_parent(void)
 {
-	mm_mark_forked();
+	domain_fork_parent();
 	swap_fork_parent();
 	mmap_write_unlock();
 	host_trap_leave_emulator(&fork_saved_mask);
@@ -95,7 +76,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	mm_mark_forked();
+	domain_fork_child();
 	vmscan_fork_child();
 	swap_fork_child();
 	readers = 0;

@@ -21,112 +21,69 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-/* Clear the PTE at addr, whose value is pte, and free what it holds: a
- * private page's frame or its swap slot (zap_pte_range).  The host page is
- * the caller's business. */
+/* Clear the PTE at addr, whose value is pte, and let go of what it holds:
+ * a private page's slot or its swap slot, or this process's mapping of a
+ * page-cache frame (zap_pte_range).  The host page must be gone already. */
 void zap_pte(unsigned long addr, pte_t *ptep, pte_t pte)
 {
 	set_pte_at(addr, ptep, 0);
 	if (pte & PTE_SWAP)
 		swap_free(pte_val(pte));
 	else if (pte & PTE_ANON)
-		release_frame(pte_val(pte), NULL, addr);
+		release_frame(pte_val(pte), addr);
+	else if (pte & PTE_PRESENT)
+		frame_unmap(pte_val(pte), pte & PTE_WRITE);
 }
 
-/* walk_ptes callback: zap, and note whether the host page held anything. */
 static int zap_one(unsigned long addr, pte_t *ptep, void *arg)
 {
-	pte_t pte = ptep_get(ptep);
-
-	if (pte & (PTE_PRESENT | PTE_ANON))
-		*(bool *)arg = true;
-	zap_pte(addr, ptep, pte);
+	(void)arg;
+	zap_pte(addr, ptep, ptep_get(ptep));
 	return 0;
 }
 
+static int any_pte(unsigned long addr, pte_t *ptep, void *arg)
+{
+	(void)addr, (void)ptep, (void)arg;
+	return 1;
+}
+
 /* Drop the pages of [start, end) of vma from this mapping (zap_page_range):
- * their PTEs go, the host pages become PROT_NONE and private copies are
- * discarded (in memory or in swap).  If the host refuses, fresh backing is
- * mapped over the range instead, so the old bytes can never show.  Returns
- * 0 or -errno (the range may then still show its old pages). */
+ * the host pages go first (the reservation replaces them), then the PTEs
+ * and what they held: private copies are discarded (in memory or in swap),
+ * shared data stays in the page cache.  Returns 0 or -errno (the range then
+ * still shows its old pages).  Caller holds mmap_lock for writing. */
 int zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	bool held = false;
 	int r;
 
-	walk_ptes(start, end, zap_one, &held);
-	if (!held)
+	if (!walk_ptes(start, end, any_pte, NULL))
 		return 0;
-	r = host_protect(start, end - start, HOST_PROT_NONE);
-	if (!r && !(vma->vm_flags & VM_SHARED))
-		r = host_discard(start, end - start);
-	if (r)		/* replace the host pages outright */
-		r = vma_map_backing(vma, start, end);
-	return r;
+	if ((r = vma_map_backing(vma, start, end)))
+		return r;
+	walk_ptes(start, end, zap_one, NULL);
+	return 0;
 }
 
 /* MADV_REMOVE (vfs_fallocate + truncate_pagecache_range): free the backing
- * of pages first..last of the object.  Every mapping of those pages loses
- * them (private copies stay, as in unmap_mapping_range without even_cows),
- * the page cache drops them, and the file gets a hole.  Returns 0 or -errno. */
+ * of the pages of [start, end).  Every mapping of them loses them (private
+ * copies stay, as in unmap_mapping_range without even_cows), the page cache
+ * drops them, and the file gets a hole.  Returns 0 or -errno. */
 static int madvise_remove(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	struct address_space *mapping = vma->vm_file->f_mapping;
-	unsigned long first = linear_page_index(vma, start), last = linear_page_index(vma, end) - 1;
-	int r;
-
 	if ((vma->vm_flags & (VM_SHARED | VM_MAYWRITE)) != (VM_SHARED | VM_MAYWRITE))
 		return -EACCES;
-	if (mapping->fd >= 0 &&
-	    (r = host_punch_hole(mapping->fd, (off_t)(first << PAGE_SHIFT),
-				 (off_t)((last - first + 1) << PAGE_SHIFT))))
-		return r;
-	for (struct vm_area_struct *v = mapping->i_mmap; v; v = v->shared_next) {
-		unsigned long s = first > v->vm_pgoff ? first : v->vm_pgoff;
-		unsigned long e = last + 1 < v->vm_pgoff + vma_pages(v) ? last + 1 : v->vm_pgoff + vma_pages(v);
-		for (unsigned long pgoff = s; pgoff < e; pgoff++) {
-			unsigned long addr = v->vm_start + ((pgoff - v->vm_pgoff) << PAGE_SHIFT);
-			pte_t *pte = pte_offset(addr, false);
-			if (pte && (ptep_get(pte) & (PTE_PRESENT | PTE_ANON | PTE_SWAP)) == PTE_PRESENT &&
-			    (r = zap_page_range(v, addr, addr + PAGE_SIZE)))
-				return r;
-		}
-	}
-	/* Swapped shmem pages have no memfd data: look at each page then. */
-	for (unsigned long pgoff = mapping->nr_swapped ? first : mapping_next_resident(mapping, first);
-	     pgoff <= last && pgoff < mapping->nr_pages;
-	     pgoff = mapping->nr_swapped ? pgoff + 1 : mapping_next_resident(mapping, pgoff + 1)) {
-		lock_page(mapping, pgoff);
-		if (mapping->flags[pgoff] & (PG_uptodate | PG_swap))
-			page_cache_drop(mapping, pgoff);
-		unlock_page(mapping, pgoff);
-	}
-	return host_punch_hole(mapping->memfd, (off_t)(first << PAGE_SHIFT),
-			       (off_t)((last - first + 1) << PAGE_SHIFT));
-}
-
-/* The frame slot of the resident page at addr of vma, or 0. */
-static unsigned long page_frame(struct vm_area_struct *vma, unsigned long addr)
-{
-	pte_t *pte = pte_offset(addr, false);
-	pte_t v = pte ? ptep_get(pte) : 0;
-
-	if (v & PTE_ANON)
-		return pte_val(v);
-	if (!vma->vm_file || (v & PTE_SWAP))
-		return 0;
-	struct address_space *mapping = vma->vm_file->f_mapping;
-	unsigned long pgoff = linear_page_index(vma, addr);
-	pgflags_t f = pgoff < mapping->nr_pages ? mapping->flags[pgoff] : 0;
-	return (f & (PG_uptodate | PG_swap)) == PG_uptodate && !mapping->device ? pg_val(f) : 0;
+	return punch_pagecache(vma->vm_file->f_mapping, linear_page_index(vma, start),
+			       linear_page_index(vma, end) - 1);
 }
 
 /* MADV_COLD (evict false: the pages are unmapped and lose their referenced
  * bit, so reclaim takes them first unless they are used again) and
- * MADV_PAGEOUT (evict true: reclaimed now; a file page written back first,
- * a private or shmem page written to swap).  A file page whose write-back
- * fails stays, and its error is returned; busy or pinned pages are skipped,
- * as the kernel skips them. */
+ * MADV_PAGEOUT (evict true: reclaimed now; a file page written back and
+ * dropped from the cache unless another process maps it, a private or shmem
+ * page written to swap).  A file page whose write-back fails stays, and its
+ * error is returned; busy or pinned pages are skipped, as the kernel skips
+ * them. */
 static int cold_pageout_range(struct vm_area_struct *vma, unsigned long start, unsigned long end,
 			      bool evict)
 {
@@ -140,14 +97,24 @@ static int cold_pageout_range(struct vm_area_struct *vma, unsigned long start, u
 			continue;
 		}
 		pte_t v = pte ? ptep_get(pte) : 0;
-		if (evict && mapping && mapping_is_file(mapping) && !(v & (PTE_ANON | PTE_SWAP))) {
-			unsigned long pgoff = linear_page_index(vma, addr);
-			if (pgoff < mapping->nr_pages && (r = evict_page(mapping, pgoff)) && !err)
+		unsigned long pgoff = linear_page_index(vma, addr);
+		if (v & PTE_ANON) {
+			reclaim_frame_now(pte_val(v), evict);
+		} else if (evict && mapping && mapping_is_file(mapping) && !(v & PTE_SWAP)) {
+			if ((r = evict_page(mapping, pgoff)) && !err)
 				err = r;
-		} else {
-			unsigned long slot = page_frame(vma, addr);
-			if (slot)
-				reclaim_frame_now(slot, evict);
+		} else if (v & PTE_PRESENT) {
+			reclaim_pfn_now(pte_val(v), evict);
+			if (evict && mapping && !mapping->device) {
+				/* a shmem page: to swap, if nobody else maps it */
+				unsigned long pfn = find_lock_page(mapping->host, pgoff);
+				if (pfn != NO_PAGE && !(pfn_to_page(pfn)->mapped & live_slots()) &&
+				    (mapping->host->users & live_slots()) == SLOT_BIT(dom.slot) &&
+				    shmem_reclaim_page(pfn))
+					pfn = NO_PAGE;
+				if (pfn != NO_PAGE)
+					unlock_page(pfn);
+			}
 		}
 		addr += PAGE_SIZE;
 	}
@@ -164,7 +131,7 @@ static void force_page_cache_readahead(struct vm_area_struct *vma, unsigned long
 				     .pgoff = linear_page_index(vma, addr) };
 		if (vma->vm_ops->fault(&vmf) & VM_FAULT_ERROR)
 			break;
-		unlock_page(vma->vm_file->f_mapping, vmf.pgoff);
+		unlock_page(vmf.pfn);
 	}
 }
 

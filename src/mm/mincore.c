@@ -30,8 +30,11 @@ static int mincore_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		pte_t v = pte ? ptep_get(pte) : 0;
 		bool present = v & (PTE_PRESENT | PTE_ANON);	/* mapped, or a private page in memory */
 
-		if (!present && !(v & PTE_SWAP) && mapping && pgoff < mapping->nr_pages)
-			present = __atomic_load_n(&mapping->flags[pgoff], __ATOMIC_ACQUIRE) & PG_uptodate;
+		if (!present && !(v & PTE_SWAP) && mapping) {
+			uint32_t e = radix_lookup(mapping->host, pgoff);
+			present = e && !(e & RADIX_SWAP) && e <= MAX_FRAMES &&
+				  (__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & PG_uptodate);
+		}
 		a->vec[(addr - a->start) >> PAGE_SHIFT] = present;
 	}
 	return 0;

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "host/host.h"
+#include "mm/domain.h"
 
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
@@ -40,10 +41,11 @@
 
 /* Software PTE: one 64-bit word per virtual page (pgtable.c), like the
  * kernel's.  Zero is "none": the host page is PROT_NONE and nothing is kept.
- * The bits above PTE_VAL_SHIFT hold a value: the frame slot (vmscan.c) of a
+ * The bits above PTE_VAL_SHIFT hold a value: the frame (page_alloc.c) of a
+ * page-cache page, the slot in this process's frame table (vmscan.c) of a
  * private page, or the swap entry (swapfile.c) of a swapped-out one.
  *
- *   PRESENT [WRITE]          a page-cache page, mapped
+ *   PRESENT [WRITE]          a page-cache page: its frame, mapped
  *   PRESENT ANON [WRITE]     a private page (anonymous or a COW copy), mapped
  *   ANON                     a private page still in memory but made PROT_NONE
  *                            by reclaim to see whether it is used again
@@ -60,20 +62,6 @@ typedef uint64_t pte_t;
 #define PTE_VAL_SHIFT	8
 #define pte_val(pte)	((pte) >> PTE_VAL_SHIFT)
 #define mk_pte(flags, val) ((pte_t)(flags) | ((pte_t)(val) << PTE_VAL_SHIFT))
-
-/* Page-cache page flags: one 64-bit word per file page, in memory shared
- * across fork, like struct page's flags word.  Its value bits hold the frame
- * slot of a resident page (in the process that filled it) or, with PG_swap,
- * the swap entry of a shared-anonymous page that was swapped out. */
-typedef uint64_t pgflags_t;
-#define PG_locked	0x01
-#define PG_uptodate	0x02
-#define PG_dirty	0x04
-#define PG_error	0x08
-#define PG_swap		0x10	/* not resident: the value is a swap entry */
-#define PG_VAL_SHIFT	8
-#define PG_FLAGS_MASK	((pgflags_t)0xff)
-#define pg_val(f)	((f) >> PG_VAL_SHIFT)
 
 /* Fault flags and results (include/linux/mm_types.h). */
 #define FAULT_FLAG_WRITE	0x01	/* the access is a write */
@@ -111,36 +99,19 @@ struct device {
 	const char *name;
 };
 
-/* What a page cache keeps in memory shared across fork: a parent and its
- * child dirty the same frames, so they must count and flag them together. */
-struct mapping_shared {
-	unsigned long nr_dirty;		/* pages with PG_dirty */
-	unsigned long forked;		/* another process maps it too: see writeback_clean_page */
-	unsigned long reserved[6];	/* keeps flags cache-line aligned */
-	pgflags_t flags[];		/* PG_* per page */
-};
-
-/* The page cache of one file or shared anonymous object.  The pages live in
- * a memfd (offset = pgoff * PAGE_SIZE), so every VMA of the object maps the
- * same frames; `direct` is the library's own always-writable view of them. */
+/* This process's side of a page cache (the shared part is mapping->host,
+ * the domain's inode): a descriptor to write back through, the VMAs that
+ * map the object here (the rmap), and what this process last saw of it. */
 struct address_space {
-	dev_t dev;			/* identity of the file (0, 0 for shmem) */
-	ino_t ino;
-	int fd;				/* our descriptor for readpage/writepage, or -1 */
+	struct inode *host;		/* the shared inode */
+	int fd;				/* our descriptor for write-back, or -1 */
 	bool fd_writable;		/* fd was opened for writing */
-	int memfd;			/* the frames */
-	char *direct;			/* RW view of memfd, nr_pages long */
-	pgflags_t *flags;		/* shared->flags: PG_* per page, nr_pages long */
-	struct mapping_shared *shared;	/* fork-shared: dirty count and flags */
-	int shared_fd;			/* the memfd behind shared */
-	unsigned long nr_pages;		/* size of memfd, view and flags */
+	uint32_t seq;			/* host->seq when this process last caught up */
 	int wb_err;			/* first write-back error not yet reported */
-	unsigned long nr_swapped;	/* pages of this (shmem) object in swap */
-	struct stat i_stat;		/* the file as last validated (size, mtime, ctime) */
 	const struct address_space_operations *a_ops;
 	struct device *device;		/* the driver, for a device's page cache */
 	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
-	int refcount;			/* struct files referring to this */
+	int refcount;			/* struct files and I/O users referring to this */
 	struct address_space *next;	/* in mm->mappings */
 };
 
@@ -205,6 +176,7 @@ struct fault {
 	unsigned int flags;		/* FAULT_FLAG_* */
 	pte_t *pte;			/* software PTE of address */
 	pte_t orig_pte;			/* its value when the fault started */
+	unsigned long pfn;		/* the page-cache frame ->fault returned, locked */
 	unsigned int trace_kind;	/* the path taken (enum trace_kind), for tracing */
 	unsigned int nr_read;		/* pages page_cache_fill read for it (1 + readahead), for tracing */
 	unsigned int nr_mapped;		/* pages do_fault_around mapped (1 + neighbours), for tracing */
@@ -220,9 +192,19 @@ void mmap_read_unlock(void);		/* handler-safe */
 void mmap_write_lock(void);
 void mmap_write_unlock(void);
 int mmap_lock_init(void);
-void lock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
-bool trylock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
-void unlock_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+/* The page lock (handler-safe): an rlock in the shared struct page. */
+static inline void lock_page(unsigned long pfn)
+{
+	rlock_lock(&pfn_to_page(pfn)->lock);
+}
+static inline bool trylock_page(unsigned long pfn)
+{
+	return rlock_trylock(&pfn_to_page(pfn)->lock);
+}
+static inline void unlock_page(unsigned long pfn)
+{
+	rlock_unlock(&pfn_to_page(pfn)->lock);
+}
 
 /* pgtable.c: two-level software page table over the whole address space. */
 int pgtable_init(void);
@@ -267,7 +249,12 @@ static inline bool vma_is_anonymous(const struct vm_area_struct *vma)
 }
 static inline unsigned long mapping_nr_dirty(const struct address_space *mapping)
 {
-	return mapping->shared ? __atomic_load_n(&mapping->shared->nr_dirty, __ATOMIC_ACQUIRE) : 0;
+	return __atomic_load_n(&mapping->host->nrdirty, __ATOMIC_ACQUIRE);
+}
+/* The pages of the object (its size rounded up): a fault at or past it is SIGBUS. */
+static inline unsigned long inode_size_pages(const struct inode *inode)
+{
+	return (__atomic_load_n(&inode->i_size, __ATOMIC_ACQUIRE) + PAGE_SIZE - 1) >> PAGE_SHIFT;
 }
 static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
 {
@@ -275,50 +262,107 @@ static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
 	       vma->vm_file->f_mapping->a_ops->writepage;
 }
 
+/* inode.c: the domain's inodes. */
+struct inode *ilookup(dev_t dev, ino_t ino, uint64_t gen);
+int iget_file(int fd, const struct stat *st, const char *path, bool create, struct inode **out);
+struct inode *iget_anon(enum inode_kind kind, uint64_t size);
+void iput(struct inode *inode);
+void inode_release_if_unused(struct inode *inode);		/* handler-safe */
+void inode_set_stat(struct inode *inode, const struct stat *st);
+bool inode_stat_changed(const struct inode *inode, const struct stat *st);
+
+/* radix.c: the page index (lookups lockless; changes under i_pages_lock). */
+uint32_t radix_lookup(struct inode *inode, unsigned long index);	/* handler-safe */
+int radix_replace(struct inode *inode, unsigned long index, uint32_t expect, uint32_t entry);	/* handler-safe */
+unsigned long radix_next(struct inode *inode, unsigned long from, uint32_t *entry);
+void radix_free(struct inode *inode);
+
+/* page_alloc.c: the frame pool (handler-safe). */
+unsigned long alloc_pages_run(unsigned long want, unsigned long *pfn);
+void free_page_frame(unsigned long pfn);
+unsigned long nr_cached_pages(void);
+void view_account(unsigned long pages);
+void view_set_limit(unsigned long budget);
+
 /* filemap.c: the page cache. */
 extern const struct vm_operations_struct generic_file_vm_ops;
 extern const struct file_operations generic_file_operations;
 int filemap_fault(struct fault *vmf);	/* handler-safe */
-int mapping_grow(struct address_space *mapping, unsigned long nr_pages);
-struct address_space *mapping_alloc(const struct address_space_operations *a_ops);
+unsigned long find_lock_page(struct inode *inode, unsigned long pgoff);	/* handler-safe */
+#define NO_PAGE	(~0UL)
+int add_to_page_cache_locked(struct inode *inode, unsigned long pfn, unsigned long pgoff);	/* handler-safe */
+int add_to_page_cache(struct inode *inode, unsigned long pfn, unsigned long pgoff);	/* handler-safe */
+void delete_from_page_cache(unsigned long pfn);			/* handler-safe */
+void put_page_if_orphan(unsigned long pfn);			/* handler-safe */
+bool page_is_orphan(unsigned long pfn);				/* handler-safe */
+void mark_page_accessed(unsigned long pfn);			/* handler-safe */
+struct address_space *mapping_alloc(const struct address_space_operations *a_ops, struct inode *host);
+struct address_space *mapping_find(struct mm_struct *mm, const struct inode *inode);
 void mapping_put(struct mm_struct *mm, struct address_space *mapping);
 int mapping_release_orphans(struct mm_struct *mm);
 int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file **filep);
+int mapping_get_io(struct mm_struct *mm, int fd, struct address_space **out);
 struct file *get_file(struct file *file);
 void fput(struct mm_struct *mm, struct file *file);
+bool mapping_is_file(const struct address_space *mapping);
+extern const struct address_space_operations file_aops;
+
+/* writeback.c: write-back (mm/page-writeback.c). */
 int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
 				 unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
-int mapping_revalidate(struct address_space *mapping);
+int writeback_pfn(struct address_space *mapping, unsigned long pfn);	/* handler-safe */
+int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn);
+void inode_record_write(struct address_space *mapping);
+int writeback_orphans(bool all);
 int evict_page(struct address_space *mapping, unsigned long pgoff);
-bool mapping_is_file(const struct address_space *mapping);
-int page_mkclean(struct address_space *mapping, unsigned long pgoff);
-int writeback_locked_page(struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
-void page_cache_drop(struct address_space *mapping, unsigned long pgoff);
-unsigned long mapping_next_resident(struct address_space *mapping, unsigned long pgoff);
+
+/* truncate.c: pages leaving the cache (mm/truncate.c). */
+void truncate_inode_pages(struct inode *inode, uint64_t lstart);	/* handler-safe */
+void truncate_pagecache(struct mm_struct *mm, struct address_space *mapping, uint64_t newsize);
+int invalidate_inode_pages(struct address_space *mapping, const struct stat *st);
+int mapping_revalidate(struct address_space *mapping);
+void mapping_resync(struct address_space *mapping);			/* handler-safe */
+int punch_pagecache(struct address_space *mapping, unsigned long first, unsigned long last);
+void zero_page_tail(unsigned long pfn, size_t from);		/* handler-safe */
+
+/* rmap.c: this process's mappings of an object's pages. */
+typedef int (*rmap_fn)(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg);
+int rmap_walk(struct address_space *mapping, unsigned long first, unsigned long last, rmap_fn fn,
+	      void *arg);							/* handler-safe */
 
 /* readahead.c: readahead windows and fault-around (handler-safe). */
 int page_cache_fill(struct fault *vmf);
 void ra_hit(struct file *file);
 bool do_fault_around(struct fault *vmf, pte_t entry);
 
-/* vmscan.c: the memory budget, the frame table and reclaim. */
+/* vmscan.c: this process's budget and frame table, reclaim. */
+#define RECLAIM_BATCH	32	/* frames freed per direct reclaim */
 int vmscan_init(unsigned long cache_mb);
 void vmscan_fork_child(void);
+unsigned long budget_frames(unsigned long cache_mb);
 unsigned long alloc_frame(void);					/* handler-safe */
-void set_frame(unsigned long s, const struct address_space *owner, unsigned long index);	/* handler-safe */
+void set_frame(unsigned long s, unsigned long addr);			/* handler-safe */
 void free_frame(unsigned long s);					/* handler-safe */
-void release_frame(unsigned long s, const struct address_space *owner, unsigned long index);	/* handler-safe */
+void release_frame(unsigned long s, unsigned long addr);		/* handler-safe */
 void mark_frame_accessed(unsigned long s);				/* handler-safe */
 void move_frame(unsigned long s, unsigned long addr);
-void free_mapping_frames(const struct address_space *mapping);
+int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pgoff, bool writable,
+	      bool accessed);	/* handler-safe */
+void frame_unmap(unsigned long pfn, bool writable);			/* handler-safe */
+void frame_hold(unsigned long pfn, struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
+void frame_set_writable(unsigned long pfn, bool writable);		/* handler-safe */
 int reclaim_frame_now(unsigned long s, bool evict);
+int reclaim_pfn_now(unsigned long pfn, bool evict);
+unsigned long shrink_pool(unsigned long want);				/* handler-safe */
+unsigned long shrink_own_frames(unsigned long want, unsigned long scan);	/* handler-safe */
 void host_vmas_account(unsigned long n);				/* handler-safe */
 void host_vmas_pressure(void);						/* handler-safe */
 unsigned long nr_budget_pages(void);
 unsigned long nr_resident_pages(void);
 unsigned long nr_host_mappings(void);
 int self_mem_fd(void);							/* handler-safe */
+void unmap_all_frames(void);
 
 /* swapfile.c: swap areas (handler-safe unless noted). */
 int swap_init(const char *path);	/* not handler-safe */
@@ -340,6 +384,7 @@ int device_open_file(struct mm_struct *mm, struct address_space *mapping, struct
 
 /* shmem.c: shared anonymous memory. */
 int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma);
+bool shmem_reclaim_page(unsigned long pfn);			/* handler-safe */
 
 /* fault.c: the fault path. */
 int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned int flags);	/* handler-safe */
@@ -350,6 +395,8 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	    int flags, int fd, unsigned long pgoff, unsigned long *out);
 int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_host);
 int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+int map_frames(struct vm_area_struct *vma, unsigned long addr, unsigned long nr, unsigned long pfn,
+	       pte_t entry);							/* handler-safe */
 int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end, bool write,
 		   bool force);
 
@@ -393,10 +440,10 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 	       const struct range_walk_ops *ops, void *arg);
 
 /* mm_init.c: initialisation, shutdown. */
-int mm_init(int verbose, unsigned long cache_mb, const char *swap);
+int mm_init(int verbose, unsigned long cache_mb, const char *swap, const char *domain);
 int mm_exit(void);
 int mm_writeback_all(void);
-void mm_mark_forked(void);
+void mm_catch_up(void);
 extern int mm_verbose;
 void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
 

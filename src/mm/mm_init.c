@@ -25,46 +25,43 @@ void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
 	host_write_num("  and: ", b);
 }
 
-/* After fork, in the parent and in the child (before either goes on, so
- * neither can evict what the other maps): every cache is now mapped by two
- * processes.  One cannot write-protect or unmap the other's PTEs, so from
- * now on written pages stay dirty (writeback_clean_page) and no page of
- * these caches is evicted (vmscan.c, evict_page). */
-void mm_mark_forked(void)
-{
-	for (struct address_space *m = init_mm.mappings; m; m = m->next)
-		if (m->shared)
-			__atomic_store_n(&m->shared->forked, 1UL, __ATOMIC_RELEASE);
-}
-
 /* Set up page tables, the memory budget (cache_mb MiB, 0 for the default),
- * swap (a path, or "off") and the trap.  Returns 0 or -errno. */
-int mm_init(int verbose, unsigned long cache_mb, const char *swap)
+ * the domain whose page cache this process shares, swap (a path, or "off")
+ * and the trap.  Returns 0 or -errno. */
+int mm_init(int verbose, unsigned long cache_mb, const char *swap, const char *domain)
 {
 	int r;
 
 	mm_verbose = verbose;
 	if ((r = mmap_lock_init()) || (r = pgtable_init()) || (r = vmscan_init(cache_mb)))
 		return r;
+	if (!dom.hdr && (r = domain_attach(domain, nr_budget_pages())))
+		return r;
+	view_set_limit(nr_budget_pages());
 	if ((r = swap_init(swap)))	/* reclaim still works for file pages */
 		host_write_str("vmemu: warning: no swap file could be opened; private pages stay resident\n");
 	if ((r = host_trap_install(vmemu_fault))) {
+		domain_detach();
 		pgtable_exit();
 		return r;
 	}
+	mmap_write_lock();
+	writeback_orphans(true);	/* what processes that died left dirty */
+	mmap_write_unlock();
 	return 0;
 }
 
-/* Write back every dirty page of every cache.  Returns the first error; the
- * pages that failed stay dirty.  Caller holds mmap_lock. */
+/* Write back every dirty page of every cache this process uses, and what
+ * dead processes left.  Returns the first error; the pages that failed
+ * stay dirty.  Caller holds mmap_lock. */
 int mm_writeback_all(void)
 {
-	int err = 0, r;
+	int err = writeback_orphans(false), r;
 
 	for (struct address_space *m = init_mm.mappings; m; m = m->next) {
-		if (!mapping_nr_dirty(m) && !m->wb_err)
+		if (!mapping_is_file(m) || (!mapping_nr_dirty(m) && !m->wb_err))
 			continue;
-		r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, m->nr_pages - 1, false) : m->wb_err;
+		r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, ~0UL, false) : m->wb_err;
 		if (!mapping_nr_dirty(m))
 			m->wb_err = 0;	/* nothing left to lose: reported once, as errseq does */
 		if (r && !err)
@@ -73,9 +70,19 @@ int mm_writeback_all(void)
 	return err;
 }
 
+/* Catch up with what other processes did to the caches this process maps
+ * (truncations, invalidations), and write back what dead ones left.  Caller
+ * holds mmap_lock for writing. */
+void mm_catch_up(void)
+{
+	writeback_orphans(false);
+	for (struct address_space *m = init_mm.mappings; m; m = m->next)
+		mapping_resync(m);
+}
+
 /* Write back everything; if that fails return the error and change nothing
- * else.  Otherwise unmap every VMA, free every cache and give SIGSEGV back.
- * Caller holds mmap_lock for writing. */
+ * else.  Otherwise unmap every VMA, let go of every cache, leave the
+ * domain and give SIGSEGV back.  Caller holds mmap_lock for writing. */
 int mm_exit(void)
 {
 	struct mm_struct *mm = &init_mm;
@@ -93,6 +100,8 @@ int mm_exit(void)
 		host_unmap(mm->start_brk, mm->brk_end - mm->start_brk);
 	free(mm->vmas);
 	*mm = (struct mm_struct){ 0 };
+	unmap_all_frames();
+	domain_detach();
 	host_trap_uninstall();
 	pgtable_exit();
 	return 0;

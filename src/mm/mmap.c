@@ -66,16 +66,36 @@ static void clear_ptes(unsigned long start, unsigned long end)
 	walk_ptes(start, end, clear_one, NULL);
 }
 
-/* Put vma's host backing over [start, end): its object's memfd at the right
- * offset, or fresh anonymous memory.  PROT_NONE until faults make pages
- * present.  Returns 0 or -errno. */
+/* Put the reservation back over [start, end) of vma: PROT_NONE, empty, as
+ * every page that is not present is on the host.  Returns 0 or -errno. */
 int vma_map_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	if (!vma->vm_file)
-		return host_map_anon(start, end - start);
-	return host_map_object(start, end - start, vma->vm_file->f_mapping->memfd,
-			       linear_page_index(vma, start) << PAGE_SHIFT,
-			       vma->vm_flags & VM_SHARED);
+	(void)vma;
+	return host_map_anon(start, end - start);
+}
+
+/* handler-safe: make nr frames from pfn on the host's pages at addr of
+ * vma, with the protection entry asks for (one host call): MAP_SHARED of
+ * the domain's segment for a shared VMA, MAP_PRIVATE for a private one (so
+ * a write copies).  If the host refuses for lack of mappings, reclaim
+ * merges some and it is tried again.  Returns 0 or -errno. */
+int map_frames(struct vm_area_struct *vma, unsigned long addr, unsigned long nr, unsigned long pfn,
+	       pte_t entry)
+{
+	int prot = vma_host_prot(vma, entry);
+	off_t off = (off_t)(SEGMENT_META + (pfn << PAGE_SHIFT));
+	bool shared = vma->vm_flags & VM_SHARED;
+	unsigned long t0 = host_now_ns();
+	int r = host_map_frames(addr, nr << PAGE_SHIFT, dom.fd, off, prot, shared);
+
+	if (r == -ENOMEM) {
+		host_vmas_pressure();
+		r = host_map_frames(addr, nr << PAGE_SHIFT, dom.fd, off, prot, shared);
+	}
+	count_vm_events(EV_protect_ns, host_now_ns() - t0);
+	if (!r)
+		host_vmas_account(1);
+	return r;
 }
 
 /* Create the VMA for [addr, addr + len), already reserved.  file is consumed
@@ -100,17 +120,14 @@ static int mmap_region(struct mm_struct *mm, struct file *file, unsigned long ad
 		file = NULL;
 		if ((r = vma->vm_file->f_op->mmap(vma->vm_file, vma)))
 			goto out_free;
-		if ((r = mapping_grow(vma->vm_file->f_mapping, pgoff + (len >> PAGE_SHIFT))))
-			goto out_free;
 	} else if (vm_flags & VM_SHARED) {
 		if ((r = shmem_zero_setup(mm, vma)))
 			goto out_free;
 	} else {
 		vma->vm_pgoff = addr >> PAGE_SHIFT;
 	}
-	/* The reservation is already private anonymous PROT_NONE memory. */
-	if (vma->vm_file && (r = vma_map_backing(vma, addr, addr + len)))
-		goto out_free;
+	/* The reservation is already private anonymous PROT_NONE memory: what
+	 * every page of every kind of VMA is until it is present. */
 	clear_ptes(addr, addr + len);
 	if ((r = vma_link(mm, vma)))
 		goto out_free;

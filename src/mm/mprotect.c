@@ -7,17 +7,38 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-/* Bring the host protection of the present pages of [start, end) in line
- * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
- * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again. */
+/* The run change_protection is building: pages of one protection, and the
+ * page-cache frames in it that lose write access (their accounting follows
+ * once the host has agreed). */
+struct prot_run {
+	unsigned long start, end;
+	int prot;
+	unsigned int nr_wp;
+	unsigned long wp[64];
+};
+
+static int flush_run(struct prot_run *run)
+{
+	int r = 0;
+
+	if (run->end > run->start && !(r = host_protect(run->start, run->end - run->start, run->prot)))
+		host_vmas_account(1);
+	for (unsigned int i = 0; i < run->nr_wp; i++)
+		if (!r)
+			frame_set_writable(run->wp[i], false);
+	run->nr_wp = 0;
+	run->start = run->end = 0;
+	return r;
+}
+
 /* Bring the host protection of the present pages of [start, end) in line
  * with vma's flags and their PTEs, in runs of equal protection.  A VMA that
  * lost VM_WRITE loses PTE_WRITE too, so a later write is seen again.
  * Returns 0 or the host's first -errno (ENOMEM at its mapping limit). */
 int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	unsigned long run = 0, run_end = 0;
-	int run_prot = -1, r = 0;
+	struct prot_run run = { .prot = -1 };
+	int r = 0;
 
 	for (unsigned long addr = start; addr < end && !r;) {
 		pte_t *pte = pte_offset(addr, false);
@@ -27,21 +48,24 @@ int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned 
 		}
 		pte_t entry = ptep_get(pte);
 		if (entry & PTE_PRESENT) {
-			if (!(vma->vm_flags & VM_WRITE) && (entry & PTE_WRITE))
+			int prot;
+			bool wp = !(vma->vm_flags & VM_WRITE) && (entry & PTE_WRITE);
+			if (wp)
 				set_pte_at(addr, pte, entry &= ~(pte_t)PTE_WRITE);
-			int prot = vma_host_prot(vma, entry);
-			if (prot != run_prot || addr != run_end) {
-				if (run_end > run && !(r = host_protect(run, run_end - run, run_prot)))
-					host_vmas_account(1);
-				run = addr;
-				run_prot = prot;
+			prot = vma_host_prot(vma, entry);
+			if (prot != run.prot || addr != run.end || run.nr_wp == 64) {
+				r = flush_run(&run);
+				run.start = addr;
+				run.prot = prot;
 			}
-			run_end = addr + PAGE_SIZE;
+			run.end = addr + PAGE_SIZE;
+			if (wp && !(entry & PTE_ANON))
+				run.wp[run.nr_wp++] = pte_val(entry);
 		}
 		addr += PAGE_SIZE;
 	}
-	if (!r && run_end > run)
-		r = host_protect(run, run_end - run, run_prot);
+	if (!r)
+		r = flush_run(&run);
 	return r;
 }
 

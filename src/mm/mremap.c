@@ -3,8 +3,8 @@
  *
  * Growing in place extends the VMA over free address space.  Moving takes
  * the host's own mremap to carry the pages: their contents, protections and
- * private copies go with them, and the frames stay the same memfd pages, so
- * the dirty state and the sharing are kept.  One emulated VMA may be several
+ * private copies go with them, and a page-cache page stays the same frame,
+ * so the dirty state and the sharing are kept.  One emulated VMA may be several
  * host mappings (pages of different protections), so a move goes run by run
  * where the whole range cannot go at once.  The software PTEs move along.
  */
@@ -68,14 +68,9 @@ static bool range_has_ptes(unsigned long start, unsigned long end)
 	return walk_ptes(start, end, any_pte, NULL) != 0;
 }
 
-/* Give vma's object room for it, and back [start, end) of vma on the host. */
+/* Back [start, end) of vma on the host: the reservation. */
 static int vma_extend_backing(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
-	int r;
-
-	if (vma->vm_file &&
-	    (r = mapping_grow(vma->vm_file->f_mapping, linear_page_index(vma, end))))
-		return r;
 	return vma_map_backing(vma, start, end);
 }
 

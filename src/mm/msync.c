@@ -3,11 +3,12 @@
  *
  * MS_SYNC writes back the dirty pages of the range and calls fdatasync;
  * MS_ASYNC writes them back without waiting for the device.  MS_INVALIDATE
- * makes the cache catch up with the file: if another process, write(2) or
- * ftruncate(2) changed it, clean pages are dropped and read again, and
- * pages past a new end go (mapping_revalidate); every mapping of a file in
- * the process shares one cache, so nothing else needs invalidating.  A page whose write-back fails stays dirty, and the error is
- * returned; a later msync tries again.
+ * makes the cache catch up with the file: if something outside vmemu
+ * (write(2), ftruncate(2), another program) changed it, clean pages are
+ * dropped and read again, and pages past a new end go (mapping_revalidate);
+ * every mapping of the file, in every process, shares the one cache, so
+ * nothing else needs invalidating.  A page whose write-back fails stays
+ * dirty, and the error is returned; a later msync tries again.
  */
 #include <errno.h>
 #include <linux/mman.h>

@@ -67,159 +67,187 @@ void ra_hit(struct file *file)
 		__atomic_sub_fetch(&file->f_ra.mmap_miss, 1, __ATOMIC_RELAXED);
 }
 
-/* Fill page vmf->pgoff, locked by the caller and not uptodate, and for a
- * regular file the readahead window around it, with one read.  The
- * neighbours are locked, given frames, read, marked uptodate and unlocked;
- * the faulting page stays locked.  A file's read sets vmf->nr_read to the
- * pages it brought in.  Returns 0, -ENXIO if the page is past end of file,
- * -ENOMEM if no frame can be had, or the read's -errno. */
+/* The cached neighbours that end the window: [*first, *last] around pgoff,
+ * within [want_first, want_end), over pages not in the index. */
+static void window_holes(struct inode *inode, unsigned long pgoff, unsigned long want_first,
+			 unsigned long want_end, unsigned long *first, unsigned long *last)
+{
+	*first = *last = pgoff;
+	while (*last + 1 < want_end && !radix_lookup(inode, *last + 1))
+		(*last)++;
+	while (*first > want_first && !radix_lookup(inode, *first - 1))
+		(*first)--;
+}
+
+/* Frames [base, base + n) back to the pool, unused. */
+static void free_run(unsigned long base, unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		free_page_frame(base + i);
+}
+
+/* A device's page: the driver fills a frame; no window. */
+static int device_fill(struct fault *vmf)
+{
+	struct inode *inode = vmf->vma->vm_file->f_mapping->host;
+	unsigned long pfn;
+	int r;
+
+	if (!alloc_pages_run(1, &pfn))
+		return -ENOMEM;
+	if ((r = vmf->vma->vm_file->f_mapping->a_ops->readpage(vmf, page_address(pfn))) ||
+	    (r = add_to_page_cache(inode, pfn, vmf->pgoff))) {
+		free_page_frame(pfn);
+		return r;
+	}
+	view_account(1);
+	__atomic_or_fetch(&pfn_to_page(pfn)->flags, PG_uptodate, __ATOMIC_RELEASE);
+	vmf->pfn = pfn;
+	return 0;
+}
+
+/* Read page vmf->pgoff, not cached, and for a regular file the readahead
+ * window around it, with one read into a run of contiguous frames.  The
+ * pages enter the index locked (so another fault on them waits for the
+ * read), then become uptodate; the faulting page stays locked, in
+ * vmf->pfn.  A file's read sets vmf->nr_read to the pages it brought in.
+ * Returns 0, -EEXIST if another fault cached the page first (look again),
+ * -ENXIO past end of file, -ENOMEM if no frame or index node can be had,
+ * or the read's -errno. */
 int page_cache_fill(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
-	unsigned long pgoff = vmf->pgoff, first, last, want_first, want_end;
-	uint32_t slots[4 * RA_MAX];	/* frame slots (< 2^24): 2 KiB of handler stack */
-	ssize_t n;
+	struct inode *inode = mapping->host;
+	unsigned long pgoff = vmf->pgoff, want_first, want_end, first, last, base, n;
 	int r;
 
-	if (mapping->device) {		/* the driver's page: no frame, no window */
-		if ((r = mapping->a_ops->readpage(vmf, mapping->direct + (pgoff << PAGE_SHIFT))))
-			return r;
-		__atomic_fetch_or(&mapping->flags[pgoff], PG_uptodate, __ATOMIC_RELEASE);
-		return 0;
-	}
+	if (mapping->device)
+		return device_fill(vmf);
 	__atomic_add_fetch(&vmf->vma->vm_file->f_ra.mmap_miss, 1, __ATOMIC_RELAXED);
 	ondemand_window(vmf, &want_first, &want_end);
-	/* Not past the file's end as last seen (nor the cache's size): frames
-	 * for pages that do not exist would only push others out. */
-	unsigned long eof = PAGE_ALIGN((unsigned long)mapping->i_stat.st_size) >> PAGE_SHIFT;
+	/* Not past the file's end as vmemu knows it: frames for pages that do
+	 * not exist would only push others out. */
+	unsigned long eof = inode_size_pages(inode);
 	if (want_end > eof && eof > pgoff)
 		want_end = eof;
-	if (want_end > mapping->nr_pages)
-		want_end = mapping->nr_pages;
 	if (want_end - want_first > 4 * RA_MAX)
 		want_end = want_first + 4 * RA_MAX;
-	/* Grow [first, last] out from pgoff over pages we can lock that are
-	 * neither cached nor in swap. */
-	first = last = pgoff;
-	while (last + 1 < want_end && trylock_page(mapping, last + 1)) {
-		if (mapping->flags[last + 1] & (PG_uptodate | PG_swap)) {
-			unlock_page(mapping, last + 1);
-			break;
-		}
-		last++;
+	window_holes(inode, pgoff, want_first, want_end, &first, &last);
+
+	/* One run of frames; if the pool gives fewer, the window shrinks
+	 * around the fault, keeping the pages after it (the stream's way). */
+	if (!(n = alloc_pages_run(last - first + 1, &base)))
+		return -ENOMEM;
+	unsigned long after = last - pgoff < n - 1 ? last - pgoff : n - 1;
+	unsigned long before = pgoff - first < n - 1 - after ? pgoff - first : n - 1 - after;
+	if (n > before + after + 1) {
+		free_run(base + before + after + 1, n - (before + after + 1));
+		n = before + after + 1;
 	}
-	while (first > want_first && trylock_page(mapping, first - 1)) {
-		if (mapping->flags[first - 1] & (PG_uptodate | PG_swap)) {
-			unlock_page(mapping, first - 1);
-			break;
-		}
-		first--;
+	first = pgoff - before;
+	last = pgoff + after;
+
+	/* Into the index, the faulting page first: if another fault got there
+	 * first, it is theirs to read; neighbours stop the window where
+	 * someone else was quicker. */
+	rlock_lock(&inode->i_pages_lock);
+	if ((r = add_to_page_cache_locked(inode, base + before, pgoff))) {
+		rlock_unlock(&inode->i_pages_lock);
+		free_run(base, n);
+		return r;
 	}
-	/* A frame for each: the faulting page must have one; the window
-	 * shrinks towards it if frames run out. */
-	memset(slots, 0, (last - first + 1) * sizeof(slots[0]));
-	for (unsigned long p = pgoff; p <= last; p++)
-		if (!(slots[p - first] = (uint32_t)alloc_frame()))
-			break;
-	for (unsigned long p = pgoff; p > first; p--)
-		if (!(slots[p - 1 - first] = (uint32_t)alloc_frame()))
-			break;
-	if (!slots[pgoff - first]) {
-		r = -ENOMEM;
-		goto out_unlock;
-	}
-	unsigned long lo = pgoff, hi = pgoff;	/* the pages with frames */
-	while (hi < last && slots[hi + 1 - first])
+	unsigned long lo = pgoff, hi = pgoff;
+	while (hi < last && add_to_page_cache_locked(inode, base + (hi + 1 - first), hi + 1) == 0)
 		hi++;
-	while (lo > first && slots[lo - 1 - first])
+	while (lo > first && add_to_page_cache_locked(inode, base + (lo - 1 - first), lo - 1) == 0)
 		lo--;
-	/* Frames past a hole in the run go back; so do those pages' locks. */
-	for (unsigned long p = first; p <= last; p++) {
-		if (p >= lo && p <= hi)
-			continue;
-		if (slots[p - first])
-			free_frame(slots[p - first]);
-		if (p != pgoff)
-			unlock_page(mapping, p);
-	}
+	rlock_unlock(&inode->i_pages_lock);
+	free_run(base, lo - first);
+	free_run(base + (hi + 1 - first), last - hi);
+	base += lo - first;
 	first = lo;
 	last = hi;
 
 	unsigned long t0 = host_now_ns();
-	n = host_read_full(mapping->fd, mapping->direct + (first << PAGE_SHIFT),
-			   (last - first + 1) << PAGE_SHIFT, (off_t)(first << PAGE_SHIFT));
+	ssize_t got_bytes = mapping->fd >= 0 ?
+		host_read_full(mapping->fd, page_address(base), (last - first + 1) << PAGE_SHIFT,
+			       (off_t)(first << PAGE_SHIFT)) : -EBADF;
 	count_vm_events(EV_fill_ns, host_now_ns() - t0);
-	if (n < 0) {
-		r = (int)n;
-		goto out_unlock;
+	view_account(last - first + 1);
+	unsigned long got = got_bytes < 0 ? 0 : ((unsigned long)got_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	if (got_bytes > 0 && (got_bytes & (PAGE_SIZE - 1)))	/* the tail past end of file */
+		zero_page_tail(base + got - 1, (size_t)got_bytes & (PAGE_SIZE - 1));
+	r = got_bytes < 0 ? (int)got_bytes : pgoff >= first + got ? -ENXIO : 0;
+	for (unsigned long p = first; p <= last; p++) {
+		unsigned long pfn = base + (p - first);
+		if (!r && p < first + got) {
+			__atomic_or_fetch(&pfn_to_page(pfn)->flags, PG_uptodate, __ATOMIC_RELEASE);
+			if (p != pgoff) {
+				frame_hold(pfn, mapping, p);	/* read ahead of its use, by us */
+				unlock_page(pfn);
+			}
+			continue;
+		}
+		/* not read (an error, or past end of file): out of the index */
+		delete_from_page_cache(pfn);
+		free_page_frame(pfn);
 	}
-	unsigned long got = ((unsigned long)n + PAGE_SIZE - 1) >> PAGE_SHIFT;	/* pages with data */
-	if (n & (PAGE_SIZE - 1))	/* the tail of the last page past end of file */
-		memset(mapping->direct + (first << PAGE_SHIFT) + n, 0, PAGE_SIZE - (n & (PAGE_SIZE - 1)));
-	if (pgoff >= first + got) {
-		r = -ENXIO;
-		goto out_unlock;
-	}
+	if (r)
+		return r;
 	count_vm_events(EV_pgpgin, got);
 	count_vm_events(EV_pgreadahead, got - 1);
-	vmf->nr_read = (unsigned int)got;
-	for (unsigned long p = first; p <= last; p++) {
-		if (p < first + got) {
-			set_frame(slots[p - first], mapping, p);
-			__atomic_store_n(&mapping->flags[p],
-					 PG_locked | PG_uptodate | ((pgflags_t)slots[p - first] << PG_VAL_SHIFT),
-					 __ATOMIC_RELEASE);
-		} else {
-			free_frame(slots[p - first]);
-		}
-		if (p != pgoff)
-			unlock_page(mapping, p);
+	if (want_end - want_first > 1) {
+		/* the stream goes on from where this window really ended */
+		struct file_ra_state *ra = &vmf->vma->vm_file->f_ra;
+		__atomic_store_n(&ra->start, first, __ATOMIC_RELAXED);
+		__atomic_store_n(&ra->size, first + got - first, __ATOMIC_RELAXED);
 	}
-	if (got > 1 && last + 1 < mapping->nr_pages && mapping->fd >= 0)
+	vmf->nr_read = (unsigned int)got;
+	vmf->pfn = base + (pgoff - first);
+	if (got > 1 && mapping->fd >= 0)
 		/* let the host fetch the next window from disk meanwhile */
 		host_readahead(mapping->fd, (off_t)((last + 1) << PAGE_SHIFT),
 			       (off_t)((last + 1 - first) << PAGE_SHIFT));
 	return 0;
-
-out_unlock:
-	for (unsigned long p = first; p <= last; p++) {
-		if (slots[p - first])
-			free_frame(slots[p - first]);
-		if (p != pgoff)
-			unlock_page(mapping, p);
-	}
-	return r;
 }
 
-/* For fault-around: lock the page cache page at addr of vma and its PTE, if
- * it is cached, not mapped here, and neither is locked by someone else. */
-static bool take_neighbour(struct vm_area_struct *vma, unsigned long addr, pte_t **ptep)
+/* For fault-around: lock the page at addr of vma, which must be frame pfn
+ * (the run stays contiguous), and its PTE, if it is cached, uptodate, not
+ * mapped here, and neither is locked by someone else; account the mapping
+ * about to be made.  False leaves nothing locked. */
+static bool take_neighbour(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
+			   pte_t entry, pte_t **ptep)
 {
 	struct address_space *mapping = vma->vm_file->f_mapping;
 	unsigned long pgoff = linear_page_index(vma, addr);
-	pte_t *pte = pgoff < mapping->nr_pages ? pte_offset(addr, true) : NULL;
+	pte_t *pte = pte_offset(addr, true);
 
-	if (!pte || ptep_get(pte) || !trylock_page(mapping, pgoff))
+	if (!pte || ptep_get(pte) || radix_lookup(mapping->host, pgoff) != (uint32_t)pfn + 1 ||
+	    !trylock_page(pfn))
 		return false;
-	if ((mapping->flags[pgoff] & (PG_uptodate | PG_swap)) != PG_uptodate || !pte_trylock(pte)) {
-		unlock_page(mapping, pgoff);
-		return false;
-	}
-	if (ptep_get(pte)) {		/* mapped while we looked */
+	struct page *page = pfn_to_page(pfn);
+	if (page->inode != inode_index(mapping->host) + 1 || page->index != pgoff ||
+	    !(page->flags & PG_uptodate) || !pte_trylock(pte))
+		goto out_unlock;
+	if (ptep_get(pte) || frame_map(pfn, mapping, pgoff, entry & PTE_WRITE, false)) {
 		pte_unlock(pte);
-		unlock_page(mapping, pgoff);
-		return false;
+		goto out_unlock;
 	}
 	*ptep = pte;
 	return true;
+
+out_unlock:
+	unlock_page(pfn);
+	return false;
 }
 
 /* Map the fault page and the cached pages around it in its aligned block
- * (do_fault_around): the longest run of neighbours, each cached, not mapped
- * here and free to lock, that contains the fault, in one host call.  The
- * caller holds the fault page's lock and PTE lock.  Returns true if it
- * mapped the fault page, with vmf->nr_mapped set to the pages it mapped;
- * false leaves it to the caller. */
+ * (do_fault_around): the longest run of neighbours, each cached in the
+ * frame next to its neighbour's, uptodate, not mapped here and free to
+ * lock, that contains the fault, in one host call.  The caller holds the
+ * fault page's lock and PTE lock.  Returns true if it mapped the fault
+ * page, with vmf->nr_mapped set to the pages it mapped; false leaves it to
+ * the caller. */
 bool do_fault_around(struct fault *vmf, pte_t entry)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -230,34 +258,39 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 			   block + FAULT_AROUND * PAGE_SIZE : vma->vm_end;
 	pte_t *ptes[FAULT_AROUND];
 	unsigned long start = vmf->address, end = vmf->address + PAGE_SIZE;
+	unsigned long pfn = vmf->pfn;
 
 	if ((vma->vm_flags & VM_RAND_READ) || mapping->device)
 		return false;
-	/* Neighbours that are cached, unmapped here and free to lock. */
-	while (end < hi && take_neighbour(vma, end, &ptes[(end - block) >> PAGE_SHIFT]))
+	while (end < hi && take_neighbour(vma, end, pfn + ((end - vmf->address) >> PAGE_SHIFT), entry,
+					  &ptes[(end - block) >> PAGE_SHIFT]))
 		end += PAGE_SIZE;
 	while (start > lo &&
-	       take_neighbour(vma, start - PAGE_SIZE, &ptes[(start - PAGE_SIZE - block) >> PAGE_SHIFT]))
+	       take_neighbour(vma, start - PAGE_SIZE, pfn - ((vmf->address - start) >> PAGE_SHIFT) - 1, entry,
+			      &ptes[(start - PAGE_SIZE - block) >> PAGE_SHIFT]))
 		start -= PAGE_SIZE;
 	ptes[(vmf->address - block) >> PAGE_SHIFT] = vmf->pte;
 	bool mapped = false;
 	if (end - start > PAGE_SIZE) {
-		unsigned long t0 = host_now_ns();
-		mapped = host_protect(start, end - start, vma_host_prot(vma, entry)) == 0;
-		count_vm_events(EV_protect_ns, host_now_ns() - t0);
+		unsigned long first = pfn - ((vmf->address - start) >> PAGE_SHIFT);
+		/* the fault page's own accounting; the neighbours' is done */
+		if (frame_map(pfn, mapping, vmf->pgoff, entry & PTE_WRITE, true) == 0) {
+			mapped = map_frames(vma, start, (end - start) >> PAGE_SHIFT, first, entry) == 0;
+			if (!mapped)
+				frame_unmap(pfn, entry & PTE_WRITE);
+		}
 	}
-	if (mapped)
-		host_vmas_account(1);
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
 		pte_t *pte = ptes[(addr - block) >> PAGE_SHIFT];
+		unsigned long p = pfn + ((addr - start) >> PAGE_SHIFT) - ((vmf->address - start) >> PAGE_SHIFT);
 		if (mapped)
-			set_pte_at(addr, pte, entry);
+			set_pte_at(addr, pte, entry | mk_pte(0, p));
 		if (addr == vmf->address)
 			continue;
-		if (mapped)	/* it may be used now unseen: as good as referenced */
-			mark_frame_accessed(pg_val(mapping->flags[linear_page_index(vma, addr)]));
+		if (!mapped)
+			frame_unmap(p, entry & PTE_WRITE);
 		pte_unlock(pte);
-		unlock_page(mapping, linear_page_index(vma, addr));
+		unlock_page(p);
 	}
 	if (mapped) {
 		vmf->nr_mapped = (unsigned int)((end - start) >> PAGE_SHIFT);

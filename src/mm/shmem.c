@@ -2,9 +2,12 @@
  * shmem.c - shared anonymous memory (mm/shmem.c).
  *
  * A MAP_SHARED|MAP_ANONYMOUS mapping gets its own object, as the kernel's
- * shmem_zero_setup gives it a "/dev/zero (deleted)" file: a page cache with no
- * backing file, whose frames start as zeros.  Every VMA split from it, and a
- * forked child, maps the same frames.
+ * shmem_zero_setup gives it a "/dev/zero (deleted)" file: an anonymous inode
+ * of the domain, whose pages are frames of the pool that start as zeros.
+ * Every VMA split from it, and a forked child, map the same frames.  It dies
+ * with its last user.  A page of an object only this process uses can go to
+ * swap: its index entry then holds the swap entry (shmem_swapin_folio reads
+ * it back).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,41 +20,95 @@ static const struct address_space_operations shmem_aops = { 0 };
 
 /* handler-safe: vm_ops->fault for shmem.  A page is a frame from its first
  * fault on (zeros until written), or comes back from swap.  Returns with the
- * page locked, as filemap_fault. */
+ * frame locked in vmf->pfn, as filemap_fault. */
 static int shmem_fault(struct fault *vmf)
 {
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
-	unsigned long pgoff = vmf->pgoff, slot;
-	int ret = 0;
+	struct inode *inode = mapping->host;
+	unsigned long pgoff = vmf->pgoff, pfn;
 
 	/* Past the object's size (a mapping grown by mremap): SIGBUS, as shmem */
-	if (pgoff >= mapping->nr_pages || (off_t)(pgoff << PAGE_SHIFT) >= mapping->i_stat.st_size)
+	if (pgoff >= inode_size_pages(inode))
 		return VM_FAULT_SIGBUS;
-	lock_page(mapping, pgoff);
-	pgflags_t f = mapping->flags[pgoff];
-	if (f & PG_uptodate) {
-		mark_frame_accessed(pg_val(f));
-		return 0;
-	}
-	if (!(slot = alloc_frame())) {
-		unlock_page(mapping, pgoff);
-		return VM_FAULT_OOM;
-	}
-	if (f & PG_swap) {	/* shmem_swapin: back into the frame, then the slot is free */
-		if (swap_readpage(pg_val(f), mapping->direct + (pgoff << PAGE_SHIFT))) {
-			free_frame(slot);
-			unlock_page(mapping, pgoff);
-			return VM_FAULT_SIGBUS;
+	for (;;) {
+		if ((pfn = find_lock_page(inode, pgoff)) != NO_PAGE) {
+			vmf->pfn = pfn;
+			mark_page_accessed(pfn);
+			return 0;
 		}
-		swap_free(pg_val(f));
-		mapping->nr_swapped--;
-		count_vm_event(EV_pgmajfault);
-		ret = VM_FAULT_MAJOR;
+		uint32_t e = radix_lookup(inode, pgoff);
+		int ret = 0;
+		if (e && !(e & RADIX_SWAP))
+			continue;	/* cached meanwhile */
+		if (!alloc_pages_run(1, &pfn))
+			return VM_FAULT_OOM;
+		if (e & RADIX_SWAP) {
+			if (swap_readpage(e & ~RADIX_SWAP, page_address(pfn))) {
+				free_page_frame(pfn);
+				return VM_FAULT_SIGBUS;	/* stays in swap: a later access retries */
+			}
+			ret = VM_FAULT_MAJOR;
+		} else {
+			memset(page_address(pfn), 0, PAGE_SIZE);	/* a recycled frame */
+		}
+		view_account(1);
+		/* In the index, in place of the swap entry or the hole. */
+		rlock_lock(&inode->i_pages_lock);
+		int r = radix_replace(inode, pgoff, e, (uint32_t)pfn + 1);
+		if (!r) {
+			struct page *page = pfn_to_page(pfn);
+			page->inode = inode_index(inode) + 1;
+			page->index = pgoff;
+			__atomic_store_n(&page->flags, PG_uptodate, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&inode->nrpages, 1, __ATOMIC_ACQ_REL);
+			if (e & RADIX_SWAP)
+				__atomic_sub_fetch(&inode->nrswapped, 1, __ATOMIC_ACQ_REL);
+		}
+		rlock_unlock(&inode->i_pages_lock);
+		if (r) {
+			free_page_frame(pfn);
+			if (r == -ENOMEM)
+				return VM_FAULT_OOM;
+			continue;	/* another fault got there first */
+		}
+		if (e & RADIX_SWAP) {
+			swap_free(e & ~RADIX_SWAP);
+			count_vm_event(EV_pgmajfault);
+		}
+		vmf->pfn = pfn;
+		return ret;
 	}
-	set_frame(slot, mapping, pgoff);
-	__atomic_store_n(&mapping->flags[pgoff], PG_locked | PG_uptodate | ((pgflags_t)slot << PG_VAL_SHIFT),
-			 __ATOMIC_RELEASE);
-	return ret;
+}
+
+/* handler-safe: swap out shmem page pfn (locked, mapped by nobody, of an
+ * object only this process uses) and free its frame (shmem_writepage).
+ * Returns true if it did; false leaves it, locked. */
+bool shmem_reclaim_page(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct inode *inode = inode_of(page->inode - 1);
+	unsigned long entry;
+
+	if (!get_swap_pages(1, &entry))
+		return false;
+	if (swap_writepage(entry, page_address(pfn), 1)) {
+		swap_free(entry);
+		return false;
+	}
+	view_account(1);
+	rlock_lock(&inode->i_pages_lock);
+	int r = radix_replace(inode, page->index, (uint32_t)pfn + 1, RADIX_SWAP | (uint32_t)entry);
+	if (!r) {
+		__atomic_sub_fetch(&inode->nrpages, 1, __ATOMIC_ACQ_REL);
+		__atomic_add_fetch(&inode->nrswapped, 1, __ATOMIC_ACQ_REL);
+	}
+	rlock_unlock(&inode->i_pages_lock);
+	if (r) {
+		swap_free(entry);
+		return false;
+	}
+	free_page_frame(pfn);
+	return true;
 }
 
 static const struct vm_operations_struct shmem_vm_ops = {
@@ -63,16 +120,21 @@ static const struct vm_operations_struct shmem_vm_ops = {
  * Caller holds mmap_lock for writing. */
 int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma)
 {
-	struct address_space *mapping = mapping_alloc(&shmem_aops);
+	struct inode *inode = iget_anon(I_SHMEM, vma->vm_end - vma->vm_start);	/* fixed, as shmem's */
+	struct address_space *mapping = inode ? mapping_alloc(&shmem_aops, inode) : NULL;
 	struct file *file = calloc(1, sizeof(*file));
-	int r = -ENOMEM;
 
-	if (!mapping || !file || !(file->f_path = strdup("/dev/zero (deleted)")))
-		goto out_free;
-	if ((r = mapping_grow(mapping, vma_pages(vma))))
-		goto out_free;
+	if (!mapping || !file || !(file->f_path = strdup("/dev/zero (deleted)"))) {
+		if (mapping)
+			free(mapping);
+		if (inode)
+			iput(inode);
+		if (file)
+			free(file->f_path);
+		free(file);
+		return -ENOMEM;
+	}
 	mapping->refcount = 1;
-	mapping->i_stat.st_size = (off_t)(vma->vm_end - vma->vm_start);	/* fixed, as shmem's */
 	mapping->next = mm->mappings;
 	mm->mappings = mapping;
 	file->f_mapping = mapping;
@@ -81,16 +143,4 @@ int shmem_zero_setup(struct mm_struct *mm, struct vm_area_struct *vma)
 	vma->vm_pgoff = 0;
 	vma->vm_ops = &shmem_vm_ops;
 	return 0;
-
-out_free:
-	if (mapping) {
-		mapping->refcount = 1;
-		mapping->next = mm->mappings;
-		mm->mappings = mapping;
-		mapping_put(mm, mapping);
-	}
-	if (file)
-		free(file->f_path);
-	free(file);
-	return r;
 }

@@ -24,7 +24,7 @@
 #include "mm/vmstat.h"
 
 #define MAX_SWAPFILES	16
-#define SWP_TYPE_SHIFT	48
+#define SWP_TYPE_SHIFT	26	/* entries fit 30 bits: a page index entry holds one */
 #define SWAP_MAX_PAGES	(1UL << 26)	/* 256 GiB per area */
 #define swp_entry(type, off)	(((unsigned long)(type) << SWP_TYPE_SHIFT) | (off))
 #define swp_type(e)	((e) >> SWP_TYPE_SHIFT)

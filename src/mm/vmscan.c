@@ -1,60 +1,64 @@
 /*
- * vmscan.c - the memory budget and reclaim (mm/vmscan.c, mm/swap.c).
+ * vmscan.c - the memory budgets and reclaim (mm/vmscan.c, mm/swap.c).
  *
- * Every resident frame (a page-cache page, a private anonymous page, a
- * private COW copy) holds a slot in mem_map, the frame table, as every page
- * frame has a struct page.  There are as many slots as the budget has pages,
- * so resident frames can never exceed it.  A frame whose slot is wanted back
- * is found from the slot: a page-cache page through its address_space and
- * the VMAs that map it (the rmap, i_mmap), a private page through its
- * address.
+ * Two budgets (docs/design.md, "Memory pressure"):
  *
- * When no slot is free, the faulting thread reclaims (direct reclaim) with a
- * clock over the frame table, the software form of the kernel's two LRU
- * lists.  The host gives no accessed bit, so reclaim makes one: a frame the
- * hand finds referenced loses the bit and is unmapped (PROT_NONE, still
- * resident); if the program uses it again, a cheap fault maps it back and
- * sets the bit.  A frame the hand finds unreferenced was not used for a whole
- * turn and is evicted: a clean file page is dropped, a dirty one written back
- * first, a private or shared-anonymous page written to swap.  A one-pass scan
- * so passes through without pushing out a working set that is in use.
- * Host protection changes and hole punches are batched over neighbouring
- * frames, so a sequential stream is reclaimed in clusters.
+ *  - What this process holds: every frame it maps and every private page
+ *    (anonymous, private copies) takes a slot of its frame table, which has
+ *    as many slots as the budget has pages.  When no slot is free, the
+ *    faulting thread reclaims its own slots with a clock and a software
+ *    referenced bit (shrink_frames): a mapped frame is unmapped from every
+ *    VMA of this process (the rmap, rmap.c) and stays in the pool; a private
+ *    page is deactivated (PROT_NONE, still resident) the first time the hand
+ *    finds it referenced, and goes to swap the next.  This process never
+ *    touches another's mappings.
  *
- * Device pages have no slot: the driver owns them (the kernel's VM_IO).
- * Page caches shared with a forked child are not reclaimed: the other
- * process may map them, and only it could unmap them.
+ *  - What the pool holds: frames in use in the domain stay within its
+ *    capacity.  When the pool is full, the allocating process evicts cached
+ *    pages that no live process maps, with a second clock over the frames
+ *    whose hand the domain shares (shrink_pool).
+ *
+ * Host changes (a page made PROT_NONE, a mapping replaced by the
+ * reservation) are batched over neighbouring pages; the PTEs they concern
+ * stay locked until the host change has landed, so no fault can map a page
+ * again in between (and have the batch unmap it after).
  *
  * The frame table is guarded by lru_lock, a spinlock taken in the fault
- * path and in system calls with asynchronous signals blocked (mm/lock.c), so
- * no handler can interrupt its holder.  Reclaim takes page and PTE locks only
- * with trylock and skips what it cannot take, so it never waits on a fault.
+ * path and in system calls with asynchronous signals blocked, so no handler
+ * can interrupt its holder.  Reclaim takes page and PTE locks only with
+ * trylock, and does its write-back and swap I/O with lru_lock dropped.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "host/host.h"
 #include "mm/mm.h"
+#include "mm/trace.h"
 #include "mm/vmstat.h"
 
-#define PAGE_OWNER_ANON		1UL	/* a private page: index is its address */
-#define PAGE_OWNER_RESERVED	2UL	/* being installed by a fault */
-#define MAX_BUDGET_PAGES	(1UL << 24)	/* 64 GiB */
-#define RECLAIM_BATCH		32	/* frames evicted per direct reclaim */
-#define PENDING_MAX		64	/* evicted frames waiting for their hole punch */
+#define FRAME_ANON	1UL	/* a private page: index is its address */
+#define FRAME_RESERVED	2UL	/* being installed by a fault */
+#define MAX_BUDGET_PAGES MAX_FRAMES	/* 64 GiB */
+#define BATCH_MAX	64	/* pages per host call of a reclaim batch */
 
-struct page {
-	unsigned long owner;	/* struct address_space *, PAGE_OWNER_*, or 0: free */
-	unsigned long index;	/* pgoff in the owner, or the address of a private page */
-	unsigned long referenced;	/* used since the hand last passed */
+/* A slot of this process's frame table. */
+struct frame {
+	unsigned long owner;		/* address_space * of a mapped frame, FRAME_*, or 0: free */
+	unsigned long index;		/* its page offset, or a private page's address */
+	unsigned long pfn;		/* the pool frame this process maps */
+	unsigned int mapcount;		/* PTEs of this process mapping pfn */
+	unsigned int wcount;		/* ... writable */
+	unsigned long referenced;	/* used since the hand last passed: 1, or 2 once
+					 * used again after a deactivation (active) */
 };
 
-static struct page *mem_map;	/* slots 1 .. nr_frames; 0 means "no frame" */
-static uint32_t *free_list;	/* freed slots */
-static unsigned long nr_frames, nr_free, high_water, hand = 1;
+static struct frame *frame_table;	/* slots 1 .. nr_slots; 0 means "no slot" */
+static uint32_t *free_list;		/* freed slots */
+static uint32_t *pfn_slot;		/* pool frame -> its slot here, 0 if not mapped here */
+static unsigned long nr_slots, nr_free, high_water, hand = 1;
 static int lru_lock;
-static char *swap_buf;		/* reclaim's bounce page for swap-out (under lru_lock) */
-static int self_mem = -1;	/* /proc/self/mem: PROT_NONE pages read and written */
+static char *swap_buf;			/* reclaim's bounce page for swap-out */
+static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written */
 
 /* The host-mapping budget: vm.max_map_count, how many mappings reclaim lets
  * the process reach, and an upper bound on how many it has now. */
@@ -75,9 +79,15 @@ static void lru_lock_drop(void)
 /* Slot s is free again.  Caller holds lru_lock. */
 static void put_slot(unsigned long s)
 {
-	mem_map[s].owner = 0;
-	__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
+	frame_table[s].owner = 0;
+	__atomic_store_n(&frame_table[s].referenced, 0UL, __ATOMIC_RELAXED);
 	free_list[nr_free++] = (uint32_t)s;
+}
+
+/* Slot s is inactive now: the next to go unless it is used again. */
+static void clear_referenced(unsigned long s)
+{
+	__atomic_store_n(&frame_table[s].referenced, 0UL, __ATOMIC_RELAXED);
 }
 
 /* The slot under the clock hand; the hand moves on.  Caller holds lru_lock. */
@@ -89,36 +99,49 @@ static unsigned long clock_tick(void)
 	return s;
 }
 
-/* The budget in pages: cache_mb, or a quarter of physical memory (at least
- * 64 MiB).  Returns 0 or -errno. */
-int vmscan_init(unsigned long cache_mb)
+/* A budget of cache_mb MiB in pages, or the default: a quarter of physical
+ * memory, at least 64 MiB, at most 64 GiB. */
+unsigned long budget_frames(unsigned long cache_mb)
 {
 	unsigned long pages = cache_mb << (20 - PAGE_SHIFT);
-	void *a, *b;
-	int r;
 
-	if (mem_map)
-		return 0;
 	if (!pages) {
 		pages = host_phys_pages() / 4;
 		if (pages < (64UL << (20 - PAGE_SHIFT)))
 			pages = 64UL << (20 - PAGE_SHIFT);
 	}
-	if (pages > MAX_BUDGET_PAGES)
-		pages = MAX_BUDGET_PAGES;
+	return pages > MAX_BUDGET_PAGES ? MAX_BUDGET_PAGES : pages;
+}
+
+/* Set up the frame table for cache_mb MiB.  Returns 0 or -errno. */
+int vmscan_init(unsigned long cache_mb)
+{
+	unsigned long pages = budget_frames(cache_mb);
+	size_t table = (pages + 1) * sizeof(struct frame);
 	size_t list_len = PAGE_ALIGN(pages * sizeof(*free_list));
+	void *a, *b, *c;
+	int r;
+
+	if (frame_table)
+		return 0;
 	if ((r = host_self_mem_open(&self_mem)))
 		return r;
-	if ((r = host_alloc_private((pages + 1) * sizeof(struct page), &a)))
+	if ((r = host_alloc_private(table, &a)))
 		goto out_close;
 	if ((r = host_alloc_private(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
-		host_free(a, (pages + 1) * sizeof(struct page));
+		host_free(a, table);
 		goto out_close;
 	}
-	mem_map = a;
+	if ((r = host_alloc_private(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
+		host_free(a, table);
+		host_free(b, list_len + PAGE_SIZE);
+		goto out_close;
+	}
+	frame_table = a;
 	free_list = b;
 	swap_buf = (char *)b + list_len;
-	nr_frames = pages;
+	pfn_slot = c;
+	nr_slots = pages;
 	host_vma_limit = host_max_map_count();
 	host_vma_soft = host_vma_limit / 4;
 	host_vma_next_check = host_vma_soft;
@@ -145,7 +168,7 @@ void vmscan_fork_child(void)
 
 unsigned long nr_budget_pages(void)
 {
-	return nr_frames;
+	return nr_slots;
 }
 
 unsigned long nr_resident_pages(void)
@@ -164,193 +187,230 @@ int self_mem_fd(void)
 	return self_mem;
 }
 
-/* ---- protection, hole-punch and discard batches --------------------- */
+/* ---- batches of host changes ------------------------------------------- */
 
-/* Frames reclaim has unmapped, written out and still holds locked, waiting
- * for their backing to be freed: a hole punched in their memfd (page cache)
- * or their host page discarded (private).  Freed in runs, then unlocked. */
-struct reclaim_batch {
-	unsigned long prot_start, prot_end;	/* pending PROT_NONE */
-	unsigned int nr_prot;			/* ... the PTEs it covers, to undo */
-	pte_t *prot_ptep[PENDING_MAX];
-	pte_t prot_old[PENDING_MAX];
-	int punch_fd;				/* pending hole: memfd, byte range */
-	unsigned long punch_start, punch_end;
-	unsigned long discard_start, discard_end;	/* pending MADV_DONTNEED */
-	unsigned int nr;
-	unsigned long slot[PENDING_MAX];
-	pte_t *ptep[PENDING_MAX];		/* private: the locked PTE; page cache: NULL */
-	pte_t newpte[PENDING_MAX];		/* private: the swap PTE to set */
-	unsigned long progress;			/* frames freed */
-	unsigned long unmapped;			/* pages made PROT_NONE */
+enum batch_op {
+	BATCH_PROTNONE,		/* make the pages PROT_NONE, keeping their data */
+	BATCH_ZAP,		/* replace them with the reservation (PROT_NONE, empty) */
 };
 
-/* Make the pending range PROT_NONE.  Its PTEs already say so; if the host
- * refuses (its mapping limit), the pages are still accessible, so their
- * PTEs are put back and the caller must not evict them. */
-static int flush_protect(struct reclaim_batch *b)
-{
-	int r = 0;
+/* A page reclaim has taken out of a PTE: the PTE stays locked, holding what
+ * it will hold once the host agrees, until the batch is flushed. */
+struct batch_entry {
+	unsigned long addr;
+	pte_t *ptep;
+	pte_t old;		/* to put back if the host refuses */
+	pte_t new;		/* the PTE's value after */
+	unsigned long slot;	/* a private page's slot to free after, or 0 */
+};
 
-	if (b->prot_end > b->prot_start &&
-	    (r = host_protect(b->prot_start, b->prot_end - b->prot_start, HOST_PROT_NONE))) {
-		for (unsigned int i = 0; i < b->nr_prot; i++) {
-			pte_t expect = ptep_get(b->prot_ptep[i]);
-			if (expect == 0 || expect == (b->prot_old[i] & ~(pte_t)(PTE_PRESENT | PTE_WRITE)))
-				set_pte_at(0, b->prot_ptep[i], b->prot_old[i]);
-		}
-	}
-	b->prot_start = b->prot_end = 0;
-	b->nr_prot = 0;
-	return r;
-}
+struct reclaim_batch {
+	enum batch_op op;
+	unsigned int nr;
+	struct batch_entry e[BATCH_MAX];
+	unsigned long progress;		/* slots freed */
+	unsigned long unmapped;		/* pages made inaccessible */
+};
 
-/* The PTE at addr, which was old, now says "not present": queue the host
- * side. */
-static void batch_protect(struct reclaim_batch *b, unsigned long addr, pte_t *ptep, pte_t old)
+/* Land the pending host change, then complete or undo each entry.  Caller
+ * holds lru_lock. */
+static void flush_batch(struct reclaim_batch *b)
 {
-	if (addr != b->prot_end || b->nr_prot == PENDING_MAX)
-		flush_protect(b);
-	if (b->prot_end == b->prot_start)
-		b->prot_start = addr;
-	b->prot_end = addr + PAGE_SIZE;
-	b->prot_ptep[b->nr_prot] = ptep;
-	b->prot_old[b->nr_prot++] = old;
-	b->unmapped++;
-}
+	if (!b->nr)
+		return;
+	unsigned long start = b->e[0].addr, len = (unsigned long)b->nr << PAGE_SHIFT;
+	int r = b->op == BATCH_PROTNONE ? host_protect(start, len, HOST_PROT_NONE) : host_map_anon(start, len);
 
-/* Free the pending frames' backing, then the frames themselves. */
-static void flush_pending(struct reclaim_batch *b)
-{
-	if (b->punch_end > b->punch_start)
-		host_punch_hole(b->punch_fd, (off_t)b->punch_start, (off_t)(b->punch_end - b->punch_start));
-	if (b->discard_end > b->discard_start)
-		host_discard(b->discard_start, b->discard_end - b->discard_start);
-	b->punch_start = b->punch_end = b->discard_start = b->discard_end = 0;
 	for (unsigned int i = 0; i < b->nr; i++) {
-		struct page *page = &mem_map[b->slot[i]];
-		if (b->ptep[i]) {
-			set_pte_at(page->index, b->ptep[i], b->newpte[i]);
-			pte_unlock(b->ptep[i]);
-		} else {
-			struct address_space *mapping = (struct address_space *)page->owner;
-			pgflags_t *f = &mapping->flags[page->index], v = __atomic_load_n(f, __ATOMIC_RELAXED);
-			/* not uptodate, still locked; the swap entry stays if there is one */
-			__atomic_store_n(f, (v & PG_swap) ? v : PG_locked, __ATOMIC_RELEASE);
-			unlock_page(mapping, page->index);
-			count_vm_event(EV_pgevict);
+		struct batch_entry *e = &b->e[i];
+		if (r) {	/* still accessible: nothing changes */
+			set_pte_at(e->addr, e->ptep, e->old);
+			pte_unlock(e->ptep);
+			continue;
 		}
-		put_slot(b->slot[i]);
+		set_pte_at(e->addr, e->ptep, e->new);
+		pte_unlock(e->ptep);
+		b->unmapped++;
+		if ((e->old & (PTE_PRESENT | PTE_ANON)) == PTE_PRESENT) {
+			/* a mapped frame: one mapping fewer here; the last one
+			 * leaves it deactivated, still in its slot */
+			unsigned long pfn = pte_val(e->old), s = pfn_slot[pfn];
+			struct frame *f = &frame_table[s];
+			struct page *page = pfn_to_page(pfn);
+			if (!s)
+				continue;
+			if ((e->old & PTE_WRITE) && f->wcount && !--f->wcount)
+				__atomic_and_fetch(&page->wmapped, ~SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+			if (f->mapcount)
+				f->mapcount--;
+		} else if (e->slot) {
+			put_slot(e->slot);
+			b->progress++;
+		}
 	}
-	b->progress += b->nr;
 	b->nr = 0;
 }
 
-static void batch_punch(struct reclaim_batch *b, int fd, unsigned long pgoff)
+/* Queue a PTE, locked by the caller, for op: it becomes new once the host
+ * change lands. */
+static void batch_add(struct reclaim_batch *b, enum batch_op op, unsigned long addr, pte_t *ptep,
+		      pte_t old, pte_t new, unsigned long slot)
 {
-	unsigned long off = pgoff << PAGE_SHIFT;
-
-	if (b->nr == PENDING_MAX || b->discard_end > b->discard_start ||
-	    (b->punch_end > b->punch_start && (fd != b->punch_fd || off != b->punch_end)))
-		flush_pending(b);
-	if (b->punch_end == b->punch_start) {
-		b->punch_fd = fd;
-		b->punch_start = off;
-	}
-	b->punch_end = off + PAGE_SIZE;
+	if (b->nr && (op != b->op || addr != b->e[b->nr - 1].addr + PAGE_SIZE || b->nr == BATCH_MAX))
+		flush_batch(b);
+	b->op = op;
+	b->e[b->nr++] = (struct batch_entry){ .addr = addr, .ptep = ptep, .old = old, .new = new,
+					       .slot = slot };
 }
 
-static void batch_discard(struct reclaim_batch *b, unsigned long addr)
+/* ---- one slot ------------------------------------------------------- */
+
+struct unmap_args {
+	struct reclaim_batch *b;
+	unsigned long pfn;
+	bool busy;		/* a PTE was locked by a fault */
+};
+
+/* rmap_walk callback: queue this process's mapping of the frame at addr. */
+static int unmap_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
 {
-	if (b->nr == PENDING_MAX || b->punch_end > b->punch_start ||
-	    (b->discard_end > b->discard_start && addr != b->discard_end))
-		flush_pending(b);
-	if (b->discard_end == b->discard_start)
-		b->discard_start = addr;
-	b->discard_end = addr + PAGE_SIZE;
-}
+	struct unmap_args *u = arg;
+	pte_t v = ptep_get(ptep);
 
-/* ---- one frame ------------------------------------------------------- */
-
-/* Take page-cache page pgoff out of every VMA that maps it (private copies
- * stay), adding the addresses to the protection batch.  False if a PTE is
- * locked by a fault: the page is in use, leave it. */
-static bool unmap_cache_page(struct reclaim_batch *b, struct address_space *mapping,
-			     unsigned long pgoff)
-{
-	for (struct vm_area_struct *vma = mapping->i_mmap; vma; vma = vma->shared_next) {
-		if (pgoff < vma->vm_pgoff || pgoff >= vma->vm_pgoff + vma_pages(vma))
-			continue;
-		unsigned long addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-		pte_t *pte = pte_offset(addr, false);
-		if (!pte || (ptep_get(pte) & (PTE_PRESENT | PTE_ANON)) != PTE_PRESENT)
-			continue;
-		if (!pte_trylock(pte))
-			return false;
-		pte_t old = ptep_get(pte);
-		set_pte_at(addr, pte, 0);
-		pte_unlock(pte);
-		batch_protect(b, addr, pte, old);
-	}
-	return true;
-}
-
-/* May this cache's pages be reclaimed at all? */
-static bool mapping_reclaimable(const struct address_space *mapping)
-{
-	if (mapping->device || __atomic_load_n(&mapping->shared->forked, __ATOMIC_ACQUIRE))
-		return false;
-	return mapping->a_ops->writepage || swap_enabled();	/* shmem needs swap */
-}
-
-/* Reclaim the page-cache frame in slot s: unmap it (deactivate) or evict
- * it.  Returns 0, or -EAGAIN if it is busy or cannot go now. */
-static int reclaim_cache_frame(struct reclaim_batch *b, unsigned long s, bool evict)
-{
-	struct page *page = &mem_map[s];
-	struct address_space *mapping = (struct address_space *)page->owner;
-	unsigned long pgoff = page->index, entry = 0;
-	pgflags_t *f = &mapping->flags[pgoff];
-
-	if (!mapping_reclaimable(mapping) || !trylock_page(mapping, pgoff))
-		return -EAGAIN;
-	if ((*f & (PG_uptodate | PG_swap)) != PG_uptodate || pg_val(*f) != s ||
-	    !unmap_cache_page(b, mapping, pgoff))
-		goto busy;
-	if (!evict) {
-		unlock_page(mapping, pgoff);
-		count_vm_event(EV_pgdeactivate);
+	(void)vma;
+	if ((v & (PTE_PRESENT | PTE_ANON)) != PTE_PRESENT || pte_val(v) != u->pfn)
+		return 0;
+	if (!pte_trylock(ptep)) {
+		u->busy = true;
 		return 0;
 	}
-	if (flush_protect(b))
-		goto busy;
-	char *data = mapping->direct + (pgoff << PAGE_SHIFT);
-	if (!mapping->a_ops->writepage) {	/* shmem: its only copy goes to swap */
-		if (!get_swap_pages(1, &entry))
-			goto busy;
-		if (swap_writepage(entry, data, 1)) {
-			swap_free(entry);
-			goto busy;
-		}
-		__atomic_store_n(f, PG_locked | PG_swap | ((pgflags_t)entry << PG_VAL_SHIFT), __ATOMIC_RELEASE);
-		mapping->nr_swapped++;
-	} else if ((*f & PG_dirty) && writeback_locked_page(mapping, pgoff)) {
-		goto busy;	/* kept, dirty; the error is the mapping's to report */
+	v = ptep_get(ptep);	/* again, under the lock */
+	if ((v & (PTE_PRESENT | PTE_ANON)) != PTE_PRESENT || pte_val(v) != u->pfn) {
+		pte_unlock(ptep);
+		return 0;
 	}
-	batch_punch(b, mapping->memfd, pgoff);
-	b->slot[b->nr] = s;
-	b->ptep[b->nr++] = NULL;
+	batch_add(u->b, BATCH_ZAP, addr, ptep, v, 0, 0);
+	return 0;
+}
+
+/* Frames whose write-back eviction queued, to be written once lru_lock is
+ * dropped (lru_unlock). */
+static unsigned long pending_wb[RECLAIM_BATCH];
+static unsigned int nr_pending_wb;
+
+/* Forget slot s, which holds a frame this process no longer maps: it no
+ * longer holds it either. */
+static void drop_slot(unsigned long s)
+{
+	unsigned long pfn = frame_table[s].pfn;
+
+	page_unhold(pfn_to_page(pfn), dom.slot);
+	pfn_slot[pfn] = 0;
+	put_slot(s);
+}
+
+/* The frame in slot s was deactivated and not used since: let it go from
+ * this process, and from the pool unless another process maps it.  A clean
+ * file page is dropped, a shared anonymous page only this process uses goes
+ * to swap, a dirty page is queued for write-back (and goes at the next
+ * turn).  Caller holds lru_lock.  Returns 0 (slot freed) or -EAGAIN. */
+static int evict_slot(unsigned long s)
+{
+	struct frame *f = &frame_table[s];
+	struct address_space *mapping = (struct address_space *)f->owner;
+	struct inode *inode = mapping->host;
+	unsigned long pfn = f->pfn;
+	struct page *page = pfn_to_page(pfn);
+
+	if (!trylock_page(pfn))
+		return -EAGAIN;
+	bool ours = page->inode == inode_index(inode) + 1 && page->index == f->index && !page_is_orphan(pfn);
+	if (!ours || page_mapped_elsewhere(page, false)) {
+		unlock_page(pfn);	/* someone else's now: just not ours to hold */
+		drop_slot(s);
+		return 0;
+	}
+	uint32_t flags = __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE);
+	if (flags & PG_writeback)
+		goto busy;
+	if (inode->kind == I_SHMEM) {
+		/* its only copy goes to swap, if nobody else can see it */
+		if ((inode->users & live_slots()) != SLOT_BIT(dom.slot) || !shmem_reclaim_page(pfn))
+			goto busy;
+		drop_slot(s);
+		return 0;
+	}
+	if (flags & PG_dirty) {
+		unlock_page(pfn);
+		if (nr_pending_wb < RECLAIM_BATCH)
+			pending_wb[nr_pending_wb++] = pfn;
+		return -EAGAIN;
+	}
+	delete_from_page_cache(pfn);
+	free_page_frame(pfn);
+	count_vm_event(EV_pgevict);
+	drop_slot(s);
 	return 0;
 busy:
-	unlock_page(mapping, pgoff);
+	unlock_page(pfn);
 	return -EAGAIN;
 }
 
-/* Reclaim the private frame in slot s, mapped at page->index. */
+/* Drop lru_lock, then write back what eviction queued meanwhile, through
+ * this process's descriptors, and evict what is clean then and still
+ * unused (the sweep chose it already).  Caller holds mmap_lock.  Returns
+ * the slots freed. */
+static unsigned long lru_unlock(void)
+{
+	unsigned long wb[RECLAIM_BATCH], freed = 0;
+	unsigned int n = nr_pending_wb;
+
+	for (unsigned int i = 0; i < n; i++)
+		wb[i] = pending_wb[i];
+	nr_pending_wb = 0;
+	lru_lock_drop();
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t ino = __atomic_load_n(&pfn_to_page(wb[i])->inode, __ATOMIC_ACQUIRE);
+		struct address_space *mapping = ino ? mapping_find(&init_mm, inode_of(ino - 1)) : NULL;
+		if (!mapping || mapping->fd < 0 || writeback_pfn(mapping, wb[i]))
+			continue;
+		lru_lock_take();
+		unsigned long s = pfn_slot[wb[i]];
+		if (s && !frame_table[s].mapcount && !frame_table[s].referenced && !evict_slot(s))
+			freed++;
+		lru_lock_drop();
+	}
+	return freed;
+}
+
+/* Reclaim the frame in slot s: a mapped one is deactivated (unmapped from
+ * every VMA of this process, still in its slot: a fault that finds it again
+ * is minor and marks it referenced); a deactivated one not used since is
+ * evicted (evict_slot).  Returns 0, or -EAGAIN if it is busy. */
+static int reclaim_mapped_frame(struct reclaim_batch *b, unsigned long s, bool evict)
+{
+	struct frame *f = &frame_table[s];
+
+	if (f->mapcount) {
+		struct unmap_args u = { .b = b, .pfn = f->pfn };
+		rmap_walk((struct address_space *)f->owner, f->index, f->index, unmap_one, &u);
+		count_vm_event(EV_pgdeactivate);
+		return u.busy ? -EAGAIN : 0;
+	}
+	if (!evict)
+		return 0;
+	int r = evict_slot(s);
+	if (!r)
+		b->progress++;
+	return r;
+}
+
+/* Reclaim the private page in slot s, mapped at its index: deactivate it
+ * (referenced), or write it to swap.  Returns 0 or -EAGAIN (busy, no swap). */
 static int reclaim_anon_frame(struct reclaim_batch *b, unsigned long s, bool evict)
 {
-	struct page *page = &mem_map[s];
-	unsigned long addr = page->index, entry;
+	struct frame *f = &frame_table[s];
+	unsigned long addr = f->index, entry;
 	pte_t *pte = pte_offset(addr, false);
 
 	if (!pte || (evict && !swap_enabled()) || !pte_trylock(pte))
@@ -358,127 +418,135 @@ static int reclaim_anon_frame(struct reclaim_batch *b, unsigned long s, bool evi
 	pte_t v = ptep_get(pte);
 	if (!(v & PTE_ANON) || pte_val(v) != s)
 		goto busy;
-	if (v & PTE_PRESENT) {
-		set_pte_at(addr, pte, mk_pte(PTE_ANON, s));
-		batch_protect(b, addr, pte, v);
-	}
 	if (!evict) {
-		pte_unlock(pte);
+		if (v & PTE_PRESENT)
+			batch_add(b, BATCH_PROTNONE, addr, pte, v, mk_pte(PTE_ANON, s), 0);
+		else
+			pte_unlock(pte);
 		count_vm_event(EV_pgdeactivate);
 		return 0;
 	}
-	if (flush_protect(b))
+	/* No store may land after the copy: PROT_NONE first, now. */
+	if ((v & PTE_PRESENT) && host_protect(addr, PAGE_SIZE, HOST_PROT_NONE))
 		goto busy;
 	if (!get_swap_pages(1, &entry))
-		goto busy;
+		goto restore;
 	if (host_self_mem_rw(self_mem, swap_buf, PAGE_SIZE, addr, false) < 0 ||
 	    swap_writepage(entry, swap_buf, 1)) {
 		swap_free(entry);
-		goto busy;	/* still in memory, PROT_NONE: nothing lost */
+		goto restore;	/* still in memory: nothing lost */
 	}
-	batch_discard(b, addr);
-	b->slot[b->nr] = s;
-	b->ptep[b->nr] = pte;
-	b->newpte[b->nr++] = mk_pte(PTE_SWAP, entry);
+	batch_add(b, BATCH_ZAP, addr, pte, v, mk_pte(PTE_SWAP, entry), s);
 	return 0;
+restore:
+	if (v & PTE_PRESENT)
+		host_protect(addr, PAGE_SIZE, vma_host_prot(find_vma(&init_mm, addr), v));
 busy:
 	pte_unlock(pte);
 	return -EAGAIN;
 }
 
-/* Deactivate or evict the frame in slot s; either way it is no longer
- * referenced.  Returns 0, or -EAGAIN if it is free, busy or pinned. */
-static int reclaim_frame(struct reclaim_batch *b, unsigned long s, bool evict)
+/* Reclaim slot s: a mapped frame is unmapped, a private page deactivated
+ * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy or pinned. */
+static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
 {
-	unsigned long owner = mem_map[s].owner;
+	unsigned long owner = frame_table[s].owner;
 	int r;
 
-	if (owner == 0 || owner == PAGE_OWNER_RESERVED)
+	if (owner == 0 || owner == FRAME_RESERVED)
 		return -EAGAIN;
-	if (owner == PAGE_OWNER_ANON)
+	if (owner == FRAME_ANON)
 		r = reclaim_anon_frame(b, s, evict);
 	else
-		r = reclaim_cache_frame(b, s, evict);
-	if (!r)
-		__atomic_store_n(&mem_map[s].referenced, 0UL, __ATOMIC_RELAXED);
+		r = reclaim_mapped_frame(b, s, evict);
+	if (!r && frame_table[s].owner)
+		clear_referenced(s);
 	return r;
 }
 
-static void finish_batch(struct reclaim_batch *b)
-{
-	flush_protect(b);
-	flush_pending(b);
-}
-
-/* The clock: sweep until want frames are freed or two turns found nothing.
- * Caller holds lru_lock.  Returns the frames freed. */
-static unsigned long shrink_frames(unsigned long want)
+/* The clock over this process's slots: sweep until want slots are freed.
+ * A slot in use whose referenced bit is set loses it and is deactivated
+ * (a mapped frame unmapped, a private page made PROT_NONE: still resident,
+ * and a fault that finds it again marks it referenced); one whose bit is
+ * clear was not used for a whole turn and is evicted.  The hand looks at no more
+ * than scan slots (at most a turn): it moves with the rate at which pages
+ * are reclaimed, as Linux scans its lists a cluster at a time.  A full write-back queue ends the sweep too (the writes must
+ * happen first).  frames_only: the pool needs room, so private pages are
+ * passed by.  Caller holds lru_lock.  Returns the slots freed. */
+static unsigned long sweep(unsigned long want, unsigned long scan, bool frames_only)
 {
 	struct reclaim_batch b = { .nr = 0 };
 
-	for (unsigned long seen = 0; b.progress + b.nr < want && seen < 2 * high_water; seen++) {
+	if (scan > high_water)
+		scan = high_water;
+	for (unsigned long seen = 0; b.progress < want && seen < scan && nr_pending_wb < RECLAIM_BATCH;
+	     seen++) {
 		unsigned long s = clock_tick();
+		if (frames_only && frame_table[s].owner == FRAME_ANON)
+			continue;
 		count_vm_event(EV_pgscan);
-		reclaim_frame(&b, s, !__atomic_load_n(&mem_map[s].referenced, __ATOMIC_RELAXED));
+		unsigned long ref = __atomic_load_n(&frame_table[s].referenced, __ATOMIC_RELAXED);
+		if (ref > 1) {	/* active: a turn more before it is deactivated */
+			__atomic_store_n(&frame_table[s].referenced, 1UL, __ATOMIC_RELAXED);
+			continue;
+		}
+		reclaim_slot(&b, s, !ref);
+		if (b.nr == BATCH_MAX)
+			flush_batch(&b);
 	}
-	finish_batch(&b);
+	flush_batch(&b);
 	return b.progress;
 }
 
-/* ---- the interface --------------------------------------------------- */
-
-/* handler-safe: a free frame slot, reclaiming if the budget is reached; 0 if
- * nothing can be reclaimed (every frame is busy, dirty with a failing
- * write-back, or private with swap off): the caller fails the fault. */
-unsigned long alloc_frame(void)
+static unsigned long shrink_frames(unsigned long want, unsigned long scan)
 {
-	unsigned long s = 0;
+	return sweep(want, scan, false);
+}
 
-	lru_lock_take();
-	for (int tries = 0; !s && tries < 8; tries++) {
+/* A free slot, reclaiming if the budget is reached.  Caller holds
+ * lru_lock (dropped and retaken while the busy finish).  0 if nothing can
+ * be reclaimed. */
+static unsigned long take_slot(void)
+{
+	for (int tries = 0; tries < 8; tries++) {
 		if (nr_free)
-			s = free_list[--nr_free];
-		else if (high_water < nr_frames)
-			s = ++high_water;
-		else if (!shrink_frames(RECLAIM_BATCH)) {	/* all busy: let their faults finish */
-			lru_lock_drop();
+			return free_list[--nr_free];
+		if (high_water < nr_slots)
+			return ++high_water;
+		/* a cluster at a time; harder (a whole turn) when that frees nothing */
+		if (!shrink_frames(RECLAIM_BATCH, tries ? high_water : 4 * RECLAIM_BATCH)) {
+			lru_unlock();	/* and the write-backs happen */
 			host_yield();
 			lru_lock_take();
 		}
 	}
+	return 0;
+}
+
+/* ---- private pages ------------------------------------------------------ */
+
+/* handler-safe: a free slot for a private page, reclaiming if the budget is
+ * reached; 0 if nothing can be reclaimed: the caller fails the fault. */
+unsigned long alloc_frame(void)
+{
+	lru_lock_take();
+	unsigned long s = take_slot();
 	if (s) {
-		mem_map[s].owner = PAGE_OWNER_RESERVED;
-		__atomic_store_n(&mem_map[s].referenced, 1UL, __ATOMIC_RELAXED);	/* in use now */
+		frame_table[s].owner = FRAME_RESERVED;
+		__atomic_store_n(&frame_table[s].referenced, 1UL, __ATOMIC_RELAXED);	/* in use now */
 	}
-	lru_lock_drop();
+	lru_unlock();
 	return s;
 }
 
-/* handler-safe: the frame in slot s, if it still holds page index of owner
- * (NULL: the private page at address index), is gone.  The check keeps a
- * slot number inherited across fork from freeing another page's frame. */
-void release_frame(unsigned long s, const struct address_space *owner, unsigned long index)
+/* handler-safe: slot s now holds the private page at addr. */
+void set_frame(unsigned long s, unsigned long addr)
 {
-	unsigned long o = owner ? (unsigned long)owner : PAGE_OWNER_ANON;
-
-	if (!s || s > nr_frames)
-		return;
-	lru_lock_take();
-	if (mem_map[s].owner == o && mem_map[s].index == index)
-		put_slot(s);
-	lru_lock_drop();
+	frame_table[s].index = addr;
+	__atomic_store_n(&frame_table[s].owner, FRAME_ANON, __ATOMIC_RELEASE);
 }
 
-/* handler-safe: slot s now holds the page index of owner (an address_space,
- * or NULL for the private page at address index). */
-void set_frame(unsigned long s, const struct address_space *owner, unsigned long index)
-{
-	mem_map[s].index = index;
-	__atomic_store_n(&mem_map[s].owner, owner ? (unsigned long)owner : PAGE_OWNER_ANON,
-			 __ATOMIC_RELEASE);
-}
-
-/* handler-safe: the frame in slot s is gone (unmapped, truncated, freed). */
+/* handler-safe: the private page in slot s is gone. */
 void free_frame(unsigned long s)
 {
 	lru_lock_take();
@@ -486,42 +554,311 @@ void free_frame(unsigned long s)
 	lru_lock_drop();
 }
 
-/* handler-safe: the frame was used: a fault mapped it (mark_page_accessed). */
+/* handler-safe: the private page at addr, in slot s (as its PTE says), is
+ * gone.  The check keeps a slot number read from a PTE inherited across fork
+ * from freeing another page's slot. */
+void release_frame(unsigned long s, unsigned long addr)
+{
+	if (!s || s > nr_slots)
+		return;
+	lru_lock_take();
+	if (frame_table[s].owner == FRAME_ANON && frame_table[s].index == addr)
+		put_slot(s);
+	lru_lock_drop();
+}
+
+/* handler-safe: the page in slot s was used: a fault mapped it back.  One
+ * reclaim had deactivated it (its bit was clear) is active now: it was used
+ * again, so it gets a turn more than a page used once (Linux's active
+ * list). */
 void mark_frame_accessed(unsigned long s)
 {
-	if (s && !__atomic_exchange_n(&mem_map[s].referenced, 1UL, __ATOMIC_RELAXED))
+	unsigned long inactive = 0;
+
+	if (s && __atomic_compare_exchange_n(&frame_table[s].referenced, &inactive, 2UL, false, __ATOMIC_RELAXED,
+					     __ATOMIC_RELAXED))
 		count_vm_event(EV_pgactivate);
 }
 
 /* The private page in slot s moved to addr (mremap). */
 void move_frame(unsigned long s, unsigned long addr)
 {
-	mem_map[s].index = addr;
+	frame_table[s].index = addr;
 }
 
-/* Free the slots of every frame of mapping (it is being freed). */
-void free_mapping_frames(const struct address_space *mapping)
+/* ---- frames this process maps ------------------------------------------ */
+
+/* handler-safe: this process is about to map frame pfn, page pgoff of
+ * mapping (writable or not), at one more address, because the program
+ * touched it (accessed) or around a fault; the caller holds the page lock.  The frame's first mapping here takes a slot of the budget
+ * (reclaiming if need be), or finds the slot it kept when reclaim
+ * deactivated it; the process's bits are set in the frame's masks before
+ * the host maps it, as eviction expects.  Device frames take no slot: they
+ * are never evicted.  Returns 0, or -ENOMEM if no slot can be had. */
+int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pgoff, bool writable,
+	      bool accessed)
 {
+	struct page *page = pfn_to_page(pfn);
+	int r = 0;
+
+	if (mapping->device)
+		return 0;
 	lru_lock_take();
-	for (unsigned long s = 1; s <= high_water; s++)
-		if (mem_map[s].owner == (unsigned long)mapping)
-			put_slot(s);
+	unsigned long s = pfn_slot[pfn];
+	if (s && (frame_table[s].owner != (unsigned long)mapping || frame_table[s].index != pgoff))
+		drop_slot(s);	/* the frame was evicted by another process and reused */
+	if (!(s = pfn_slot[pfn])) {
+		if (!(s = take_slot())) {
+			r = -ENOMEM;
+			goto out;
+		}
+		frame_table[s] = (struct frame){ .owner = (unsigned long)mapping, .index = pgoff, .pfn = pfn,
+						 .referenced = 1 };
+		pfn_slot[pfn] = (uint32_t)s;
+		page_hold(page, dom.slot);
+	}
+	/* A fault touched it, or mapped it around a touch of its neighbours
+	 * after a reclaim had deactivated it: either way it is in use. */
+	if (accessed || !frame_table[s].mapcount)
+		mark_frame_accessed(s);
+	frame_table[s].mapcount++;
+	if (writable && !frame_table[s].wcount++)
+		__atomic_or_fetch(&page->wmapped, SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+out:
+	lru_unlock();
+	return r;
+}
+
+/* handler-safe: this process read frame pfn, page pgoff of mapping, ahead
+ * of its use: it holds it, unmapped, in a slot of its budget (as a page it
+ * filled), so its own clock ages it with the pages it maps.  The caller
+ * holds the page lock.  No slot to be had without reclaim: the pool holds
+ * it alone. */
+void frame_hold(unsigned long pfn, struct address_space *mapping, unsigned long pgoff)
+{
+	if (mapping->device)
+		return;
+	lru_lock_take();
+	if (!pfn_slot[pfn] && (nr_free || high_water < nr_slots)) {
+		unsigned long s = nr_free ? free_list[--nr_free] : ++high_water;
+		frame_table[s] = (struct frame){ .owner = (unsigned long)mapping, .index = pgoff, .pfn = pfn,
+						 .referenced = 1 };
+		pfn_slot[pfn] = (uint32_t)s;
+		page_hold(pfn_to_page(pfn), dom.slot);
+	}
 	lru_lock_drop();
 }
 
-/* MADV_COLD (evict false) and MADV_PAGEOUT (true) of the frame in slot s:
- * deactivate it, or reclaim it now.  Returns 0 or -EAGAIN (busy, pinned). */
+/* handler-safe: one mapping of frame pfn here (writable or not) is gone
+ * (munmap, a zap, a private copy replacing it): the host no longer maps it
+ * at that address.  The last one gives the slot back and clears the
+ * process's bits; an orphan frame nobody maps is then free. */
+void frame_unmap(unsigned long pfn, bool writable)
+{
+	struct page *page = pfn_to_page(pfn);
+	bool last = false;
+
+	lru_lock_take();
+	unsigned long s = pfn_slot[pfn];
+	if (s) {
+		struct frame *f = &frame_table[s];
+		if (writable && f->wcount && !--f->wcount)
+			__atomic_and_fetch(&page->wmapped, ~SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+		if (f->mapcount && !--f->mapcount) {
+			drop_slot(s);
+			last = true;
+		}
+	}
+	lru_lock_drop();
+	if (last)
+		put_page_if_orphan(pfn);
+}
+
+/* handler-safe: one of this process's mappings of frame pfn becomes
+ * writable (before the host makes it so) or read-only (after). */
+void frame_set_writable(unsigned long pfn, bool writable)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	lru_lock_take();
+	unsigned long s = pfn_slot[pfn];
+	if (s) {
+		struct frame *f = &frame_table[s];
+		if (writable && !f->wcount++)
+			__atomic_or_fetch(&page->wmapped, SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+		else if (!writable && f->wcount && !--f->wcount)
+			__atomic_and_fetch(&page->wmapped, ~SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+	}
+	lru_lock_drop();
+}
+
+/* MADV_COLD (evict false) and MADV_PAGEOUT (true) of the private page in
+ * slot s: deactivate it, or swap it now.  Returns 0 or -EAGAIN. */
 int reclaim_frame_now(unsigned long s, bool evict)
 {
 	struct reclaim_batch b = { .nr = 0 };
 	int r;
 
 	lru_lock_take();
-	r = reclaim_frame(&b, s, evict);
-	finish_batch(&b);
-	lru_lock_drop();
+	r = reclaim_slot(&b, s, evict);
+	flush_batch(&b);
+	lru_unlock();
 	return r;
 }
+
+/* MADV_COLD and MADV_PAGEOUT of a frame this process maps: deactivated
+ * here (unmapped, unreferenced: reclaim takes it first), and for PAGEOUT
+ * let go of at once.  Returns 0 or -EAGAIN. */
+int reclaim_pfn_now(unsigned long pfn, bool evict)
+{
+	struct reclaim_batch b = { .nr = 0 };
+	int r = -EAGAIN;
+
+	lru_lock_take();
+	unsigned long s = pfn_slot[pfn];
+	if (s) {
+		r = reclaim_slot(&b, s, false);
+		flush_batch(&b);
+		clear_referenced(s);
+		if (!r && evict && pfn_slot[pfn] == s && !frame_table[s].mapcount)
+			drop_slot(s);	/* the caller evicts it from the pool */
+	}
+	lru_unlock();
+	return r;
+}
+
+/* Forget every frame this process maps (vme_shutdown: its mappings are
+ * gone). */
+void unmap_all_frames(void)
+{
+	lru_lock_take();
+	for (unsigned long s = 1; s <= high_water; s++) {
+		struct frame *f = &frame_table[s];
+		if (f->owner <= FRAME_RESERVED)
+			continue;
+		__atomic_and_fetch(&pfn_to_page(f->pfn)->wmapped, ~SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+		drop_slot(s);
+	}
+	lru_lock_drop();
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+/* What eviction should do with a frame the hand found, its page locked. */
+enum pool_verdict {
+	POOL_SKIP,		/* in use, referenced, busy: leave it */
+	POOL_FREE,		/* free it: out of the index if it is in one */
+	POOL_WRITEBACK,		/* dirty: write it back (outside the lock), evict later */
+	POOL_SWAP,		/* a shared anonymous page only this process uses */
+};
+
+static enum pool_verdict pool_judge(unsigned long pfn, bool second_chance)
+{
+	struct page *page = pfn_to_page(pfn);
+	uint32_t flags = __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE);
+
+	if (!page->inode || (flags & (PG_reserved | PG_writeback)))
+		return POOL_SKIP;
+	if (__atomic_load_n(&page->mapped, __ATOMIC_ACQUIRE) & live_slots())
+		return POOL_SKIP;
+	if (page_is_orphan(pfn))
+		return POOL_FREE;
+	struct inode *inode = inode_of(page->inode - 1);
+	if (inode->kind == I_DEVICE)
+		return POOL_SKIP;
+	slotmask_t users = __atomic_load_n(&inode->users, __ATOMIC_ACQUIRE) & live_slots();
+	if (inode->kind == I_SHMEM && !users)
+		return POOL_FREE;		/* garbage: nobody can see it any more */
+	if ((flags & PG_referenced) && second_chance) {
+		__atomic_and_fetch(&page->flags, ~(uint32_t)PG_referenced, __ATOMIC_RELAXED);
+		return POOL_SKIP;
+	}
+	if (inode->kind == I_SHMEM)
+		return users == SLOT_BIT(dom.slot) && swap_enabled() ? POOL_SWAP : POOL_SKIP;
+	if (flags & PG_dirty)
+		return POOL_WRITEBACK;
+	return POOL_FREE;
+}
+
+/* handler-safe: act on locked frame pfn as pool_judge says (unlocking it):
+ * free it, swap it, or queue it in wb[] for write-back.  True if freed. */
+static bool evict_locked(unsigned long pfn, bool second_chance, unsigned long *wb, unsigned long *nwb)
+{
+	switch (pool_judge(pfn, second_chance)) {
+	case POOL_FREE:
+		if (!page_is_orphan(pfn)) {
+			delete_from_page_cache(pfn);
+			count_vm_event(EV_pgevict);
+		}
+		free_page_frame(pfn);
+		return true;
+	case POOL_SWAP:
+		if (shmem_reclaim_page(pfn))	/* frees the frame */
+			return true;
+		break;
+	case POOL_WRITEBACK:
+		if (*nwb < RECLAIM_BATCH)
+			wb[(*nwb)++] = pfn;
+		break;
+	case POOL_SKIP:
+		break;
+	}
+	unlock_page(pfn);
+	return false;
+}
+
+/* handler-safe: write back the dirty frames eviction found, with no lock
+ * held, through this process's descriptor of their files (a file it does
+ * not have open is left to those that do). */
+static void writeback_victims(const unsigned long *wb, unsigned long nwb)
+{
+	for (unsigned long i = 0; i < nwb; i++) {
+		struct page *page = pfn_to_page(wb[i]);
+		uint32_t ino = __atomic_load_n(&page->inode, __ATOMIC_ACQUIRE);
+		struct address_space *mapping = ino ? mapping_find(&init_mm, inode_of(ino - 1)) : NULL;
+		if (mapping && mapping->fd >= 0)
+			writeback_pfn(mapping, wb[i]);
+	}
+}
+
+/* handler-safe: evict up to want frames of the pool that no live process
+ * maps: the domain's clock.  Dirty pages are written back (by this process,
+ * if it has the file open) with no lock held, and go on a later pass.
+ * Caller holds mmap_lock (the write-back looks its files up) and no page
+ * lock.  Returns the frames freed. */
+unsigned long shrink_pool(unsigned long want)
+{
+	struct domain_header *h = dom.hdr;
+	unsigned long wb[RECLAIM_BATCH] = { 0 }, freed = 0, nwb = 0;
+	unsigned long nr = __atomic_load_n(&h->nr_frames, __ATOMIC_ACQUIRE);
+
+	for (unsigned long seen = 0; nr && seen < 2 * nr && freed < want; seen++) {
+		unsigned long pfn = __atomic_fetch_add(&h->hand, 1, __ATOMIC_RELAXED) % nr;
+		struct page *page = pfn_to_page(pfn);
+		if (!__atomic_load_n(&page->inode, __ATOMIC_RELAXED) || !trylock_page(pfn))
+			continue;
+		count_vm_event(EV_pgscan);
+		if (evict_locked(pfn, true, wb, &nwb))
+			freed++;
+	}
+	writeback_victims(wb, nwb);
+	if (!freed)
+		domain_reap_dead();	/* frames held by the dead are free to go */
+	return freed;
+}
+
+/* handler-safe: the pool is full of what this process holds: its own clock
+ * runs over its frames, as for its budget (deactivating what it maps,
+ * evicting what it deactivated and did not use since), looking at no more
+ * than scan slots.  Returns the frames freed. */
+unsigned long shrink_own_frames(unsigned long want, unsigned long scan)
+{
+	lru_lock_take();
+	unsigned long n = sweep(want, scan, true);
+	return n + lru_unlock();
+}
+
+/* ---- the host's mapping limit ------------------------------------------- */
 
 /* handler-safe: account n host protection changes, each of which can split
  * a host mapping in three.  When the bound says the process may be near
@@ -545,9 +882,12 @@ void host_vmas_account(unsigned long n)
 			 * anon_vma and merges on one side only). */
 			struct reclaim_batch b = { .nr = 0 };
 			unsigned long goal = (unsigned long)count - host_vma_soft / 2;
-			for (unsigned long seen = 0; b.unmapped < goal && seen < high_water; seen++)
-				reclaim_frame(&b, clock_tick(), false);
-			finish_batch(&b);
+			for (unsigned long seen = 0; b.unmapped + b.nr < goal && seen < high_water; seen++) {
+				reclaim_slot(&b, clock_tick(), false);
+				if (b.nr == BATCH_MAX)
+					flush_batch(&b);
+			}
+			flush_batch(&b);
 			count = host_count_mappings();
 		}
 	}

@@ -17,7 +17,7 @@
 	X(pgevict) X(pgscan) X(pgdeactivate) X(pgactivate) X(pswpin) X(pswpout)             \
 	X(pgreadahead) X(pgfaultaround) X(host_vma_reclaim) X(fault_ns) X(lookup_ns)         \
 	X(fill_ns) X(protect_ns) X(trace_dropped) X(nr_vmas) X(nr_mapped_files)             \
-	X(nr_resident) X(nr_budget) X(nr_swap) X(nr_host_vmas)
+	X(nr_resident) X(nr_budget) X(nr_swap) X(nr_host_vmas) X(nr_cached)
 
 /* A field added to struct vme_stats must be added to the list too. */
 #define ONE(name) +1

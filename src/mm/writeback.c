@@ -1,0 +1,300 @@
+/*
+ * writeback.c - writing dirty pages back to their files
+ * (mm/page-writeback.c).
+ *
+ * A page is cleaned before it is written: this process's writable mappings
+ * of it are write-protected (page_mkclean) and PG_dirty cleared under the
+ * page lock, then PG_writeback (with this slot as owner) covers the write,
+ * done with no lock held; a store meanwhile faults and dirties the page
+ * again.  A page another live process maps writable is written but stays
+ * dirty: that process may store to it without a fault, and only it can
+ * write-protect its own mappings.  A failed write leaves the page dirty and
+ * the error with the address_space that wrote, for msync or fsync to
+ * report.  A process that dies in the middle of a write leaves PG_writeback
+ * behind; its reaper makes the page dirty again (domain.c).
+ *
+ * vmemu's own writes must never look like a change made outside vmemu, so
+ * after a write-back the file's state is recorded in the inode
+ * (inode_record_write), unless the file had already changed behind
+ * vmemu's back before it (revalidation then sees that).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/host.h"
+#include "mm/mm.h"
+#include "mm/trace.h"
+#include "mm/vmstat.h"
+
+/* handler-safe: write frame pfn's bytes as page pgoff of mapping. */
+static int write_frame(struct address_space *mapping, unsigned long pgoff, unsigned long pfn)
+{
+	unsigned long t0 = host_now_ns();
+	int r = mapping->a_ops->writepage(mapping, pgoff, page_address(pfn));
+
+	view_account(1);
+	if (!r) {
+		trace_writeback(pgoff, host_now_ns() - t0);
+		return 0;
+	}
+	if (!mapping->wb_err)
+		mapping->wb_err = r;
+	count_vm_event(EV_writeback_error);
+	return r;
+}
+
+struct mkclean_args {
+	unsigned long pfn;
+	int err;
+};
+
+static int mkclean_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
+{
+	struct mkclean_args *m = arg;
+	pte_t v = ptep_get(ptep);
+
+	if (!(vma->vm_flags & VM_SHARED) || (v & (PTE_PRESENT | PTE_WRITE | PTE_ANON)) != (PTE_PRESENT | PTE_WRITE) ||
+	    pte_val(v) != m->pfn)
+		return 0;
+	/* PTE first: the host must never refuse what the PTE grants (a
+	 * store before the protect is still written by writepage). */
+	pte_t entry = v & ~(pte_t)PTE_WRITE;
+	set_pte_at(addr, ptep, entry);
+	int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
+	if (r) {
+		set_pte_at(addr, ptep, v);	/* still writable: say so */
+		return m->err = r;
+	}
+	frame_set_writable(m->pfn, false);
+	host_vmas_account(1);
+	return 0;
+}
+
+/* handler-safe: write-protect this process's writable mappings of frame
+ * pfn, page pgoff of mapping, in shared VMAs (rmap walk), so its next write
+ * is seen.  Returns 0, or the host's -errno with the PTE that could not be
+ * protected left writable (the caller keeps the page dirty).  Caller holds
+ * the page lock. */
+int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn)
+{
+	struct mkclean_args m = { .pfn = pfn };
+
+	rmap_walk(mapping, pgoff, pgoff, mkclean_one, &m);
+	return m.err;
+}
+
+/* handler-safe: write back page pfn of mapping, locked by the caller and
+ * confirmed to be that page; unlocks it.  Returns 0 or the write's -errno. */
+static int writeback_locked(struct address_space *mapping, unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+	struct inode *inode = mapping->host;
+	unsigned long pgoff = page->index;
+	int r;
+
+	if ((page->flags & (PG_dirty | PG_writeback)) != PG_dirty) {
+		unlock_page(pfn);
+		return 0;
+	}
+	if ((r = page_mkclean(mapping, pgoff, pfn))) {
+		/* A mapping stays writable: cleaning would lose its next store. */
+		unlock_page(pfn);
+		count_vm_event(EV_writeback_error);
+		return r;
+	}
+	if (page_mapped_elsewhere(page, true)) {
+		/* Another process may store to it unseen: write it, keep it dirty. */
+		unlock_page(pfn);
+		return write_frame(mapping, pgoff, pfn);
+	}
+	page->owner = (uint32_t)dom.slot;
+	__atomic_or_fetch(&page->flags, PG_writeback, __ATOMIC_ACQ_REL);
+	__atomic_and_fetch(&page->flags, ~(uint32_t)PG_dirty, __ATOMIC_ACQ_REL);
+	__atomic_sub_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
+	unlock_page(pfn);
+
+	r = write_frame(mapping, pgoff, pfn);
+	if (r && !(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+		__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
+	__atomic_and_fetch(&page->flags, ~(uint32_t)PG_writeback, __ATOMIC_RELEASE);
+	return r;
+}
+
+/* Write back page pgoff of mapping if it is cached and dirty.  Returns 0
+ * or the write's -errno. */
+int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
+{
+	unsigned long pfn = find_lock_page(mapping->host, pgoff);
+
+	return pfn == NO_PAGE ? 0 : writeback_locked(mapping, pfn);
+}
+
+/* handler-safe: write back frame pfn if it is still a page of mapping's
+ * inode (reclaim found it dirty) and its lock is free (reclaim never waits:
+ * its caller may hold other page locks).  Returns 0 or the write's -errno. */
+int writeback_pfn(struct address_space *mapping, unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	if (!trylock_page(pfn))
+		return 0;
+	if (page->inode != inode_index(mapping->host) + 1 || page_is_orphan(pfn)) {
+		unlock_page(pfn);
+		return 0;
+	}
+	return writeback_locked(mapping, pfn);
+}
+
+/* The file's state after vmemu wrote it is vmemu's own doing: record it,
+ * so that revalidation does not take it for a change made elsewhere.
+ * before is the state seen before writing; if the file had changed behind
+ * vmemu's back by then, nothing is recorded. */
+static void record_write(struct address_space *mapping, const struct stat *before)
+{
+	struct stat st;
+
+	if (inode_stat_changed(mapping->host, before) || host_fstat(mapping->fd, &st))
+		return;
+	inode_set_stat(mapping->host, &st);
+}
+
+/* Write back the dirty pages first..last (inclusive) of mapping's inode,
+ * whoever dirtied them, and, if sync, make them durable with fdatasync.
+ * Returns 0 or the first -errno; failed pages stay dirty.  Caller holds
+ * mmap_lock. */
+int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
+				 unsigned long last, bool sync)
+{
+	struct inode *inode = mapping->host;
+	struct stat before;
+	bool stat_ok;
+	uint32_t e;
+	int err = 0, r;
+
+	if (!mapping->a_ops->writepage)
+		return 0;
+	stat_ok = mapping->fd >= 0 && inode->kind == I_FILE && !host_fstat(mapping->fd, &before);
+	for (unsigned long i = radix_next(inode, first, &e);
+	     i <= last && i != ~0UL && __atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE);
+	     i = i == ~0UL - 1 ? ~0UL : radix_next(inode, i + 1, &e)) {
+		if ((e & RADIX_SWAP) || e > MAX_FRAMES ||
+		    !(__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & PG_dirty))
+			continue;
+		if ((r = writeback_clean_page(mapping, i)) && !err)
+			err = r;
+	}
+	if (sync && !err && mapping->fd >= 0 && (r = host_fdatasync(mapping->fd)))
+		err = r;
+	if (stat_ok)
+		record_write(mapping, &before);
+	if (!err && !__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
+		mapping->wb_err = 0;
+	return err;
+}
+
+/* Record the file's state after a write made through vmemu (vme_write, a
+ * truncate): see record_write.  before is the state seen first. */
+void inode_record_write(struct address_space *mapping)
+{
+	struct stat st;
+
+	if (mapping->fd >= 0 && !host_fstat(mapping->fd, &st))
+		inode_set_stat(mapping->host, &st);
+}
+
+/* Evict page pgoff from a file's cache now (MADV_PAGEOUT): this process's
+ * mappings of it go, it is written back if dirty, and it leaves the cache
+ * unless another process maps it.  Its next access reads it again.  Returns
+ * 0, or the write-back's -errno (the page then stays, dirty).  Caller holds
+ * mmap_lock for writing. */
+int evict_page(struct address_space *mapping, unsigned long pgoff)
+{
+	unsigned long pfn = find_lock_page(mapping->host, pgoff);
+	int r;
+
+	if (pfn == NO_PAGE)
+		return 0;
+	unlock_page(pfn);
+	reclaim_pfn_now(pfn, true);
+	if ((r = writeback_clean_page(mapping, pgoff)))
+		return r;
+	if ((pfn = find_lock_page(mapping->host, pgoff)) == NO_PAGE)
+		return 0;
+	struct page *page = pfn_to_page(pfn);
+	if ((page->flags & (PG_dirty | PG_writeback)) || page_mapped_elsewhere(page, false) ||
+	    (page->mapped & SLOT_BIT(dom.slot))) {
+		unlock_page(pfn);	/* dirtied again, or in use: it stays */
+		return 0;
+	}
+	delete_from_page_cache(pfn);
+	free_page_frame(pfn);
+	count_vm_event(EV_pgevict);
+	return 0;
+}
+
+/* Write back the dirty pages that processes which died left with no user:
+ * each such file is opened again by the path its inode recorded, if it is
+ * still the same file; if it is gone, its pages are dropped, with a
+ * warning.  Not in the handler.  Returns the first error. */
+int writeback_orphans(bool all)
+{
+	struct domain_header *h = dom.hdr;
+	int err = 0;
+
+	if (!all && !__atomic_load_n(&h->orphans, __ATOMIC_ACQUIRE))
+		return 0;
+	for (uint32_t i = 0; i < h->inode_hwm; i++) {
+		struct inode *inode = inode_of(i);
+		if (inode->kind != I_FILE || !__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
+			continue;
+		rlock_lock(&h->lock);
+		bool mine = inode->kind == I_FILE && !(inode->users & live_slots()) &&
+			    (all || (inode->flags & I_ORPHAN_DIRTY));
+		if (mine) {
+			if (inode->flags & I_ORPHAN_DIRTY)
+				h->orphans--;
+			inode->flags &= ~I_ORPHAN_DIRTY;
+			__atomic_or_fetch(&inode->users, SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
+		}
+		rlock_unlock(&h->lock);
+		if (!mine)
+			continue;
+		dev_t dev;
+		ino_t ino;
+		uint64_t gen;
+		int fd = host_open_file(inode->path, O_RDWR);
+		struct address_space *mapping = mapping_alloc(&file_aops, inode);
+		if (fd >= 0 && mapping && !host_file_identity(fd, &dev, &ino, &gen) &&
+		    (uint64_t)dev == inode->dev && (uint64_t)ino == inode->ino && gen == inode->gen) {
+			mapping->fd = fd;
+			mapping->fd_writable = true;
+			fd = -1;
+			int r = filemap_write_and_wait_range(mapping, 0, ~0UL, true);
+			if (r && !err)
+				err = r;
+		} else {
+			/* The file is gone (or replaced): nobody can ever read
+			 * these bytes again, and Linux too drops an unlinked
+			 * file's pages.  Say so, unless it was unlinked already
+			 * when it was cached. */
+			size_t len = strlen(inode->path);
+			if (len < 10 || strcmp(inode->path + len - 10, " (deleted)")) {
+				host_write_num("vmemu: warning: dirty pages lost, their file is gone: ",
+					       __atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE));
+				host_write_str("vmemu: warning: ... of ");
+				host_write_str(inode->path[0] ? inode->path : "(unnamed)");
+				host_write_str("\n");
+			}
+			truncate_inode_pages(inode, 0);
+		}
+		if (fd >= 0)
+			host_close(fd);
+		if (mapping && mapping->fd >= 0)
+			host_close(mapping->fd);
+		free(mapping);
+		iput(inode);
+	}
+	return err;
+}
