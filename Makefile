@@ -40,7 +40,7 @@ SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
 .PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-sdt probes check-headers \
-	check-compat
+	deps-autoconf check-compat check-autoconf
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -61,6 +61,21 @@ deps-lib:
 	$(call need,sigsegv.h,libsigsegv-dev)
 deps-test: deps-lib
 	$(call need,criterion/criterion.h,libcriterion-dev)
+# $(call need_cmd,command,package): the same for a command.
+define need_cmd
+	@if ! command -v $(1) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "vmemu: installing $(2) with apt-get"; \
+	    (apt-get install -y -q $(2) || (apt-get update -q && apt-get install -y -q $(2))) >/dev/null \
+	      || { echo "vmemu: apt-get install $(2) failed" >&2; exit 1; }; \
+	  else \
+	    echo "vmemu: $(1) is missing. Install it with:  sudo apt-get install $(2)" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+# autoconf, for check-autoconf's real configure run.
+deps-autoconf:
+	$(call need_cmd,autoconf,autoconf)
 deps: deps-test
 # Optional: USDT probes (vmemu:fault, vmemu:writeback) for perf and bpftrace.
 # Without <sys/sdt.h> the library builds the same, without probes.
@@ -106,6 +121,19 @@ COMPAT_OBJ := $(filter $(B)/tests/compat_%,$(TEST_OBJ))
 check-compat: $(COMPAT_OBJ)
 	tests/compat_syms.sh $^
 
+# The autoconf recipe of README.md, run for real: configure (generated from
+# tests/autoconf/) with compat.h in CPPFLAGS must find every call, and the
+# program built with what it chose must reach vmemu.  Not under a sanitizer:
+# it checks the header, and the program links the plain library.
+AC_B := $(B)/autoconf
+check-autoconf: deps-autoconf $(B)/libvmemu.a
+	rm -rf $(AC_B) && mkdir -p $(AC_B) && cp tests/autoconf/* $(AC_B)/
+	cd $(AC_B) && autoconf && autoheader && ./configure -q CC="$(CC)" \
+		CPPFLAGS="-include vmemu/compat.h -I$(CURDIR)/include" \
+		LIBS="$(CURDIR)/$(B)/libvmemu.a $(LIBS)"
+	cd $(AC_B) && MAKEFLAGS= $(MAKE) --no-print-directory -s && ./prog
+	tests/compat_syms.sh $(AC_B)/prog.o
+
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -lstdc++ -o $@
 
@@ -121,7 +149,7 @@ check-headers: | deps-lib
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test all check-headers check-compat $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
+test: deps-test all check-headers check-compat $(if $(SAN),,check-autoconf) $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 
