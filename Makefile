@@ -29,7 +29,8 @@ WRAP_FLAGS := $(foreach s,$(shell cat src/api/wrap.syms),-Wl,--wrap=$(s))
 LIB_SRC  := $(wildcard src/host/*.c src/mm/*.c src/api/*.c src/drivers/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
-TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
+TEST_CXX_SRC := $(wildcard tests/*.cc)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o) $(TEST_CXX_SRC:%.cc=$(B)/%.o)
 
 ifeq ($(SAN),asan)
 SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
@@ -38,10 +39,13 @@ ifeq ($(SAN),ubsan)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-sdt probes check-headers
+.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-sdt probes check-headers \
+	deps-autoconf check-compat check-autoconf
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
+# $(call need,header,package): install package with apt-get if <header> is
+# missing and we are root; otherwise say what to install.
 define need
 	@if ! printf '#include <$(1)>\n' | $(CC) -E -x c - >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -57,6 +61,21 @@ deps-lib:
 	$(call need,sigsegv.h,libsigsegv-dev)
 deps-test: deps-lib
 	$(call need,criterion/criterion.h,libcriterion-dev)
+# $(call need_cmd,command,package): the same for a command.
+define need_cmd
+	@if ! command -v $(1) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "vmemu: installing $(2) with apt-get"; \
+	    (apt-get install -y -q $(2) || (apt-get update -q && apt-get install -y -q $(2))) >/dev/null \
+	      || { echo "vmemu: apt-get install $(2) failed" >&2; exit 1; }; \
+	  else \
+	    echo "vmemu: $(1) is missing. Install it with:  sudo apt-get install $(2)" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+# autoconf, for check-autoconf's real configure run.
+deps-autoconf:
+	$(call need_cmd,autoconf,autoconf)
 deps: deps-test
 # Optional: USDT probes (vmemu:fault, vmemu:writeback) for perf and bpftrace.
 # Without <sys/sdt.h> the library builds the same, without probes.
@@ -83,22 +102,54 @@ $(B)/tests/%.o: tests/%.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tes
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -Wno-missing-prototypes -pthread $(CFLAGS) $(SANFLAGS) -c $< -o $@
 
-# Programs written against <sys/mman.h>, switched over by compat.h alone.
-$(B)/tests/compat_%.o: CPPFLAGS += -include vmemu/compat.h
+$(B)/tests/%.o: tests/%.cc $(wildcard include/*.h include/vmemu/*.h tests/*.h) | deps-test
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) -std=c++11 -Wall -Wextra -Werror -pthread $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+# Programs written against the system headers, switched over by compat.h
+# alone.  They define their own feature macros, as such programs do, and
+# some are built with the flags that make glibc bypass a plain renaming.
+$(B)/tests/compat_%.o: CPPFLAGS := -Iinclude -Isrc -include vmemu/compat.h
+$(B)/tests/compat_fob64.o: CPPFLAGS += -D_FILE_OFFSET_BITS=64
+$(B)/tests/compat_fortify.o: CFLAGS += -O2 -D_FORTIFY_SOURCE=2
+$(B)/tests/compat_sqlite_style.o: CFLAGS += -O2 -D_FORTIFY_SOURCE=3
+$(B)/tests/compat_iso.o: CFLAGS += -std=c11 -pedantic
+COMPAT_OBJ := $(filter $(B)/tests/compat_%,$(TEST_OBJ))
+
+# No compat_ object may refer to a host call that compat.h redirects (the
+# names vmemu-wrap wraps, and __sysv_signal): it would bypass vmemu.
+check-compat: $(COMPAT_OBJ)
+	tests/compat_syms.sh $^
+
+# The autoconf recipe of README.md, run for real: configure (generated from
+# tests/autoconf/) with compat.h in CPPFLAGS must find every call, and the
+# program built with what it chose must reach vmemu.  Not under a sanitizer:
+# it checks the header, and the program links the plain library.
+AC_B := $(B)/autoconf
+check-autoconf: deps-autoconf $(B)/libvmemu.a
+	rm -rf $(AC_B) && mkdir -p $(AC_B) && cp tests/autoconf/* $(AC_B)/
+	cd $(AC_B) && autoconf && autoheader && ./configure -q CC="$(CC)" \
+		CPPFLAGS="-include vmemu/compat.h -I$(CURDIR)/include" \
+		LIBS="$(CURDIR)/$(B)/libvmemu.a $(LIBS)"
+	cd $(AC_B) && MAKEFLAGS= $(MAKE) --no-print-directory -s && ./prog
+	tests/compat_syms.sh $(AC_B)/prog.o
 
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
-	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -o $@
+	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -lstdc++ -o $@
 
 check-headers: | deps-lib
 	@mkdir -p $(B)
 	printf '#include <vmemu/compat.h>\n#include <vmemu.h>\n' > $(B)/hdr.c
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr.c
+	printf '#include <vmemu/compat.h>\n#ifdef _FEATURES_H\n#error "compat.h read a system header"\n#endif\n' > $(B)/hdr2.c
+	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr2.c
+	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr2.c
 	printf '#include <vmemu.h>\n' > $(B)/hdr1.c
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test all check-headers $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
+test: deps-test all check-headers check-compat $(if $(SAN),,check-autoconf) $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 

@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-struct sigaction;
+struct sigaction;	/* not in <signal.h> under strict ISO C */
 
 /* The mmap family.  Same contract as mmap(2), munmap(2), mprotect(2),
  * msync(2), madvise(2) and mincore(2).  On failure vme_mmap returns
@@ -64,13 +64,15 @@ int vme_fdatasync(int fd);
 
 /* Sockets: send(2), recv(2) and their to/from/msg forms.  A buffer in
  * emulated memory is faulted in first (no EFAULT Linux would not give);
- * otherwise they are the system call. */
+ * otherwise they are the system call.  The address is glibc's own argument
+ * type: in C under _GNU_SOURCE, a transparent union of the sockaddr
+ * pointers, as <sys/socket.h> declares sendto and recvfrom. */
 ssize_t vme_send(int sockfd, const void *buf, size_t len, int flags);
 ssize_t vme_recv(int sockfd, void *buf, size_t len, int flags);
 ssize_t vme_sendto(int sockfd, const void *buf, size_t len, int flags,
-		   const struct sockaddr *dest_addr, socklen_t addrlen);
+		   __CONST_SOCKADDR_ARG dest_addr, socklen_t addrlen);
 ssize_t vme_recvfrom(int sockfd, void *buf, size_t len, int flags,
-		     struct sockaddr *src_addr, socklen_t *addrlen);
+		     __SOCKADDR_ARG src_addr, socklen_t *addrlen);
 ssize_t vme_sendmsg(int sockfd, const struct msghdr *msg, int flags);
 ssize_t vme_recvmsg(int sockfd, struct msghdr *msg, int flags);
 
@@ -135,32 +137,8 @@ void *vme_sbrk(intptr_t increment);
 /* Signal dispositions.  vmemu owns the host SIGSEGV handler; a program's own
  * SIGSEGV handler must be registered here to receive the faults the kernel
  * would have given it (and never the emulator's own).  Other signals are
- * passed through to sigaction(2) and signal(2).
- *
- * vme_sigaction takes struct sigaction, and also struct vme_sigaction: the
- * same layout under the name vmemu/compat.h gives it (its object-like
- * "#define sigaction vme_sigaction" renames the struct tag too). */
-struct vme_sigaction;
-#ifdef __cplusplus
+ * passed through to sigaction(2) and signal(2). */
 int vme_sigaction(int signum, const struct sigaction *act, struct sigaction *oldact);
-}
-inline int vme_sigaction(int signum, const struct vme_sigaction *act, struct vme_sigaction *oldact)
-{
-	return vme_sigaction(signum, reinterpret_cast<const struct sigaction *>(act),
-			     reinterpret_cast<struct sigaction *>(oldact));
-}
-extern "C" {
-#else
-typedef union {
-	const struct sigaction *sa;
-	const struct vme_sigaction *vsa;
-} __attribute__((__transparent_union__)) vme_const_sigaction_arg;
-typedef union {
-	struct sigaction *sa;
-	struct vme_sigaction *vsa;
-} __attribute__((__transparent_union__)) vme_sigaction_arg;
-int vme_sigaction(int signum, vme_const_sigaction_arg act, vme_sigaction_arg oldact);
-#endif
 typedef void (*vme_sighandler_t)(int);
 vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler);
 

@@ -14,10 +14,9 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-VME_EXPORT int vme_sigaction(int signum, vme_const_sigaction_arg act_arg, vme_sigaction_arg old_arg)
+VME_EXPORT int vme_sigaction(int signum, const struct sigaction *act, struct sigaction *oldact)
 {
-	const struct sigaction *act = act_arg.sa;
-	struct sigaction *oldact = old_arg.sa, copy, old;
+	struct sigaction copy, old;
 	struct vme_call call;
 	int r;
 

@@ -15,9 +15,12 @@
 #include "api/uio.h"
 #include "mm/mm.h"
 
+/* The address arguments are glibc's transparent unions (we build with
+ * _GNU_SOURCE); __sockaddr__ is their struct sockaddr pointer. */
 VME_EXPORT ssize_t vme_sendto(int sockfd, const void *buf, size_t len, int flags,
-			      const struct sockaddr *dest_addr, socklen_t addrlen)
+			      __CONST_SOCKADDR_ARG dest, socklen_t addrlen)
 {
+	const struct sockaddr *dest_addr = dest.__sockaddr__;
 	struct vme_call call;
 	struct user_iov u;
 	int tries = 0;
@@ -42,8 +45,9 @@ VME_EXPORT ssize_t vme_send(int sockfd, const void *buf, size_t len, int flags)
 }
 
 VME_EXPORT ssize_t vme_recvfrom(int sockfd, void *buf, size_t len, int flags,
-				struct sockaddr *src_addr, socklen_t *addrlen)
+				__SOCKADDR_ARG src, socklen_t *addrlen)
 {
+	struct sockaddr *src_addr = src.__sockaddr__;
 	struct vme_call call;
 	struct user_iov u;
 	int tries = 0;

@@ -8,6 +8,7 @@
  * The 64 names are the same calls on LP64.  The _chk names are what
  * glibc's _FORTIFY_SOURCE turns read, pread and recv into when it knows the
  * buffer's size: checked here as glibc checks them, then the same calls.
+ * vmemu/compat.h binds a recompiled program's fortified calls to them too.
  *
  * libvmemu.so's own references were bound when it was linked, so they are
  * never wrapped: vmemu-wrap links the shared library.
