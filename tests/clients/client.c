@@ -100,16 +100,27 @@ void digest_expected(uint64_t n, struct digest *d)
 
 /* --- failures ----------------------------------------------------------------- */
 
+/* "program: [what: ]message\n" on stderr in one write, so that the lines of
+ * workers sharing stderr do not interleave. */
+static void report(const char *what, const char *fmt, va_list ap)
+{
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "%s: %s%s", program_invocation_short_name, what ? what : "",
+			 what ? ": " : "");
+
+	if (n >= 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	fprintf(stderr, "%s\n", line);
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", program_invocation_short_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	report(NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -119,11 +130,9 @@ void check_error(struct check *c, const char *fmt, ...)
 
 	if (c->errors++ >= CHECK_PRINT_MAX)
 		return;
-	fprintf(stderr, "%s: %s: ", program_invocation_short_name, c->what);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	report(c->what, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void check_done(const struct check *c)
