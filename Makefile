@@ -232,12 +232,14 @@ demo: deps-test all $(B)/vmemu
 # 256 MiB so that it finishes in under two minutes, and writes the results
 # page; the program's own default is 1 GiB: `make bench BENCHFLAGS='--size 1G'`.
 # The budget-scan cell's memory budget is --budget-mb (64 MiB by default).
+# It then times the real clients (make clients) whole, natively and switched
+# over, five runs each: `--clients none` leaves them out, `--client-runs N`.
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHFLAGS  ?= --size 256M
 $(B)/vmemu-bench: $(BENCH_SRC) $(wildcard bench/*.h) $(B)/libvmemu.a
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS) $(BENCH_SRC) $(B)/libvmemu.a $(LIBS) -lpthread -lm -o $@
 
-bench: all $(B)/vmemu-bench
+bench: all clients $(B)/vmemu-bench
 	@mkdir -p docs/bench
 	$(B)/vmemu-bench $(BENCHFLAGS) --results docs/bench/results.md
 
