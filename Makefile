@@ -2,6 +2,7 @@
 #
 #   make            libvmemu.a and libvmemu.so
 #   make test       build and run the whole Criterion suite
+#   make clients    LMDB and SQLite workloads, native and switched over (tests/clients/)
 #   make demo       build everything and show lazy mapping on a generated file
 #   make install    PREFIX=/usr/local (headers, libraries, vmemu.pc, man pages)
 #   make asan | ubsan   the suite under a sanitizer
@@ -9,6 +10,7 @@
 #
 # `test` and `demo` install libsigsegv-dev and libcriterion-dev with apt-get
 # when they are missing and we are root; otherwise they say what to install.
+# `test`, `clients` and `bench` install liblmdb-dev and libsqlite3-dev the same way.
 
 VERSION   := 0.1.0
 SOVERSION := 0
@@ -39,8 +41,8 @@ ifeq ($(SAN),ubsan)
 SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
-.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-sdt probes check-headers \
-	deps-autoconf check-compat check-autoconf
+.PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-clients deps-sdt probes \
+	check-headers clients deps-autoconf check-compat check-autoconf
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -76,7 +78,11 @@ endef
 # autoconf, for check-autoconf's real configure run.
 deps-autoconf:
 	$(call need_cmd,autoconf,autoconf)
-deps: deps-test
+# The real clients (tests/clients/) link Debian's LMDB and SQLite static libraries.
+deps-clients: deps-test
+	$(call need,lmdb.h,liblmdb-dev)
+	$(call need,sqlite3.h,libsqlite3-dev)
+deps: deps-test deps-clients
 # Optional: USDT probes (vmemu:fault, vmemu:writeback) for perf and bpftrace.
 # Without <sys/sdt.h> the library builds the same, without probes.
 deps-sdt:
@@ -94,8 +100,11 @@ $(B)/%.o: %.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tests/*.h) | de
 $(B)/libvmemu.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# The soname's link beside it, so that programs linked with $(B)/libvmemu.so
+# and -rpath find it in the tree.
 $(B)/libvmemu.so: $(LIB_OBJ)
 	$(CC) -shared -pthread $(SANFLAGS) -Wl,-soname,libvmemu.so.$(SOVERSION) -Wl,--no-undefined $^ $(LIBS) -o $@
+	ln -sf libvmemu.so $(B)/libvmemu.so.$(SOVERSION)
 
 # --- tests --------------------------------------------------------------------
 $(B)/tests/%.o: tests/%.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h tests/*.h) | deps-test
@@ -137,6 +146,33 @@ check-autoconf: deps-autoconf $(B)/libvmemu.a
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -lstdc++ -o $@
 
+# --- real clients: LMDB and SQLite, switched over at link time -------------------
+# Each workload in tests/clients/ is compiled once and linked twice from the
+# same objects and Debian's static liblmdb.a / libsqlite3.a: natively
+# ($(B)/clients/NAME), and switched over to vmemu by $(WRAP_FLAGS) against
+# the shared libvmemu.so, found through -rpath ($(B)/clients/NAME-wrap).
+# tests/clients.c runs both and compares them; `make bench` times them.
+CLIENTS          := lmdb-load sqlite-load map-scan
+CLIENT_LIBS_lmdb-load   := -Wl,-Bstatic -llmdb -Wl,-Bdynamic
+CLIENT_LIBS_sqlite-load := -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -ldl
+CLIENT_LIBS_map-scan    :=
+CLIENT_BINS      := $(foreach c,$(CLIENTS),$(B)/clients/$(c) $(B)/clients/$(c)-wrap)
+
+$(B)/clients/%.o: tests/clients/%.c tests/clients/client.h | deps-clients
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS) -c $< -o $@
+
+define client_rules
+$$(B)/clients/$(1): $$(B)/clients/$(subst -,_,$(1)).o $$(B)/clients/client.o
+	$$(CC) -pthread $$(SANFLAGS) $$^ $$(CLIENT_LIBS_$(1)) -o $$@
+$$(B)/clients/$(1)-wrap: $$(B)/clients/$(subst -,_,$(1)).o $$(B)/clients/client.o $$(B)/libvmemu.so
+	$$(CC) -pthread $$(SANFLAGS) $$(WRAP_FLAGS) $$(filter %.o,$$^) $$(CLIENT_LIBS_$(1)) \
+		$$(B)/libvmemu.so -Wl,-rpath,$$(abspath $$(B)) -o $$@
+endef
+$(foreach c,$(CLIENTS),$(eval $(call client_rules,$(c))))
+
+clients: deps-clients all $(CLIENT_BINS)
+
 check-headers: | deps-lib
 	@mkdir -p $(B)
 	printf '#include <vmemu/compat.h>\n#include <vmemu.h>\n' > $(B)/hdr.c
@@ -149,7 +185,8 @@ check-headers: | deps-lib
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test all check-headers check-compat $(if $(SAN),,check-autoconf) $(B)/tests/run $(B)/vmemu-bench $(B)/vmemu
+test: deps-test deps-clients all check-headers check-compat $(if $(SAN),,check-autoconf) $(B)/tests/run \
+	$(B)/vmemu-bench $(B)/vmemu clients
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -247,12 +284,14 @@ demo: deps-test all $(B)/vmemu
 # 256 MiB so that it finishes in under two minutes, and writes the results
 # page; the program's own default is 1 GiB: `make bench BENCHFLAGS='--size 1G'`.
 # The budget-scan cell's memory budget is --budget-mb (64 MiB by default).
+# It then times the real clients (make clients) whole, natively and switched
+# over, five runs each: `--clients none` leaves them out, `--client-runs N`.
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCHFLAGS  ?= --size 256M
 $(B)/vmemu-bench: $(BENCH_SRC) $(wildcard bench/*.h) $(B)/libvmemu.a
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS) $(BENCH_SRC) $(B)/libvmemu.a $(LIBS) -lpthread -lm -o $@
 
-bench: all $(B)/vmemu-bench
+bench: all clients $(B)/vmemu-bench
 	@mkdir -p docs/bench
 	$(B)/vmemu-bench $(BENCHFLAGS) --results docs/bench/results.md
 

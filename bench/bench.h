@@ -8,6 +8,8 @@
  *   mech_vmemu.c   vmemu, through its public API
  *   mech_floor.c   the raw SIGSEGV floors (unsafe and safe)
  *   mech_uffd.c    a minimal userfaultfd pager
+ *   clients.c      real programs (LMDB, SQLite, a map-scan loop), native and
+ *                  switched over to vmemu at link time, timed whole
  *   report.c       the table, CSV, JSON, the results page and the plot
  *
  * Every cell runs in its own child process, so that each mechanism owns the
@@ -180,11 +182,62 @@ struct bench_config {
 	size_t rand_pages;		/* pages touched by the random workloads */
 	unsigned long budget_mb;	/* budget-scan: the memory budget, in MiB */
 	int file_fd;			/* the test file, O_RDWR; children reopen it */
-	unsigned timeout_s;		/* per cell */
+	unsigned timeout_s;		/* per cell, and per run of a client */
+	const char *dir;		/* where the test file and the clients' directories go */
 };
 
 void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism_id m,
 	      struct cell_result *out);
+
+/* --- clients.c: real programs, native and switched over ------------------------------ */
+
+/* Each client is a program of tests/clients/ built twice from the same
+ * objects (make clients): build/clients/PROGRAM natively, PROGRAM-wrap
+ * switched over to vmemu by -Wl,--wrap.  Both run whole, in turn, and the
+ * report gives the ratio of their median wall times. */
+enum client_id {
+	C_LMDB_DEFAULT, C_LMDB_WRITEMAP, C_LMDB_TWO_PROCS, C_SQLITE_WAL, C_SQLITE_DELETE, C_SQLITE_WAL_TWO_PROCS,
+	C_MAP_SCAN, NR_CLIENTS
+};
+
+#define CLIENT_ARGS_MAX 12
+#define CLIENT_RUNS_MAX 25
+#define CLIENT_RUNS_DEFAULT 5
+
+struct client {
+	const char *name;		/* short, for tables and JSON */
+	const char *describe;		/* one line, for the results page */
+	const char *program;		/* the file name in the clients' directory */
+	const char *args[CLIENT_ARGS_MAX];	/* "@": the run's work directory, or the shared file */
+	const char *smoke_args[CLIENT_ARGS_MAX];	/* the same, --smoke sizes */
+	bool shared_file;		/* "@" is one file that every run reuses (made by the first),
+					 * else a fresh directory per run */
+};
+extern const struct client clients[NR_CLIENTS];
+
+struct client_config {
+	char dir[4096];			/* where the programs are */
+	int runs;			/* timed runs of each build */
+	bool smoke;			/* smoke_args, not args */
+};
+
+struct client_result {
+	int status;			/* enum cell_status */
+	char note[480];			/* why skipped or failed */
+	int runs;			/* timed runs of each build, in turn after one untimed run each */
+	double native_s[CLIENT_RUNS_MAX];	/* wall time of each native run, seconds */
+	double vmemu_s[CLIENT_RUNS_MAX];	/* the same for the switched-over build */
+	double native_med, vmemu_med;	/* their medians */
+	uint64_t pgfault, pgmajfault;	/* vmemu's counters in the last switched-over run,
+					 * summed over its processes */
+	char summary[200];		/* the last line both builds printed */
+};
+
+/* The command line of a client, "@" shown as DIR (or FILE), without the
+ * directory of the programs. */
+void client_command(const struct client_config *cc, enum client_id c, char *buf, size_t len);
+void client_run(const struct bench_config *cfg, const struct client_config *cc, enum client_id c,
+		struct client_result *out);
 
 /* --- report.c ------------------------------------------------------------------- */
 
@@ -204,6 +257,9 @@ struct matrix {
 	struct machine machine;
 	bool want[NR_WORKLOADS][NR_MECHANISMS];
 	struct cell_result cell[NR_WORKLOADS][NR_MECHANISMS];
+	const struct client_config *ccfg;
+	bool want_client[NR_CLIENTS];
+	struct client_result client[NR_CLIENTS];
 	bool smoke;
 	size_t default_size;		/* the program's own --size default */
 };

@@ -8,6 +8,8 @@
  *                faster); for budget-scan, the kernel's seq-warm cell, since
  *                the host kernel has no per-process budget
  *   p50/floor    this cell's median / the floor-safe cell's median (lower is faster)
+ *   vmemu/native a client's median wall time switched over to vmemu / its
+ *                native build's (lower is faster; 1.00x: as fast)
  */
 #include <errno.h>
 #include <math.h>
@@ -347,6 +349,70 @@ static void print_notes(FILE *f, const struct matrix *mx, const char *bullet)
 		}
 }
 
+/* --- the clients ---------------------------------------------------------------------- */
+
+static double client_ratio(const struct client_result *r)
+{
+	return r && r->native_med > 0 ? r->vmemu_med / r->native_med : NAN;
+}
+
+static double runs_min(const double *v, int n)
+{
+	double m = v[0];
+
+	for (int i = 1; i < n; i++)
+		m = v[i] < m ? v[i] : m;
+	return m;
+}
+
+static double runs_max(const double *v, int n)
+{
+	double m = v[0];
+
+	for (int i = 1; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+static bool any_client(const struct matrix *mx)
+{
+	for (int c = 0; c < NR_CLIENTS; c++)
+		if (mx->want_client[c])
+			return true;
+	return false;
+}
+
+static void client_notes(FILE *f, const struct matrix *mx, const char *bullet)
+{
+	for (int c = 0; c < NR_CLIENTS; c++)
+		if (mx->want_client[c] && mx->client[c].status != CELL_OK)
+			fprintf(f, "%sclient %s: %s: %s\n", bullet, clients[c].name, status_text[mx->client[c].status],
+				mx->client[c].note);
+}
+
+static void client_lines(FILE *f, const struct matrix *mx)
+{
+	char a[16];
+
+	if (!any_client(mx))
+		return;
+	fprintf(f, "real programs, native and switched over to vmemu (-Wl,--wrap), whole-run wall time, median of "
+		"%d run(s) each:\n%-17s %9s %9s %12s %9s  %s\n", mx->ccfg->runs, "client", "native s", "vmemu s",
+		"vmemu/native", "pgfault", "output");
+	for (int c = 0; c < NR_CLIENTS; c++) {
+		const struct client_result *r = &mx->client[c];
+		if (!mx->want_client[c])
+			continue;
+		if (r->status != CELL_OK) {
+			fprintf(f, "%-17s %s\n", clients[c].name, status_text[r->status]);
+			continue;
+		}
+		fprintf(f, "%-17s %9.3f %9.3f %12s %9llu  %s\n", clients[c].name, r->native_med, r->vmemu_med,
+			ratio(a, sizeof(a), client_ratio(r)), (unsigned long long)r->pgfault, r->summary);
+	}
+	fprintf(f, "\n");
+}
+
 void report_table(FILE *f, const struct matrix *mx)
 {
 	struct target t[NR_TARGETS];
@@ -426,6 +492,8 @@ void report_table(FILE *f, const struct matrix *mx)
 	if (any_tt)
 		fprintf(f, "\n");
 
+	client_lines(f, mx);
+
 	compute_targets(mx, t);
 	fprintf(f, "targets (same-run ratios):\n");
 	for (int i = 0; i < NR_TARGETS; i++) {
@@ -437,6 +505,7 @@ void report_table(FILE *f, const struct matrix *mx)
 	fprintf(f, "  vmemu-nofaultaround runs the same configuration as vmemu (vme_config has no switch for "
 		"fault-around or readahead), so the two rows differ only by noise.\n");
 	print_notes(f, mx, "  ");
+	client_notes(f, mx, "  ");
 }
 
 /* --- CSV and JSON ------------------------------------------------------------------ */
@@ -627,7 +696,38 @@ void report_json(FILE *f, const struct matrix *mx)
 			isnan(t[i].value) || t[i].info ? "null" : target_met(&t[i]) ? "true" : "false",
 			i + 1 < NR_TARGETS ? "," : "");
 	}
-	fprintf(f, "  ]\n}\n");
+	fprintf(f, "  ],\n  \"clients\": [\n");
+	first = true;
+	for (int c = 0; c < NR_CLIENTS; c++) {
+		const struct client_result *r = &mx->client[c];
+		char cmd[512];
+		if (!mx->want_client[c])
+			continue;
+		client_command(mx->ccfg, (enum client_id)c, cmd, sizeof(cmd));
+		fprintf(f, "%s    {\"client\": \"%s\", \"command\": ", first ? "" : ",\n", clients[c].name);
+		json_string(f, cmd);
+		fprintf(f, ", \"status\": \"%s\"", status_name[r->status]);
+		first = false;
+		if (r->status == CELL_OK) {
+			fprintf(f, ", \"runs\": %d", r->runs);
+			json_num(f, "native_s", r->native_med);
+			json_num(f, "vmemu_s", r->vmemu_med);
+			json_num(f, "vmemu_vs_native", client_ratio(r));
+			fprintf(f, ", \"native_runs_s\": [");
+			for (int i = 0; i < r->runs; i++)
+				fprintf(f, "%s%.6g", i ? ", " : "", r->native_s[i]);
+			fprintf(f, "], \"vmemu_runs_s\": [");
+			for (int i = 0; i < r->runs; i++)
+				fprintf(f, "%s%.6g", i ? ", " : "", r->vmemu_s[i]);
+			fprintf(f, "], \"pgfault\": %llu, \"pgmajfault\": %llu, \"output\": ",
+				(unsigned long long)r->pgfault, (unsigned long long)r->pgmajfault);
+			json_string(f, r->summary);
+		}
+		fprintf(f, ", \"note\": ");
+		json_string(f, r->note);
+		fprintf(f, "}");
+	}
+	fprintf(f, "%s  ]\n}\n", first ? "" : "\n");
 }
 
 /* --- the results page ------------------------------------------------------------- */
@@ -690,6 +790,57 @@ static void report_memory_section(FILE *f, const struct matrix *mx)
 		fprintf(f, " This vmemu reports no budget (`nr_budget` 0): it kept none, and the cell measured "
 			"an unbounded scan.");
 	fprintf(f, "\n");
+}
+
+/* The clients' table: each program's command, its medians and their ratio. */
+static void report_clients_section(FILE *f, const struct matrix *mx)
+{
+	char a[16], cmd[512];
+
+	if (!any_client(mx))
+		return;
+	fprintf(f, "\n## Real programs, native and switched over\n\nEach client is a program of `tests/clients/` "
+		"built twice from the same objects (`make clients`): natively (`build/clients/PROGRAM`), and "
+		"switched over to vmemu at link time (`PROGRAM-wrap`: `-Wl,--wrap` for every call in "
+		"`src/api/wrap.syms`, against `libvmemu.so`). LMDB and SQLite are Debian's static `liblmdb.a` "
+		"and `libsqlite3.a`, so their own calls are switched over too. After one untimed run of each "
+		"build, the two run in turn, %d time(s) each, each run in a fresh directory under the test "
+		"file's directory (map-scan's file is made once and reused). `native s` and `vmemu s` are the "
+		"median wall times of the whole process (start, vmemu's setup, the workload with its own "
+		"verification, vmemu's write-back at exit), with the fastest and slowest run; `vmemu / native` "
+		"is their ratio (lower is better; 1.00x: as fast). Every run must exit 0 and print what the "
+		"native build printed (each program verifies every record and exits 1 on any difference), and "
+		"every switched-over run must fault on vmemu: `pgfault` and `pgmajfault` are vmemu's counters "
+		"(`VMEMU_VERBOSE=1`) in the last switched-over run, over all its processes.\n\n", mx->ccfg->runs);
+	fprintf(f, "| client | command | native s | vmemu s | vmemu / native | pgfault | pgmajfault | output "
+		"(the same both ways) |\n|---|---|--:|--:|--:|--:|--:|---|\n");
+	for (int c = 0; c < NR_CLIENTS; c++) {
+		const struct client_result *r = &mx->client[c];
+		if (!mx->want_client[c])
+			continue;
+		client_command(mx->ccfg, (enum client_id)c, cmd, sizeof(cmd));
+		fprintf(f, "| %s | `%s` |", clients[c].name, cmd);
+		if (r->status != CELL_OK) {
+			fprintf(f, " %s | | | | | why: below |\n", status_text[r->status]);
+			continue;
+		}
+		fprintf(f, " %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %s | %llu | %llu | %s |\n", r->native_med,
+			runs_min(r->native_s, r->runs), runs_max(r->native_s, r->runs), r->vmemu_med,
+			runs_min(r->vmemu_s, r->runs), runs_max(r->vmemu_s, r->runs),
+			ratio(a, sizeof(a), client_ratio(r)), (unsigned long long)r->pgfault,
+			(unsigned long long)r->pgmajfault, r->summary);
+	}
+	fprintf(f, "\nClients:\n\n");
+	for (int c = 0; c < NR_CLIENTS; c++)
+		if (mx->want_client[c])
+			fprintf(f, "- `%s`: %s.\n", clients[c].name, clients[c].describe);
+	bool failed = false;
+	for (int c = 0; c < NR_CLIENTS; c++)
+		failed |= mx->want_client[c] && mx->client[c].status != CELL_OK;
+	if (failed) {
+		fprintf(f, "\nNot measured:\n\n");
+		client_notes(f, mx, "- ");
+	}
 }
 
 int report_results_page(const char *path, const struct matrix *mx)
@@ -792,6 +943,8 @@ int report_results_page(const char *path, const struct matrix *mx)
 			fprintf(f, "| %s | %.0f | %.0f | %.2fx |\n", mechanisms[m]->name, c->tput1, c->tput2,
 				c->tput2 / c->tput1);
 	}
+
+	report_clients_section(f, mx);
 
 	compute_targets(mx, t);
 	fprintf(f, "\n## Targets\n\n| measure | target | this run | |\n|---|---|--:|---|\n");

@@ -3,18 +3,22 @@
  * the raw SIGSEGV floor, a userfaultfd pager and plain pread.
  *
  * It runs a matrix of workloads x mechanisms in one run, each cell in its own
- * child (cell.c), and prints a table (report.c).  This file holds the
- * options, the test file, the machine description and the matrix loop.  The
- * parent never calls vme_: each child decides alone who owns SIGSEGV.
+ * child (cell.c), then the real programs natively and switched over
+ * (clients.c), and prints a table (report.c).  This file holds the options,
+ * the test file, the machine description and the loops.  The parent never
+ * calls vme_: each child decides alone who owns SIGSEGV.
  *
  * Usage: vmemu-bench [--size N[KMG]] [--budget-mb N] [--smoke] [--json | --csv]
  *                    [--plot FILE.svg|.png] [--results FILE.md] [--dir DIR]
- *                    [--workloads a,b] [--mechanisms a,b]
+ *                    [--workloads a,b|none] [--mechanisms a,b]
+ *                    [--clients a,b|none] [--client-runs N] [--clients-dir DIR]
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +46,23 @@ static void usage(FILE *f)
 		"  --plot FILE        draw latency CDFs to FILE.svg or FILE.png with gnuplot\n"
 		"  --results FILE     also write the results page (markdown) to FILE\n"
 		"  --dir DIR          where to create the test file (default $TMPDIR, else /var/tmp)\n"
-		"  --workloads LIST   comma-separated subset of (budget-scan brings its reference,\n"
-		"                     seq-warm / kernel, along):",
+		"  --workloads LIST   comma-separated subset of, or none (budget-scan brings its\n"
+		"                     reference, seq-warm / kernel, along):",
 		MAX_RAND_PAGES, DEFAULT_BUDGET_MB, SMOKE_BUDGET_MB);
 	for (int w = 0; w < NR_WORKLOADS; w++)
 		fprintf(f, " %s", workloads[w].name);
 	fprintf(f, "\n  --mechanisms LIST  comma-separated subset of:");
 	for (int m = 0; m < NR_MECHANISMS; m++)
 		fprintf(f, " %s", mechanisms[m]->name);
-	fprintf(f, "\n  --timeout S        per-cell time limit in seconds (default 120)\n");
+	fprintf(f, "\n  --timeout S        per-cell (and per client run) time limit in seconds (default 120)\n");
+	fprintf(f, "  --clients LIST     real programs, native and switched over to vmemu, timed whole:\n"
+		"                     comma-separated subset of, all or none (default: all; --smoke: none):");
+	for (int c = 0; c < NR_CLIENTS; c++)
+		fprintf(f, " %s", clients[c].name);
+	fprintf(f, "\n  --client-runs N    timed runs of each build of a client, for the medians (default %d)\n"
+		"  --clients-dir DIR  where the clients are (default: clients/ beside vmemu-bench)\n"
+		"  (--csv lists the matrix's cells only; the table, --json and the results page also\n"
+		"  have the clients)\n", CLIENT_RUNS_DEFAULT);
 }
 
 static bool parse_size(const char *s, size_t *out)
@@ -100,6 +112,25 @@ static const char *workload_name(int i)
 static const char *mechanism_name(int i)
 {
 	return mechanisms[i]->name;
+}
+
+static const char *client_name(int i)
+{
+	return clients[i].name;
+}
+
+/* The clients' default directory: clients/ beside this program (build/). */
+static void default_clients_dir(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		snprintf(out, len, "build/clients");
+		return;
+	}
+	exe[n] = '\0';
+	snprintf(out, len, "%s/clients", dirname(exe));
 }
 
 /* The test file: page i starts with the 64-bit word i (cell.c checks it),
@@ -249,10 +280,12 @@ int main(int argc, char **argv)
 {
 	static struct matrix mx;
 	static struct bench_config cfg = { .size = DEFAULT_SIZE, .timeout_s = 120 };
-	const char *plot = NULL, *results = NULL, *wl = NULL, *ml = NULL, *dir = NULL;
+	static struct client_config ccfg = { .runs = CLIENT_RUNS_DEFAULT };
+	const char *plot = NULL, *results = NULL, *wl = NULL, *ml = NULL, *dir = NULL, *cl = NULL;
 	bool json = false, csv = false, size_given = false, rand_given = false, budget_given = false;
+	bool runs_given = false;
 	enum { O_SIZE = 256, O_RAND, O_BUDGET, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL, O_ML,
-	       O_TIMEOUT };
+	       O_TIMEOUT, O_CLIENTS, O_CLIENT_RUNS, O_CLIENTS_DIR };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE }, { "rand-pages", required_argument, NULL, O_RAND },
 		{ "budget-mb", required_argument, NULL, O_BUDGET },
@@ -260,7 +293,9 @@ int main(int argc, char **argv)
 		{ "csv", no_argument, NULL, O_CSV }, { "plot", required_argument, NULL, O_PLOT },
 		{ "results", required_argument, NULL, O_RESULTS }, { "dir", required_argument, NULL, O_DIR },
 		{ "workloads", required_argument, NULL, O_WL }, { "mechanisms", required_argument, NULL, O_ML },
-		{ "timeout", required_argument, NULL, O_TIMEOUT }, { "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, O_TIMEOUT }, { "clients", required_argument, NULL, O_CLIENTS },
+		{ "client-runs", required_argument, NULL, O_CLIENT_RUNS },
+		{ "clients-dir", required_argument, NULL, O_CLIENTS_DIR }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -316,6 +351,24 @@ int main(int argc, char **argv)
 		case O_TIMEOUT:
 			cfg.timeout_s = (unsigned)strtoul(optarg, NULL, 0);
 			break;
+		case O_CLIENTS:
+			cl = optarg;
+			break;
+		case O_CLIENT_RUNS: {
+			char *end;
+			long n = strtol(optarg, &end, 0);
+			if (*end || n < 1 || n > CLIENT_RUNS_MAX) {
+				fprintf(stderr, "vmemu-bench: bad --client-runs '%s' (1 to %d)\n", optarg,
+					CLIENT_RUNS_MAX);
+				return 2;
+			}
+			ccfg.runs = (int)n;
+			runs_given = true;
+			break;
+		}
+		case O_CLIENTS_DIR:
+			snprintf(ccfg.dir, sizeof(ccfg.dir), "%s", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -345,9 +398,23 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	bool pickw[NR_WORKLOADS] = { false }, pickm[NR_MECHANISMS] = { false };
-	if (wl && !parse_list(wl, workload_name, NR_WORKLOADS, pickw))
+	/* "none": no cells (or no clients); a list: those; nothing (or "all" for the clients): all */
+	bool pickw[NR_WORKLOADS] = { false }, pickm[NR_MECHANISMS] = { false }, pickc[NR_CLIENTS] = { false };
+	if (wl && strcmp(wl, "none") && !parse_list(wl, workload_name, NR_WORKLOADS, pickw))
 		return 2;
+	if (cl && !strcmp(cl, "all"))
+		memset(pickc, true, sizeof(pickc));
+	else if (cl && strcmp(cl, "none") && !parse_list(cl, client_name, NR_CLIENTS, pickc))
+		return 2;
+	/* --smoke times no client unless asked: `make test` runs it, and the clients are timed whole */
+	for (int k = 0; k < NR_CLIENTS; k++)
+		mx.want_client[k] = cl ? pickc[k] : !mx.smoke;
+	ccfg.smoke = mx.smoke;
+	if (mx.smoke && !runs_given)
+		ccfg.runs = 1;
+	if (!ccfg.dir[0])
+		default_clients_dir(ccfg.dir, sizeof(ccfg.dir));
+	mx.ccfg = &ccfg;
 	if (ml && !parse_list(ml, mechanism_name, NR_MECHANISMS, pickm))
 		return 2;
 	int total = 0;
@@ -382,8 +449,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmemu-bench: warning: %s is tmpfs, so the cold scan cannot be cold; "
 			"use --dir on a disk file system\n", dir);
 	timer_calibrate();
-	cfg.file_fd = make_test_file(dir, cfg.size);
+	cfg.dir = dir;
+	cfg.file_fd = total ? make_test_file(dir, cfg.size) : -1;
 	mx.cfg = &cfg;
+	for (int k = 0; k < NR_CLIENTS; k++)
+		total += mx.want_client[k];
 
 	bool progress = isatty(STDERR_FILENO);
 	int done = 0, failed = 0;
@@ -397,9 +467,19 @@ int main(int argc, char **argv)
 			cell_run(&cfg, (enum workload_id)w, (enum mechanism_id)m, &mx.cell[w][m]);
 			failed += mx.cell[w][m].status == CELL_FAILED;
 		}
+	if (cfg.file_fd >= 0)
+		close(cfg.file_fd);
+	for (int k = 0; k < NR_CLIENTS; k++) {
+		if (!mx.want_client[k])
+			continue;
+		if (progress)
+			fprintf(stderr, "\r\033[Kvmemu-bench: [%d/%d] client %s, native and switched over, %d run%s "
+				"each", ++done, total, clients[k].name, ccfg.runs, ccfg.runs == 1 ? "" : "s");
+		client_run(&cfg, &ccfg, (enum client_id)k, &mx.client[k]);
+		failed += mx.client[k].status == CELL_FAILED;
+	}
 	if (progress)
 		fprintf(stderr, "\r\033[K");
-	close(cfg.file_fd);
 	load_average(mx.machine.load_end, sizeof(mx.machine.load_end));
 
 	if (json)

@@ -161,3 +161,33 @@ Test(bench_smoke, budget_scan_keeps_the_budget, .timeout = 60)
 	}
 	free(out);
 }
+
+/* A client (here map-scan, which needs nothing shared between processes) is
+ * run natively and switched over, and reported with both medians, their
+ * ratio, vmemu's faults and the output both builds printed.  The smoke
+ * matrix times no client unless asked, so --workloads none leaves just it. */
+Test(bench_smoke, a_client_is_timed_native_and_switched_over, .timeout = 60)
+{
+	char path[PATH_MAX + 32], cmd[PATH_MAX + 128];
+	int status;
+
+	bench_path(path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "'%s' --smoke --json --workloads none --clients map-scan --client-runs 3", path);
+	char *out = run(cmd, &status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s failed (status %#x):\n%s", cmd, status, out);
+	cr_assert(!strstr(out, "{\"workload\": "), "--workloads none ran cells:\n%s", out);
+	char *line = strstr(out, "{\"client\": \"map-scan\",");
+	cr_assert(line, "no map-scan client:\n%s", out);
+	char *end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	cr_assert(status_is(line, "ok"), "%s", line);
+	cr_expect_eq(field(line, "runs"), 3, "%s", line);
+	cr_expect(field(line, "native_s") > 0 && field(line, "vmemu_s") > 0, "%s", line);
+	double ratio = field(line, "vmemu_s") / field(line, "native_s"), shown = field(line, "vmemu_vs_native");
+	cr_expect(shown > ratio * 0.999 && shown < ratio * 1.001, "the ratio is not vmemu_s / native_s: %s", line);
+	cr_expect(field(line, "pgfault") > 0, "the switched-over build did not fault on vmemu: %s", line);
+	cr_expect(strstr(line, "\"output\": \"map-scan: 1024 pages, 3 rounds, sum "), "%s", line);
+	cr_expect(strstr(line, "\"command\": \"map-scan --size 4M --repeat 3 FILE\""), "%s", line);
+	free(out);
+}
