@@ -4,10 +4,15 @@
  *
  * Every call first faults in the program's buffers that lie in emulated
  * memory, as the kernel's own access would, so the host never says EFAULT
- * where Linux would not.
+ * where Linux would not.  On a regular file that some process caches, the
+ * page cache comes along (mm/readwrite.c): a read sees its pages, a write
+ * and a truncate change them, fsync writes them back.  A cache that
+ * appears while a write runs without one is brought in line from the file
+ * afterwards.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <vmemu.h>
@@ -42,16 +47,94 @@ static ssize_t host_io(enum io_form form, bool write, int fd, const struct user_
 	}
 }
 
-/* A read (write false: into the buffers) or a write (from them). */
-static ssize_t do_io(enum io_form form, bool write, int fd, struct user_iov *u, off_t off)
+/* The host's call, its buffers faulted in (again on EFAULT). */
+static ssize_t host_io_retry(enum io_form form, bool write, int fd, struct user_iov *u, off_t off)
 {
 	int tries = 0;
 	ssize_t r;
 
-	user_iov_fault_in(u, !write);
 	do
 		r = host_io(form, write, fd, u, off);
 	while (user_iov_retry(u, r, &tries, !write));
+	return r;
+}
+
+static bool positioned(enum io_form form)
+{
+	return form == IO_POS || form == IO_POSVEC;
+}
+
+/* A read of a cached file: the host's, then the cache's pages over it. */
+static ssize_t cached_read(enum io_form form, int fd, struct user_iov *u, off_t off, struct file_io *io)
+{
+	off_t pos = positioned(form) ? off : host_user_lseek(fd, 0, SEEK_CUR);
+	ssize_t r = host_io_retry(form, false, fd, u, off);
+
+	if (r > 0 && pos >= 0) {
+		int e = filemap_read_overlay(&init_mm, io->inode, pos, (size_t)r, u->iov, u->cnt);
+		if (e == -EFAULT) {	/* a buffer page went meanwhile: once more */
+			user_iov_fault_in(u, true);
+			e = filemap_read_overlay(&init_mm, io->inode, pos, (size_t)r, u->iov, u->cnt);
+		}
+		if (e)
+			r = e;
+	}
+	return r;
+}
+
+/* A write to a cached file, under its i_rwsem: the host's, then the
+ * written bytes into the cache.  from_file: the cache appeared after the
+ * write; bring its pages in line from the file. */
+static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t off, struct file_io *io,
+			    ssize_t done, off_t done_pos, uint64_t done_old)
+{
+	struct inode *inode = io->inode;
+	struct stat st;
+	int fl = host_fd_flags(fd);
+	ssize_t r = done;
+	off_t pos = done_pos;
+	uint64_t old = done_old;
+
+	rlock_lock(&inode->i_rwsem);
+	if (!done) {
+		old = host_fstat(fd, &st) ? __atomic_load_n(&inode->i_size, __ATOMIC_ACQUIRE) : (uint64_t)st.st_size;
+		pos = positioned(form) ? off : host_user_lseek(fd, 0, SEEK_CUR);
+		r = host_io_retry(form, true, fd, u, off);
+	}
+	if (r > 0 && fl >= 0 && (fl & O_APPEND) && !host_fstat(fd, &st))
+		pos = st.st_size - r;	/* appended, wherever the offset said */
+	if (r > 0 && pos >= 0) {
+		int e = filemap_write_update(&init_mm, inode, fd, pos, (size_t)r, old, u->iov, u->cnt, done != 0);
+		if (e)
+			r = e;
+	}
+	inode_record_fd(inode, fd);
+	rlock_unlock(&inode->i_rwsem);
+	return r;
+}
+
+/* A read (write false: into the buffers) or a write (from them). */
+static ssize_t do_io(enum io_form form, bool write, int fd, struct user_iov *u, off_t off)
+{
+	struct file_io io;
+	struct stat st;
+	ssize_t r;
+
+	user_iov_fault_in(u, !write);
+	if (io_get(&init_mm, fd, false, &io) || !io.inode) {
+		/* Not cached: the host's call.  A write that a cache appeared
+		 * under while it ran is brought into that cache afterwards. */
+		uint64_t old = write && !host_fstat(fd, &st) ? (uint64_t)st.st_size : 0;
+		off_t pos = write && !positioned(form) ? host_user_lseek(fd, 0, SEEK_CUR) : off;
+		r = host_io_retry(form, write, fd, u, off);
+		if (write && r > 0 && !io_get(&init_mm, fd, false, &io) && io.inode) {
+			cached_write(form, fd, u, off, &io, r, pos, old);
+			io_put(&init_mm, &io);
+		}
+		return r;
+	}
+	r = write ? cached_write(form, fd, u, off, &io, 0, 0, 0) : cached_read(form, fd, u, off, &io);
+	io_put(&init_mm, &io);
 	return r;
 }
 
@@ -127,6 +210,32 @@ VME_EXPORT ssize_t vme_pwritev(int fd, const struct iovec *iov, int iovcnt, off_
 	return io_vector(IO_POSVEC, true, fd, iov, iovcnt, offset);
 }
 
+/* ftruncate of fd, the cache coming along.  Caller is inside vme_enter. */
+static int truncate_fd(int fd, off_t length)
+{
+	struct file_io io;
+	int r;
+
+	if (length < 0 || io_get(&init_mm, fd, false, &io) || !io.inode) {
+		/* Not cached: the host's; a cache that appeared meanwhile loses
+		 * what is past the end now. */
+		if ((r = host_user_ftruncate(fd, length)) || io_get(&init_mm, fd, false, &io) || !io.inode)
+			return r;
+		rlock_lock(&io.inode->i_rwsem);
+		__atomic_store_n(&io.inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
+		truncate_inode_pages(io.inode, (uint64_t)length);
+		inode_record_fd(io.inode, fd);
+		rlock_unlock(&io.inode->i_rwsem);
+		io_put(&init_mm, &io);
+		return 0;
+	}
+	rlock_lock(&io.inode->i_rwsem);
+	r = do_truncate(&init_mm, &io, fd, length);
+	rlock_unlock(&io.inode->i_rwsem);
+	io_put(&init_mm, &io);
+	return r;
+}
+
 VME_EXPORT int vme_ftruncate(int fd, off_t length)
 {
 	struct vme_call call;
@@ -134,34 +243,48 @@ VME_EXPORT int vme_ftruncate(int fd, off_t length)
 
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
-	r = host_user_ftruncate(fd, length);
+	r = truncate_fd(fd, length);
 	vme_leave(&call);
 	return api_ret(r);
 }
 
+/* truncate(2) by path: the file is opened for writing (what truncate needs
+ * too) to find its cache; where it cannot be opened, the host's truncate
+ * gives its own answer. */
 VME_EXPORT int vme_truncate(const char *path, off_t length)
 {
 	struct vme_call call;
-	int r;
+	int r, fd;
 
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
 	fault_in_user(&init_mm, path, 1, false);
-	r = host_user_truncate(path, length);
+	if ((fd = host_open_file(path, O_WRONLY | O_NONBLOCK | O_NOCTTY)) < 0) {
+		r = host_user_truncate(path, length);
+	} else {
+		r = truncate_fd(fd, length);
+		host_close(fd);
+	}
 	vme_leave(&call);
 	return api_ret(r);
 }
 
+/* fsync and fdatasync: the file's dirty pages first, then the host's. */
 static int fsync_common(int fd, bool data_only)
 {
 	struct vme_call call;
-	int r;
+	struct file_io io;
+	int r, e = 0;
 
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
+	if (!io_get(&init_mm, fd, false, &io) && io.inode) {
+		e = do_fsync(&init_mm, &io, fd);
+		io_put(&init_mm, &io);
+	}
 	r = host_user_fsync(fd, data_only);
 	vme_leave(&call);
-	return api_ret(r);
+	return api_ret(e ? e : r);
 }
 
 VME_EXPORT int vme_fsync(int fd)

@@ -155,6 +155,7 @@ ssize_t host_user_pwritev(int fd, const struct iovec *iov, int cnt, off_t off);
 int host_user_ftruncate(int fd, off_t len);
 int host_user_truncate(const char *path, off_t len);
 int host_user_fsync(int fd, bool data_only);
+off_t host_user_lseek(int fd, off_t off, int whence);
 ssize_t host_user_sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen);
 ssize_t host_user_recvfrom(int fd, void *buf, size_t len, int flags,

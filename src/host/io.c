@@ -72,6 +72,11 @@ int host_user_fsync(int fd, bool data_only)
 	return SYSCALL_RET(data_only ? host_sys.fdatasync(fd) : host_sys.fsync(fd));
 }
 
+off_t host_user_lseek(int fd, off_t off, int whence)
+{
+	return SYSCALL_SIZE(host_sys.lseek(fd, off, whence));
+}
+
 ssize_t host_user_sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {

@@ -261,6 +261,17 @@ static int do_wp_page(struct fault *vmf)
 		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
 	vmf->pfn = pte_val(vmf->orig_pte);
 	lock_page(vmf->pfn);
+	if (page_is_orphan(vmf->pfn)) {
+		/* Another process took the page out of the cache (truncation,
+		 * invalidation) and this one had not caught up: a store must
+		 * not land in a frame no write-back will see.  Drop the stale
+		 * mapping; the access faults again on the page as it is now. */
+		unlock_page(vmf->pfn);
+		if (host_map_anon(vmf->address, PAGE_SIZE))
+			return VM_FAULT_OOM;
+		zap_pte(vmf->address, vmf->pte, vmf->orig_pte);
+		return 0;
+	}
 	if (vma->vm_flags & VM_SHARED) {
 		ret = wp_page_shared(vmf, true);
 	} else {

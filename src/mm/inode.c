@@ -20,9 +20,11 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-static uint32_t *hash_bucket(uint64_t dev, uint64_t ino, uint64_t gen)
+/* By device and inode number only: every generation of a number shares a
+ * chain, so "is any of them cached?" is one probe. */
+static uint32_t *hash_bucket(uint64_t dev, uint64_t ino)
 {
-	uint64_t h = (dev * 0x9e3779b97f4a7c15ULL) ^ (ino * 0xc2b2ae3d27d4eb4fULL) ^ gen;
+	uint64_t h = (dev * 0x9e3779b97f4a7c15ULL) ^ (ino * 0xc2b2ae3d27d4eb4fULL);
 
 	return &dom.hdr->inode_hash[(h ^ (h >> 29)) % INODE_HASH];
 }
@@ -59,7 +61,7 @@ static void inode_free(struct inode *inode)
 	uint32_t me = inode_index(inode) + 1;
 
 	if (inode->kind == I_FILE) {
-		uint32_t *p = hash_bucket(inode->dev, inode->ino, inode->gen);
+		uint32_t *p = hash_bucket(inode->dev, inode->ino);
 		while (*p && *p != me)
 			p = &dom.inodes[*p - 1].hash_next;
 		if (*p)
@@ -74,20 +76,21 @@ static void inode_free(struct inode *inode)
 	h->nr_inodes--;
 }
 
-/* The inode of the file with this identity, if some process of the domain
- * caches it.  Lockless and without a reference: for a quick "is there a
- * cache?"; iget confirms. */
-struct inode *ilookup(dev_t dev, ino_t ino, uint64_t gen)
+/* Might some process cache a file with this device and inode number (of
+ * any generation)?  Lockless, for the I/O calls' quick "no cache": a file
+ * nobody caches costs no more than this. */
+bool ilookup_any(dev_t dev, ino_t ino)
 {
-	uint32_t i = __atomic_load_n(hash_bucket(dev, ino, gen), __ATOMIC_ACQUIRE);
-
+	if (!dom.hdr)
+		return false;
+	uint32_t i = __atomic_load_n(hash_bucket(dev, ino), __ATOMIC_ACQUIRE);
 	for (int depth = 0; i && i <= NR_INODES && depth < 64; depth++) {
-		struct inode *inode = inode_of(i - 1);
-		if (same_file(inode, dev, ino, gen))
-			return inode;
+		const struct inode *inode = inode_of(i - 1);
+		if (inode->kind == I_FILE && inode->dev == (uint64_t)dev && inode->ino == (uint64_t)ino)
+			return true;
 		i = __atomic_load_n(&inode->hash_next, __ATOMIC_ACQUIRE);
 	}
-	return NULL;
+	return false;
 }
 
 /* The inode of the open file fd (whose stat is st, whose path is path),
@@ -106,7 +109,7 @@ int iget_file(int fd, const struct stat *st, const char *path, bool create, stru
 		return r;
 	rlock_lock(&h->lock);
 	struct inode *inode = NULL;
-	uint32_t *bucket = hash_bucket(dev, ino, gen);
+	uint32_t *bucket = hash_bucket(dev, ino);
 	for (uint32_t i = *bucket; i; i = dom.inodes[i - 1].hash_next)
 		if (same_file(inode_of(i - 1), dev, ino, gen)) {
 			inode = inode_of(i - 1);

@@ -263,7 +263,7 @@ static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
 }
 
 /* inode.c: the domain's inodes. */
-struct inode *ilookup(dev_t dev, ino_t ino, uint64_t gen);
+bool ilookup_any(dev_t dev, ino_t ino);
 int iget_file(int fd, const struct stat *st, const char *path, bool create, struct inode **out);
 struct inode *iget_anon(enum inode_kind kind, uint64_t size);
 void iput(struct inode *inode);
@@ -325,6 +325,22 @@ int mapping_revalidate(struct address_space *mapping);
 void mapping_resync(struct address_space *mapping);			/* handler-safe */
 int punch_pagecache(struct address_space *mapping, unsigned long first, unsigned long last);
 void zero_page_tail(unsigned long pfn, size_t from);		/* handler-safe */
+
+/* readwrite.c: read, write, truncate and fsync through the page cache. */
+struct file_io {
+	struct inode *inode;		/* the file's cache, or NULL: none */
+	struct address_space *mapping;	/* this process's side of it, referenced, or NULL */
+	bool temp;			/* this process was made a user for the call */
+};
+int io_get(struct mm_struct *mm, int fd, bool create, struct file_io *io);
+void io_put(struct mm_struct *mm, struct file_io *io);
+int filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, size_t n,
+			 const struct iovec *iov, int cnt);
+int filemap_write_update(struct mm_struct *mm, struct inode *inode, int fd, off_t off, size_t n,
+			 uint64_t old_size, const struct iovec *iov, int cnt, bool from_file);
+void inode_record_fd(struct inode *inode, int fd);
+int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length);
+int do_fsync(struct mm_struct *mm, struct file_io *io, int fd);
 
 /* rmap.c: this process's mappings of an object's pages. */
 typedef int (*rmap_fn)(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg);
