@@ -84,15 +84,12 @@ void host_sys_reset(void);
 #define HOST_RESERVE_NOREPLACE	0x2	/* fail with -EEXIST if anything is there */
 #define HOST_RESERVE_32BIT	0x4	/* MAP_32BIT */
 int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr);
-int host_map_object(unsigned long addr, size_t len, int memfd, unsigned long off, bool shared);
 int host_map_anon(unsigned long addr, size_t len);
 int host_unmap(unsigned long addr, size_t len);
 int host_protect(unsigned long addr, size_t len, int prot);	/* handler-safe */
 int host_discard(unsigned long addr, size_t len);		/* MADV_DONTNEED */
 int host_touch_write(unsigned long addr);			/* handler-safe */
 int host_move(unsigned long old, size_t len, unsigned long new);
-int host_map_view(int memfd, size_t len, void **view);		/* RW MAP_SHARED */
-int host_resize_view(void **view, size_t old_len, size_t new_len);
 int host_alloc_private(size_t len, void **mem);	/* zeroed, NORESERVE, private */
 int host_free(void *mem, size_t len);
 
@@ -168,7 +165,6 @@ ssize_t host_user_recvmsg(int fd, struct msghdr *msg, int flags);
 int host_open_swap(const char *path, int *fd, bool *is_dir);
 int host_self_mem_open(int *fd);
 ssize_t host_self_mem_rw(int fd, void *buf, size_t len, unsigned long addr, bool write);	/* handler-safe */
-off_t host_seek_data(int fd, off_t off);		/* next byte of data at or after off, or -ENXIO */
 void host_readahead(int fd, off_t off, off_t len);	/* handler-safe: POSIX_FADV_WILLNEED */
 int host_count_mappings(void);				/* handler-safe: lines of /proc/self/maps */
 unsigned long host_max_map_count(void);

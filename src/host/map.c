@@ -51,18 +51,6 @@ int host_reserve(unsigned long hint, size_t len, int how, unsigned long *addr)
 	return 0;
 }
 
-int host_map_object(unsigned long addr, size_t len, int memfd, unsigned long off, bool shared)
-{
-	int saved = errno;
-	int flags = MAP_FIXED | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE);
-	void *p = host_sys.mmap((void *)addr, len, PROT_NONE, flags, memfd, (off_t)off);
-	if (p == MAP_FAILED && errno == ENOMEM)
-		p = host_sys.mmap((void *)addr, len, PROT_NONE, flags, memfd, (off_t)off);
-	int r = p == MAP_FAILED ? -errno : 0;
-	errno = saved;
-	return r;
-}
-
 int host_map_anon(unsigned long addr, size_t len)
 {
 	int saved = errno;
@@ -127,28 +115,6 @@ int host_pass_mremap(unsigned long old, size_t old_len, size_t new_len, int flag
 	errno = saved;
 	if (!r)
 		*out = (unsigned long)p;
-	return r;
-}
-
-int host_map_view(int memfd, size_t len, void **view)
-{
-	int saved = errno;
-	void *p = host_sys.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd, 0);
-	int r = p == MAP_FAILED ? -errno : 0;
-	errno = saved;
-	if (!r)
-		*view = p;
-	return r;
-}
-
-int host_resize_view(void **view, size_t old_len, size_t new_len)
-{
-	int saved = errno;
-	void *p = host_sys.mremap(*view, old_len, new_len, MREMAP_MAYMOVE, NULL);
-	int r = p == MAP_FAILED ? -errno : 0;
-	errno = saved;
-	if (!r)
-		*view = p;
 	return r;
 }
 

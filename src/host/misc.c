@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -31,7 +32,9 @@ void host_write_str(const char *s)
 	(void)r;
 }
 
-/* handler-safe: "label<decimal>\n" */
+/* handler-safe: "label<decimal>\n" in one writev, so lines from several
+ * processes sharing stderr do not interleave (POSIX keeps a pipe write of
+ * up to PIPE_BUF bytes whole; writev is one write). */
 void host_write_num(const char *label, unsigned long v)
 {
 	char buf[24];
@@ -42,8 +45,12 @@ void host_write_num(const char *label, unsigned long v)
 	do
 		buf[--i] = (char)('0' + v % 10);
 	while ((v /= 10) && i > 0);
-	host_write_str(label);
-	host_write_str(buf + i);
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)label, .iov_len = strlen(label) },
+		{ .iov_base = buf + i, .iov_len = sizeof(buf) - 1 - (size_t)i },
+	};
+	ssize_t r = writev(STDERR_FILENO, iov, 2);
+	(void)r;
 }
 
 /* handler-safe */

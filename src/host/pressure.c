@@ -52,17 +52,6 @@ ssize_t host_self_mem_rw(int fd, void *buf, size_t len, unsigned long addr, bool
 	return n >= 0 && (size_t)n < len ? -EIO : n;
 }
 
-off_t host_seek_data(int fd, off_t off)
-{
-	int saved = errno;
-	off_t r = host_sys.lseek(fd, off, SEEK_DATA);
-
-	if (r < 0)
-		r = -errno;
-	errno = saved;
-	return r;
-}
-
 /* handler-safe: ask the host to start reading [off, off + len) of fd into
  * its own cache, asynchronously.  A hint: failure changes nothing. */
 void host_readahead(int fd, off_t off, off_t len)

@@ -107,11 +107,6 @@ void domain_set_capacity(void)
 		__atomic_store_n(&h->capacity, cap, __ATOMIC_RELEASE);
 }
 
-unsigned long domain_capacity(void)
-{
-	return __atomic_load_n(&dom.hdr->capacity, __ATOMIC_RELAXED);
-}
-
 /* Free frame pfn on the reaper's behalf.  Caller holds alloc_lock and the
  * page lock (released here). */
 static void reap_free_frame(unsigned long pfn)

@@ -171,11 +171,6 @@ static inline char *page_address(unsigned long pfn)
 	return dom.frames + (pfn << 12);
 }
 
-static inline unsigned long page_to_pfn(const struct page *page)
-{
-	return (unsigned long)(page - dom.pages);
-}
-
 static inline struct inode *inode_of(uint32_t i)
 {
 	return &dom.inodes[i];
@@ -226,7 +221,6 @@ static inline bool page_mapped_elsewhere(const struct page *page, bool writable)
 void rlock_lock(struct rlock *l);
 bool rlock_trylock(struct rlock *l);
 void rlock_unlock(struct rlock *l);
-bool rlock_held_by(const struct rlock *l, int slot);
 bool rlock_break(struct rlock *l, int slot);
 
 /* domain.c */
@@ -239,7 +233,6 @@ void domain_fork_prepare(void);
 void domain_fork_parent(void);
 void domain_fork_child(void);
 void domain_set_capacity(void);
-unsigned long domain_capacity(void);
 void domain_reap_dead(void);
 bool domain_has_dirty(void);
 

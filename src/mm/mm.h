@@ -218,7 +218,6 @@ void pte_unlock(pte_t *ptep);		/* handler-safe */
 unsigned long pte_next_table(unsigned long addr, unsigned long end);
 int walk_ptes(unsigned long start, unsigned long end,
 	      int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg);
-unsigned long pgtable_bytes(void);
 
 /* vma.c: the VMA tree. */
 struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);	/* handler-safe */
@@ -301,7 +300,6 @@ struct address_space *mapping_find(struct mm_struct *mm, const struct inode *ino
 void mapping_put(struct mm_struct *mm, struct address_space *mapping);
 int mapping_release_orphans(struct mm_struct *mm);
 int file_open_mapping(struct mm_struct *mm, int fd, bool want_write, struct file **filep);
-int mapping_get_io(struct mm_struct *mm, int fd, struct address_space **out);
 struct file *get_file(struct file *file);
 void fput(struct mm_struct *mm, struct file *file);
 bool mapping_is_file(const struct address_space *mapping);
@@ -461,6 +459,5 @@ int mm_exit(void);
 int mm_writeback_all(void);
 void mm_catch_up(void);
 extern int mm_verbose;
-void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b);
 
 #endif /* VMEMU_MM_H */

@@ -12,19 +12,6 @@ struct mm_struct init_mm;
 unsigned long vm_events[NR_VM_EVENT_ITEMS];
 int mm_verbose;
 
-/* Report a should-never-happen condition once, with its numbers, on stderr.
- * handler-safe. */
-void warn_once(bool *warned, const char *what, unsigned long a, unsigned long b)
-{
-	if (*warned)
-		return;
-	*warned = true;
-	host_write_str("vmemu: warning: ");
-	host_write_str(what);
-	host_write_num(": ", a);
-	host_write_num("  and: ", b);
-}
-
 /* Set up page tables, the memory budget (cache_mb MiB, 0 for the default),
  * the domain whose page cache this process shares, swap (a path, or "off")
  * and the trap.  Returns 0 or -errno. */

@@ -54,12 +54,6 @@ void pgtable_exit(void)
 	pool = NULL;
 }
 
-/* Bytes of page tables in use (directory pages touched are not counted). */
-unsigned long pgtable_bytes(void)
-{
-	return (__atomic_load_n(&pool_next, __ATOMIC_RELAXED) - 1) * PTRS_PER_PTE * sizeof(pte_t);
-}
-
 /* handler-safe: the PTE of addr, allocating its table if alloc; NULL if there
  * is none (or the pool is exhausted). */
 pte_t *pte_offset(unsigned long addr, bool alloc)

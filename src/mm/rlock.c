@@ -28,10 +28,11 @@ static inline void cpu_relax(void)
 void rlock_lock(struct rlock *l)
 {
 	const uint32_t me = (uint32_t)dom.slot + 1;
+	uint32_t take = me;
 
 	for (int spin = 0;; spin++) {
 		uint32_t w = 0;
-		if (__atomic_compare_exchange_n(&l->word, &w, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		if (__atomic_compare_exchange_n(&l->word, &w, take, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return;
 		if (spin < RLOCK_SPINS) {
 			cpu_relax();
@@ -43,6 +44,10 @@ void rlock_lock(struct rlock *l)
 		    !__atomic_compare_exchange_n(&l->word, &w, w | RLOCK_WAITERS, false, __ATOMIC_RELAXED,
 						 __ATOMIC_RELAXED))
 			continue;
+		/* Having slept, take the lock marked contended: others may
+		 * sleep too, and the unlock that woke us woke them all but
+		 * cleared the mark; the next unlock must wake whoever lost. */
+		take = me | RLOCK_WAITERS;
 		if (host_futex_wait(&l->word, w | RLOCK_WAITERS, RLOCK_WAIT_NS) != -ETIMEDOUT)
 			continue;
 		uint32_t owner = __atomic_load_n(&l->word, __ATOMIC_RELAXED) & RLOCK_OWNER_MASK;
@@ -65,12 +70,6 @@ void rlock_unlock(struct rlock *l)
 {
 	if (__atomic_exchange_n(&l->word, 0, __ATOMIC_RELEASE) & RLOCK_WAITERS)
 		host_futex_wake(&l->word, 0x7fffffff);
-}
-
-/* handler-safe */
-bool rlock_held_by(const struct rlock *l, int slot)
-{
-	return (__atomic_load_n(&l->word, __ATOMIC_ACQUIRE) & RLOCK_OWNER_MASK) == (uint32_t)slot + 1;
 }
 
 /* handler-safe: release l if the (dead) slot holds it; true if it did.  For
