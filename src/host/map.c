@@ -1,11 +1,11 @@
 /*
  * map.c - the host address space: reservations, backings, protections.
  *
- * An emulated VMA is one host mapping created PROT_NONE: anonymous private
- * memory for private anonymous VMAs, or a MAP_SHARED / MAP_PRIVATE mapping of
- * the memory object's memfd for file and shared anonymous VMAs.  Making a
- * page present is an mprotect of that mapping, so the host MMU serves every
- * later access at full speed.
+ * An emulated VMA is reserved as PROT_NONE anonymous memory.  A private
+ * anonymous page is made present by an mprotect of it; a page of a file or
+ * shared anonymous VMA by mapping its frame of the domain segment over it
+ * (host_map_frames), MAP_SHARED or MAP_PRIVATE as the VMA is.  Either way the
+ * host MMU then serves every later access at full speed.
  */
 #include <errno.h>
 #include <stdint.h>

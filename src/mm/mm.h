@@ -115,7 +115,6 @@ struct address_space {
 	struct address_space *next;	/* in mm->mappings */
 };
 
-/* An open file as mmap sees it: a reference to the page cache and a name. */
 /* Readahead state of an open file (struct file_ra_state).  Updated by
  * concurrent faults without a lock, as the kernel's is: a lost update only
  * makes one window the wrong size. */
@@ -125,6 +124,7 @@ struct file_ra_state {
 	unsigned long mmap_miss;	/* misses minus hits: read-around stops when high */
 };
 
+/* An open file as mmap sees it: a reference to the page cache and a name. */
 struct file {
 	struct address_space *f_mapping;
 	struct file_ra_state f_ra;

@@ -6,7 +6,8 @@
  * and its inverse, do_munmap.  The address space is shared with the host's
  * own mappings (malloc, stacks, libraries), so only the host knows which
  * addresses are free: get_unmapped_area reserves the range with a PROT_NONE
- * host mapping, and mmap_region then puts the VMA's backing over it.
+ * host mapping, which stays the VMA's backing: a fault maps a frame over
+ * one of its pages (map_frames), reclaim puts the reservation back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -215,7 +216,7 @@ static int mmap_file_checks(int fd, int prot, int flags, unsigned long pgoff,
 	}
 }
 
-/* vmemu's own descriptors and memfds are its memory: running out of them,
+/* vmemu's own descriptors are its memory: running out of them,
  * or of room for frames, is ENOMEM to mmap's caller, never EMFILE or ENOSPC,
  * which Linux's mmap does not return. */
 static int mmap_errno(int r)
