@@ -994,9 +994,9 @@ Test(inject, segment_growth_failure_in_a_fault_is_sigbus_then_retried, .init = s
 	unsigned char c;
 
 	catch_signal(SIGBUS);
-	INJECT_ALL(inj_ftruncate, ENOSPC);
+	INJECT_ALL(inj_fallocate, ENOSPC);
 	cr_assert_eq(try_read(p + 2 * PG + 9, &c), SIGBUS);
-	cr_assert_geq(inj_ftruncate.failed, 1, "the segment was not grown");
+	cr_assert_geq(inj_fallocate.failed, 1, "the segment was not grown");
 	cr_assert_eq(seen.si_addr, p + 2 * PG + 9);
 	cr_assert_eq(stats().nr_cached, 0, "no frame half taken");
 	heal();

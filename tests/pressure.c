@@ -6,6 +6,10 @@
  * budget it needs with vme_init before its first vme_ call.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +107,36 @@ Test(pressure, a_file_four_times_the_budget_reads_right_within_it, .timeout = 12
 	cr_assert_leq(status_kb("RssShmem:"), shmem_before + 2 * 4 * 1024 + 1024,
 		      "the host sees no more frames than the budget (twice, plus 1 MiB of flags): "
 		      "%lu KiB, was %lu", status_kb("RssShmem:"), shmem_before);
+}
+
+/* A /dev/shm too small for the budget (a container's 64 MiB one, say): the
+ * pool stops growing where the file system is full, and reclaim works in
+ * what there is, where touching a frame the host had no room for was SIGBUS.
+ * The small tmpfs is mounted in a mount namespace of the test's own, so it
+ * goes with the test's process whatever happens. */
+Test(pressure, a_dev_shm_smaller_than_the_budget_caps_the_pool_without_sigbus, .timeout = 120)
+{
+	char dir[] = "/tmp/vmemu-smallshm-XXXXXX";
+	const size_t pages = 16 * MB / PG;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		cr_skip_test("no mount namespace of its own (not root?): %s", strerror(errno));
+	cr_assert(mkdtemp(dir));
+	cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "size=4m"), 0, "%s", strerror(errno));
+	setenv("VMEMU_SHM_DIR", dir, 1);
+	struct vme_config cfg = { .cache_mb = 64, .domain = "small" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	int fd = pattern_file(pages * PG, O_RDONLY);
+	volatile unsigned char *p = vme_mmap(NULL, pages * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t pg = 0; pg < pages; pg++)
+			assert_pattern_page(p + pg * PG, pg);
+	struct vme_stats s = stats();
+	cr_assert_leq(s.nr_cached, 4 * MB / PG, "%lu frames in a 4 MiB /dev/shm", (unsigned long)s.nr_cached);
+	cr_assert_gt(s.pgevict, pages / 2, "the pool recycled its frames");
+	cr_assert_eq(vme_munmap((void *)p, pages * PG), 0);
+	close(fd);
 }
 
 /* Pages written through a shared mapping reach the file when reclaim

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -64,53 +65,52 @@ static bool positioned(enum io_form form)
 	return form == IO_POS || form == IO_POSVEC;
 }
 
-/* A read of a cached file: the host's, then the cache's pages over it. */
+/* A read of a cached file: the host's, then the cache's pages over it.  If
+ * a buffer page could not take them, the read is short there, and the file
+ * position says so. */
 static ssize_t cached_read(enum io_form form, int fd, struct user_iov *u, off_t off, struct file_io *io)
 {
 	off_t pos = positioned(form) ? off : host_user_lseek(fd, 0, SEEK_CUR);
 	ssize_t r = host_io_retry(form, false, fd, u, off);
 
 	if (r > 0 && pos >= 0) {
-		int e = filemap_read_overlay(&init_mm, io->inode, pos, (size_t)r, u->iov, u->cnt);
-		if (e == -EFAULT) {	/* a buffer page went meanwhile: once more */
-			user_iov_fault_in(u, true);
-			e = filemap_read_overlay(&init_mm, io->inode, pos, (size_t)r, u->iov, u->cnt);
-		}
-		if (e)
-			r = e;
+		ssize_t n = filemap_read_overlay(&init_mm, io->inode, pos, (size_t)r, u->iov, u->cnt);
+		if (n != r && !positioned(form))
+			host_user_lseek(fd, pos + (n > 0 ? n : 0), SEEK_SET);
+		r = n;
 	}
 	return r;
 }
 
-/* A write to a cached file, under its i_rwsem: the host's, then the
- * written bytes into the cache.  from_file: the cache appeared after the
- * write; bring its pages in line from the file. */
-static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t off, struct file_io *io,
-			    ssize_t done, off_t done_pos, uint64_t done_old)
+/* A write to a cached file, under its i_rwsem (mm/readwrite.c). */
+static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t off, struct file_io *io)
 {
 	struct inode *inode = io->inode;
-	struct stat st;
+	size_t n = user_iov_length(u);
 	int fl = host_fd_flags(fd);
-	ssize_t r = done;
-	off_t pos = done_pos;
-	uint64_t old = done_old;
+	ssize_t r;
 
+	/* what write(2) checks before it copies a byte: the host's answer */
+	if (!n || fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_RDONLY || (positioned(form) && off < 0))
+		return host_io(form, true, fd, u, off);
 	rlock_lock(&inode->i_rwsem);
-	if (!done) {
-		old = host_fstat(fd, &st) ? __atomic_load_n(&inode->i_size, __ATOMIC_ACQUIRE) : (uint64_t)st.st_size;
-		pos = positioned(form) ? off : host_user_lseek(fd, 0, SEEK_CUR);
-		r = host_io_retry(form, true, fd, u, off);
-	}
-	if (r > 0 && fl >= 0 && (fl & O_APPEND) && !host_fstat(fd, &st))
-		pos = st.st_size - r;	/* appended, wherever the offset said */
-	if (r > 0 && pos >= 0) {
-		int e = filemap_write_update(&init_mm, inode, fd, pos, (size_t)r, old, u->iov, u->cnt, done != 0);
-		if (e)
-			r = e;
-	}
-	inode_record_fd(inode, fd);
+	r = filemap_write(&init_mm, inode, fd, off, positioned(form), u->iov, u->cnt, n);
+	if (r > 0)
+		inode_record_fd(inode, fd);
 	rlock_unlock(&inode->i_rwsem);
 	return r;
+}
+
+/* A write made without a cache, under which one appeared (another process
+ * mapped the file meanwhile): bring its pages in line.  If that fails, the
+ * write is not recorded as vmemu's own, so the next mmap's revalidation
+ * drops the stale pages. */
+static void write_caught_up(int fd, struct user_iov *u, off_t pos, size_t n, uint64_t old, struct file_io *io)
+{
+	rlock_lock(&io->inode->i_rwsem);
+	if (!filemap_write_caught_up(&init_mm, io->inode, fd, pos, n, old, u->iov, u->cnt))
+		inode_record_fd(io->inode, fd);
+	rlock_unlock(&io->inode->i_rwsem);
 }
 
 /* A read (write false: into the buffers) or a write (from them). */
@@ -122,18 +122,21 @@ static ssize_t do_io(enum io_form form, bool write, int fd, struct user_iov *u, 
 
 	user_iov_fault_in(u, !write);
 	if (io_get(&init_mm, fd, false, &io) || !io.inode) {
-		/* Not cached: the host's call.  A write that a cache appeared
-		 * under while it ran is brought into that cache afterwards. */
+		/* Not cached: the host's call. */
 		uint64_t old = write && !host_fstat(fd, &st) ? (uint64_t)st.st_size : 0;
+		int fl = write ? host_fd_flags(fd) : 0;
 		off_t pos = write && !positioned(form) ? host_user_lseek(fd, 0, SEEK_CUR) : off;
 		r = host_io_retry(form, write, fd, u, off);
 		if (write && r > 0 && !io_get(&init_mm, fd, false, &io) && io.inode) {
-			cached_write(form, fd, u, off, &io, r, pos, old);
+			if (fl > 0 && (fl & O_APPEND) && !host_fstat(fd, &st))
+				pos = st.st_size - r;	/* appended, wherever the offset said */
+			if (pos >= 0)
+				write_caught_up(fd, u, pos, (size_t)r, old, &io);
 			io_put(&init_mm, &io);
 		}
 		return r;
 	}
-	r = write ? cached_write(form, fd, u, off, &io, 0, 0, 0) : cached_read(form, fd, u, off, &io);
+	r = write ? cached_write(form, fd, u, off, &io) : cached_read(form, fd, u, off, &io);
 	io_put(&init_mm, &io);
 	return r;
 }
@@ -256,11 +259,16 @@ VME_EXPORT int vme_truncate(const char *path, off_t length)
 	struct vme_call call;
 	int r, fd;
 
+	char kpath[PATH_MAX];
+
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
-	fault_in_user(&init_mm, path, 1, false);
-	if ((fd = host_open_file(path, O_WRONLY | O_NONBLOCK | O_NOCTTY)) < 0) {
-		r = host_user_truncate(path, length);
+	if ((r = (int)strncpy_from_user(&init_mm, kpath, path, sizeof(kpath))) < 0) {
+		vme_leave(&call);
+		return api_ret(r);
+	}
+	if ((fd = host_open_file(kpath, O_WRONLY | O_NONBLOCK | O_NOCTTY)) < 0) {
+		r = host_user_truncate(kpath, length);
 	} else {
 		r = truncate_fd(fd, length);
 		host_close(fd);

@@ -130,6 +130,17 @@ int host_fd_flags(int fd)
 	return SYSCALL_VAL(host_sys.fcntl(fd, F_GETFL, 0));
 }
 
+/* Is fd's file append-only (chattr +a)?  Such a file cannot be truncated. */
+bool host_fd_append_only(int fd)
+{
+	struct statx sx;
+	int saved = errno;
+	bool r = host_sys.statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0 &&
+		 (sx.stx_attributes_mask & STATX_ATTR_APPEND) && (sx.stx_attributes & STATX_ATTR_APPEND);
+	errno = saved;
+	return r;
+}
+
 bool host_fd_noexec(int fd)
 {
 	struct statvfs sv;

@@ -114,6 +114,7 @@ int host_punch_hole(int fd, off_t off, off_t len);	/* keeps the size */
 int host_dup(int fd);
 int host_reopen(int fd, int flags);
 int host_fd_flags(int fd);
+bool host_fd_append_only(int fd);
 bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
@@ -124,7 +125,7 @@ int host_shm_open(const char *path, int *fd);		/* an existing segment, checked: 
 int host_shm_create(const char *dir, size_t size, int *fd);	/* unnamed, for setting up */
 int host_shm_publish(int fd, const char *path);		/* give it its name; -EEXIST if taken */
 int host_shm_unlink(const char *path);
-int host_shm_grow(int fd, off_t size);			/* handler-safe */
+int host_shm_allocate(int fd, off_t off, off_t len);	/* handler-safe */
 int host_shm_reopen(int fd, int *out);			/* a new open file description; handler-safe */
 int host_map_segment(int fd, off_t off, size_t len, void **view);	/* RW MAP_SHARED */
 int host_map_frames(unsigned long addr, size_t len, int fd, off_t off, int prot,

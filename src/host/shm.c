@@ -67,15 +67,12 @@ int host_shm_unlink(const char *path)
 	return SYSCALL_RET(host_sys.unlink(path));
 }
 
-/* handler-safe: the segment grows (never shrinks) to size bytes. */
-int host_shm_grow(int fd, off_t size)
+/* handler-safe: give bytes [off, off + len) of the segment their memory
+ * now (the file grows to cover them), so that a full /dev/shm is ENOSPC
+ * here, not SIGBUS at the first touch. */
+int host_shm_allocate(int fd, off_t off, off_t len)
 {
-	struct stat st;
-	int r = host_fstat(fd, &st);
-
-	if (r || st.st_size >= size)
-		return r;
-	return host_truncate(fd, size);
+	return SYSCALL_RET(host_sys.fallocate(fd, 0, off, len));
 }
 
 /* handler-safe: a second open file description of fd's file (its OFD locks

@@ -28,6 +28,7 @@ static bool domain_abandoned(void);
 
 static int reap_busy;			/* one reaper per process at a time */
 static int fork_child_fd = -1;		/* the slot claimed for a child being forked */
+static int fork_child_err;		/* why there is none: -EAGAIN, all 64 are taken */
 static int fork_child_slot = -1;
 
 /* Map the segment fd: its metadata, then the frames as the library's view. */
@@ -76,11 +77,25 @@ static int domain_create(const char *dir, int *fd)
 		host_close(*fd);
 		return r;
 	}
+	if ((r = domain_populate(0, SEG_INODES))) {	/* the header */
+		domain_unmap();				/* closes fd */
+		return r;
+	}
 	dom.hdr->magic = DOMAIN_MAGIC;
 	dom.hdr->layout = DOMAIN_LAYOUT;
 	dom.hdr->state = DOMAIN_LIVE;
 	dom.fd = -1;		/* the caller still owns fd until it is published */
 	return 0;
+}
+
+/* handler-safe: give bytes [off, off + len) of the segment their memory
+ * before they are first touched: /dev/shm (a tmpfs with a size) that is
+ * full is then -ENOSPC here, not SIGBUS in whoever touches them. */
+int domain_populate(unsigned long off, unsigned long len)
+{
+	unsigned long start = off & ~4095UL, end = SEG_ALIGN(off + len);
+
+	return host_shm_allocate(dom.fd, (off_t)start, (off_t)(end - start));
 }
 
 /* handler-safe: is slot s's process alive?  Its OFD lock says. */
@@ -313,17 +328,22 @@ int domain_attach(const char *name, unsigned long budget_frames)
 	const char *dir = host_getenv("VMEMU_SHM_DIR");
 	int r = -ENOENT, renewals = 0;
 
+	/* a file name of its own in dir: no '/', no "." or "..", and room */
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    strlen(name) > DOMAIN_NAME_MAX)
+		return -EINVAL;
 	if (!dir || !*dir)
 		dir = "/dev/shm";
 again:
 	dom.shared = strcmp(name, "private") != 0;
 	if (dom.shared) {
-		snprintf(dom.path, sizeof(dom.path), "%s/vmemu-%u-v%lu-%s", dir, (unsigned)geteuid(),
-			 DOMAIN_LAYOUT, name);
-		if ((r = domain_open_shared(dir, dom.path))) {
+		int len = snprintf(dom.path, sizeof(dom.path), "%s/vmemu-%u-v%lu-%s", dir, (unsigned)geteuid(),
+				   DOMAIN_LAYOUT, name);
+		r = len < 0 || (size_t)len >= sizeof(dom.path) ? -ENAMETOOLONG : domain_open_shared(dir, dom.path);
+		if (r) {
 			host_write_str("vmemu: warning: cannot share the page cache through ");
 			host_write_str(dom.path);
-			host_write_num(" (errno ", (unsigned long)-r);
+			host_write_num(": errno ", (unsigned long)-r);
 			host_write_str("vmemu: warning: this process's page cache is its own\n");
 			dom.shared = false;
 		}
@@ -429,10 +449,11 @@ void domain_fork_prepare(void)
 	slotmask_t me = SLOT_BIT(dom.slot);
 
 	fork_child_slot = -1;
-	if (!h || host_shm_reopen(dom.fd, &fork_child_fd))
+	if (!h || (fork_child_err = host_shm_reopen(dom.fd, &fork_child_fd)))
 		return;
 	int c = claim_slot(fork_child_fd, h->slots[dom.slot].budget);
 	if (c < 0) {
+		fork_child_err = c;
 		host_close(fork_child_fd);
 		fork_child_fd = -1;
 		return;
@@ -471,8 +492,14 @@ void domain_fork_child(void)
 
 	if (!h)
 		return;
-	if (fork_child_slot < 0)
+	if (fork_child_slot < 0) {
+		if (fork_child_err != -EAGAIN) {
+			host_write_num("vmemu: the forked child gets no slot in the page cache's domain: errno ",
+				       (unsigned long)-fork_child_err);
+			host_die("a child without a slot cannot use the caches it inherited");
+		}
 		host_die("more than 64 processes share vmemu's page cache (VMEMU_DOMAIN names another)");
+	}
 	host_close(dom.slot_fd);
 	host_close(dom.reap_fd);
 	dom.slot = fork_child_slot;

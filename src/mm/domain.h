@@ -19,7 +19,8 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	1UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	2UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
 #define SLOT_BIT(s)	((slotmask_t)1 << (s))
@@ -78,6 +79,7 @@ struct inode {
 	struct rlock i_rwsem;		/* writers of the file: write, truncate */
 	uint32_t seq;			/* bumped when pages leave by truncate, punch or invalidation */
 	uint32_t flags;			/* I_ORPHAN_DIRTY */
+	uint32_t wb_seq;		/* bumped after each write-back of one of its pages */
 	char path[I_PATH_MAX];		/* the file's path when cached, for orphan write-back */
 };
 
@@ -156,7 +158,7 @@ struct domain {
 	int slot_fd;			/* holds the OFD lock on byte `slot` */
 	int reap_fd;			/* takes dead slots' bytes to reap them */
 	bool shared;			/* named in /dev/shm (false: a private domain) */
-	char path[256];			/* its name, to remove it */
+	char path[4096];		/* its name, to remove it */
 };
 extern struct domain dom;
 
@@ -228,6 +230,7 @@ int domain_attach(const char *name, unsigned long budget_frames);
 void domain_detach(void);
 void domain_exit(void);
 bool slot_alive(int slot);				/* handler-safe */
+int domain_populate(unsigned long off, unsigned long len);	/* handler-safe */
 void domain_reap(int slot);				/* handler-safe */
 void domain_fork_prepare(void);
 void domain_fork_parent(void);

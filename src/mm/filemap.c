@@ -144,6 +144,15 @@ void put_page_if_orphan(unsigned long pfn)
 		unlock_page(pfn);
 }
 
+/* handler-safe: page pfn (locked, in a cache) must be written back. */
+void set_page_dirty(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	if (!(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+		__atomic_add_fetch(&inode_of(page->inode - 1)->nrdirty, 1, __ATOMIC_ACQ_REL);
+}
+
 /* handler-safe: the page was used (mark_page_accessed): the pool's clock
  * gives it another turn. */
 void mark_page_accessed(unsigned long pfn)
@@ -262,10 +271,7 @@ int filemap_fault(struct fault *vmf)
  * first write to a clean shared page dirties it. */
 static int filemap_page_mkwrite(struct fault *vmf)
 {
-	struct page *page = pfn_to_page(vmf->pfn);
-
-	if (!(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
-		__atomic_add_fetch(&vmf->vma->vm_file->f_mapping->host->nrdirty, 1, __ATOMIC_ACQ_REL);
+	set_page_dirty(vmf->pfn);
 	return 0;
 }
 

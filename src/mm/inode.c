@@ -35,7 +35,8 @@ static bool same_file(const struct inode *inode, uint64_t dev, uint64_t ino, uin
 }
 
 /* A free inode, taken off the free list or the high-water mark, zeroed
- * (path and all).  Caller holds the domain lock.  NULL if none. */
+ * (path and all).  Caller holds the domain lock.  NULL if none (all taken,
+ * or no room in /dev/shm). */
 static struct inode *inode_alloc(void)
 {
 	struct domain_header *h = dom.hdr;
@@ -43,7 +44,8 @@ static struct inode *inode_alloc(void)
 
 	if ((i = h->inode_free))
 		h->inode_free = dom.inodes[i - 1].hash_next;
-	else if (h->inode_hwm < NR_INODES)
+	else if (h->inode_hwm < NR_INODES &&
+		 !domain_populate(SEG_INODES + h->inode_hwm * sizeof(struct inode), sizeof(struct inode)))
 		i = ++h->inode_hwm;
 	else
 		return NULL;

@@ -295,6 +295,7 @@ void delete_from_page_cache(unsigned long pfn);			/* handler-safe */
 void put_page_if_orphan(unsigned long pfn);			/* handler-safe */
 bool page_is_orphan(unsigned long pfn);				/* handler-safe */
 void mark_page_accessed(unsigned long pfn);			/* handler-safe */
+void set_page_dirty(unsigned long pfn);				/* handler-safe */
 struct address_space *mapping_alloc(const struct address_space_operations *a_ops, struct inode *host);
 struct address_space *mapping_find(struct mm_struct *mm, const struct inode *inode);
 void mapping_put(struct mm_struct *mm, struct address_space *mapping);
@@ -308,7 +309,10 @@ extern const struct address_space_operations file_aops;
 /* writeback.c: write-back (mm/page-writeback.c). */
 int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
 				 unsigned long last, bool sync);
+int writeback_range(struct address_space *mapping, struct inode *inode, int fd, unsigned long first,
+		    unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
+void wait_on_page_writeback(unsigned long pfn);				/* handler-safe */
 int writeback_pfn(struct address_space *mapping, unsigned long pfn);	/* handler-safe */
 int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn);
 void inode_record_write(struct address_space *mapping);
@@ -332,10 +336,12 @@ struct file_io {
 };
 int io_get(struct mm_struct *mm, int fd, bool create, struct file_io *io);
 void io_put(struct mm_struct *mm, struct file_io *io);
-int filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, size_t n,
-			 const struct iovec *iov, int cnt);
-int filemap_write_update(struct mm_struct *mm, struct inode *inode, int fd, off_t off, size_t n,
-			 uint64_t old_size, const struct iovec *iov, int cnt, bool from_file);
+ssize_t filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, size_t n,
+			     const struct iovec *iov, int cnt);
+ssize_t filemap_write(struct mm_struct *mm, struct inode *inode, int fd, off_t off, bool at_off,
+		      const struct iovec *iov, int cnt, size_t n);
+int filemap_write_caught_up(struct mm_struct *mm, struct inode *inode, int fd, off_t pos, size_t n,
+			    uint64_t old_size, const struct iovec *iov, int cnt);
 void inode_record_fd(struct inode *inode, int fd);
 int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length);
 int do_fsync(struct mm_struct *mm, struct file_io *io, int fd);
@@ -438,6 +444,7 @@ bool user_range_maybe_emulated(const struct mm_struct *mm, const void *addr, siz
 void fault_in_user(struct mm_struct *mm, const void *addr, size_t len, bool write);
 int copy_to_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
 int copy_from_user(struct mm_struct *mm, void *dst, const void *src, size_t len);
+long strncpy_from_user(struct mm_struct *mm, char *dst, const char *src, size_t size);
 
 /* walk.c: visit a user range part by part, emulated VMAs and host gaps. */
 struct range_walk_ops {

@@ -39,16 +39,18 @@ int mm_init(int verbose, unsigned long cache_mb, const char *swap, const char *d
 }
 
 /* Write back every dirty page of every cache this process uses, and what
- * dead processes left.  Returns the first error; the pages that failed
- * stay dirty.  Caller holds mmap_lock. */
+ * dead processes left (reaped first: a child that ended with _exit never
+ * left its slot, and its dirty pages are orphans now).  Returns the first
+ * error; the pages that failed stay dirty.  Caller holds mmap_lock. */
 int mm_writeback_all(void)
 {
+	domain_reap_dead();
 	int err = writeback_orphans(false), r;
 
 	for (struct address_space *m = init_mm.mappings; m; m = m->next) {
 		if (!mapping_is_file(m) || (!mapping_nr_dirty(m) && !m->wb_err))
 			continue;
-		r = mapping_nr_dirty(m) ? filemap_write_and_wait_range(m, 0, ~0UL, false) : m->wb_err;
+		r = mapping_nr_dirty(m) ? writeback_range(m, m->host, -1, 0, ~0UL, false) : m->wb_err;
 		if (!mapping_nr_dirty(m))
 			m->wb_err = 0;	/* nothing left to lose: reported once, as errseq does */
 		if (r && !err)

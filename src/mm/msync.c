@@ -29,10 +29,9 @@ static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	}
 	if (!vma_is_shared_file(vma) || !(flags & (MS_SYNC | MS_ASYNC)))
 		return 0;
-	return filemap_write_and_wait_range(vma->vm_file->f_mapping,
-					    linear_page_index(vma, start),
-					    linear_page_index(vma, end - PAGE_SIZE),
-					    flags & MS_SYNC);
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	return writeback_range(mapping, mapping->host, -1, linear_page_index(vma, start),
+			       linear_page_index(vma, end - PAGE_SIZE), flags & MS_SYNC);
 }
 
 static int msync_gap(unsigned long start, unsigned long end, void *arg)

@@ -32,7 +32,7 @@ static bool test_free(unsigned long pfn)
 
 /* Grow the pool towards capacity, a chunk at a time.  Caller holds
  * alloc_lock.  Returns 0 or -errno (the segment could not grow: /dev/shm
- * full). */
+ * full; the pool then stays as it is, and reclaim makes room). */
 static int pool_grow(struct domain_header *h)
 {
 	unsigned long old = h->nr_frames, cap = __atomic_load_n(&h->capacity, __ATOMIC_RELAXED);
@@ -45,8 +45,16 @@ static int pool_grow(struct domain_header *h)
 		new = (cap + POOL_CHUNK - 1) & ~(POOL_CHUNK - 1);
 	if (new <= old)
 		return -ENOMEM;
-	if ((r = host_shm_grow(dom.fd, (off_t)(SEGMENT_META + (new << PAGE_SHIFT)))))
+	/* the frames and their struct pages and bitmap words, all at once */
+	if ((r = domain_populate(SEG_PAGES + old * sizeof(struct page), (new - old) * sizeof(struct page))) ||
+	    (r = domain_populate(SEG_BITMAP + old / 8, (new - old) / 8)) ||
+	    (r = domain_populate(SEGMENT_META + (old << PAGE_SHIFT), (new - old) << PAGE_SHIFT))) {
+		static bool warned;
+		if (r == -ENOSPC && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+			host_write_num("vmemu: warning: no room in /dev/shm: the page cache stops growing at MiB ",
+				       (old << PAGE_SHIFT) >> 20);
 		return r;
+	}
 	for (unsigned long pfn = old; pfn < new; pfn++)
 		dom.bitmap[pfn / 64] |= 1UL << (pfn % 64);
 	h->nr_free += new - old;

@@ -26,7 +26,8 @@ static unsigned long height_span(unsigned int height)
 	return height >= MAX_HEIGHT ? ~0UL : 1UL << (RADIX_SHIFT * height);
 }
 
-/* A zeroed node, or 0 if the pool is exhausted.  handler-safe. */
+/* A zeroed node, or 0 if there is none (all taken, or no room in
+ * /dev/shm).  handler-safe. */
 static uint32_t node_alloc(void)
 {
 	struct domain_header *h = dom.hdr;
@@ -35,7 +36,8 @@ static uint32_t node_alloc(void)
 	rlock_lock(&h->node_lock);
 	if ((n = h->node_free)) {
 		h->node_free = dom.nodes[n - 1].slots[0];
-	} else if (h->node_hwm < NR_NODES) {
+	} else if (h->node_hwm < NR_NODES &&
+		   !domain_populate(SEG_NODES + h->node_hwm * sizeof(struct radix_node), sizeof(struct radix_node))) {
 		n = ++h->node_hwm;
 	}
 	rlock_unlock(&h->node_lock);

@@ -82,41 +82,62 @@ void io_put(struct mm_struct *mm, struct file_io *io)
 	*io = (struct file_io){ 0 };
 }
 
-/* Copy between a buffer and bytes [from, from + len) of the program's
- * iovecs (counted from the start of the call), as the kernel copies to and
- * from user memory: a page that is not there is -EFAULT, not a crash. */
-static int iov_copy(struct mm_struct *mm, const struct iovec *iov, int cnt, size_t from, void *buf,
-		    size_t len, bool to_user)
+#define WRITE_CHUNK	(64 * PAGE_SIZE)	/* bytes staged per host write */
+#define COPY_TRIES	4			/* reclaim may take a buffer page back */
+
+/* Copy len bytes between buf and bytes [from, from + len) of the program's
+ * iovecs (counted from the start of the call) the way the kernel's
+ * copy_to_iter and copy_from_iter do: a page that cannot be reached stops
+ * the copy there, it is not a crash.  Returns the bytes copied. */
+static size_t iov_copy(struct mm_struct *mm, const struct iovec *iov, int cnt, size_t from, char *buf,
+		       size_t len, bool to_user)
 {
-	for (int i = 0; i < cnt && len; i++) {
+	size_t done = 0;
+
+	for (int i = 0; i < cnt && done < len; i++) {
 		size_t l = iov[i].iov_len;
 		if (from >= l) {
 			from -= l;
 			continue;
 		}
-		size_t n = l - from < len ? l - from : len;
 		char *user = (char *)iov[i].iov_base + from;
-		int r = to_user ? copy_to_user(mm, user, buf, n) : copy_from_user(mm, buf, user, n);
-		if (r)
-			return r;
-		buf = (char *)buf + n;
-		len -= n;
+		size_t n = l - from < len - done ? l - from : len - done;
 		from = 0;
+		/* the whole piece in one copy; page by page only if that fails */
+		if (!(to_user ? copy_to_user(mm, user, buf + done, n) : copy_from_user(mm, buf + done, user, n))) {
+			done += n;
+			continue;
+		}
+		while (n) {
+			size_t piece = PAGE_SIZE - ((unsigned long)user & (PAGE_SIZE - 1));
+			int r = 0;
+			if (piece > n)
+				piece = n;
+			for (int tries = 0; tries < COPY_TRIES; tries++)
+				if (!(r = to_user ? copy_to_user(mm, user, buf + done, piece)
+						  : copy_from_user(mm, buf + done, user, piece)))
+					break;
+			if (r)
+				return done;
+			done += piece;
+			user += piece;
+			n -= piece;
+		}
 	}
-	return 0;
+	return done;
 }
 
 /* After the host read n bytes at off into the program's iovecs: the bytes
- * of every page the cache holds replace what the file had.  Returns 0 or
- * -EFAULT. */
-int filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, size_t n,
-			 const struct iovec *iov, int cnt)
+ * of every page the cache holds replace what the file had.  Returns n, or
+ * fewer if a buffer page could not be written (as a read that faults
+ * part-way returns what it copied), or -EFAULT if none was. */
+ssize_t filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, size_t n,
+			     const struct iovec *iov, int cnt)
 {
-	char *bounce = NULL;
-	int r = 0;
+	char bounce[PAGE_SIZE];
 
 	if (!n || !__atomic_load_n(&inode->nrpages, __ATOMIC_ACQUIRE))
-		return 0;
+		return (ssize_t)n;
 	uint64_t start = (uint64_t)off, end = start + n;
 	uint32_t e;
 	for (unsigned long i = radix_next(inode, start >> PAGE_SHIFT, &e); i != ~0UL && (i << PAGE_SHIFT) < end;
@@ -132,36 +153,29 @@ int filemap_read_overlay(struct mm_struct *mm, struct inode *inode, off_t off, s
 		}
 		uint64_t a = (uint64_t)i << PAGE_SHIFT > start ? (uint64_t)i << PAGE_SHIFT : start;
 		uint64_t b = ((uint64_t)i + 1) << PAGE_SHIFT < end ? ((uint64_t)i + 1) << PAGE_SHIFT : end;
-		if (!bounce && !(bounce = malloc(PAGE_SIZE))) {
-			unlock_page(pfn);
-			return -ENOMEM;
-		}
 		/* The page's bytes, under its lock; then to the program, with
 		 * no lock held (its buffer may be this very page, mapped). */
 		memcpy(bounce, page_address(pfn) + (a & (PAGE_SIZE - 1)), b - a);
 		unlock_page(pfn);
 		view_account(1);
-		if ((r = iov_copy(mm, iov, cnt, a - start, bounce, b - a, true)))
-			break;
+		size_t got = iov_copy(mm, iov, cnt, a - start, bounce, b - a, true);
+		if (got < b - a)
+			return a + got > start ? (ssize_t)(a + got - start) : -EFAULT;
 	}
-	free(bounce);
-	return r;
+	return (ssize_t)n;
 }
 
-/* After the host wrote n bytes at off from the program's iovecs (the file
- * was old_size bytes before): the cache holds the same bytes.  If the file
+/* Bytes [pos, pos + n) of the file are now buf's (the file was old_size
+ * bytes before): put them into every cached page of the range, under each
+ * page's lock, once any write-back of it in flight has landed; dirty: and
+ * mark the pages for write-back.  If the file
  * grew, a page past the old end that the cache still held from before a
  * truncation goes, and the old last page's tail becomes zeros, as the
- * file's bytes there are; every cached page of the range gets the written
- * bytes.  from_file: take
- * them from the file, not the buffers (a cache appeared during the write).
- * Caller holds i_rwsem.  Returns 0 or -errno. */
-int filemap_write_update(struct mm_struct *mm, struct inode *inode, int fd, off_t off, size_t n,
-			 uint64_t old_size, const struct iovec *iov, int cnt, bool from_file)
+ * file's bytes there are. */
+static void cache_update(struct inode *inode, uint64_t pos, const char *buf, size_t n, uint64_t old_size,
+			 bool dirty)
 {
-	char *bounce = NULL;
-	int r = 0;
-	uint64_t start = (uint64_t)off, end = start + n;
+	uint64_t end = pos + n;
 
 	if (end > old_size) {
 		/* nothing cached past the old end may survive into the new file */
@@ -172,37 +186,134 @@ int filemap_write_update(struct mm_struct *mm, struct inode *inode, int fd, off_
 			;
 	}
 	if (!__atomic_load_n(&inode->nrpages, __ATOMIC_ACQUIRE))
-		return 0;
+		return;
 	uint32_t e;
-	for (unsigned long i = radix_next(inode, start >> PAGE_SHIFT, &e); i != ~0UL && (i << PAGE_SHIFT) < end;
+	for (unsigned long i = radix_next(inode, pos >> PAGE_SHIFT, &e); i != ~0UL && (i << PAGE_SHIFT) < end;
 	     i = radix_next(inode, i + 1, &e)) {
 		if (e & RADIX_SWAP)
 			continue;
-		uint64_t a = (uint64_t)i << PAGE_SHIFT > start ? (uint64_t)i << PAGE_SHIFT : start;
+		uint64_t a = (uint64_t)i << PAGE_SHIFT > pos ? (uint64_t)i << PAGE_SHIFT : pos;
 		uint64_t b = ((uint64_t)i + 1) << PAGE_SHIFT < end ? ((uint64_t)i + 1) << PAGE_SHIFT : end;
-		if (!bounce && !(bounce = malloc(PAGE_SIZE)))
-			return -ENOMEM;
-		/* The bytes first, faulting the program's buffer in if need be,
-		 * with no page lock held; then into the page, under its lock. */
-		if (from_file) {
-			ssize_t got = host_read_full(fd, bounce, b - a, (off_t)a);
-			if (got < 0) {
-				r = (int)got;
-				break;
-			}
-			memset(bounce + got, 0, b - a - (size_t)got);
-		} else if ((r = iov_copy(mm, iov, cnt, a - start, bounce, b - a, false))) {
-			break;
-		}
 		unsigned long pfn = find_lock_page(inode, i);
 		if (pfn == NO_PAGE)
 			continue;
-		if (pfn_to_page(pfn)->flags & PG_uptodate)
-			memcpy(page_address(pfn) + (a & (PAGE_SIZE - 1)), bounce, b - a);
+		if (pfn_to_page(pfn)->flags & PG_uptodate) {
+			wait_on_page_writeback(pfn);
+			memcpy(page_address(pfn) + (a & (PAGE_SIZE - 1)), buf + (a - pos), b - a);
+			if (dirty)
+				set_page_dirty(pfn);
+		}
 		unlock_page(pfn);
 		view_account(1);
 	}
-	free(bounce);
+}
+
+/* Write n bytes staged in buf at pos again, through a descriptor that
+ * writes where it is told (fd's, unless it appends). */
+static int rewrite(int fd, const char *buf, size_t n, uint64_t pos)
+{
+	int fl = host_fd_flags(fd), wfd = fd;
+
+	if (fl >= 0 && (fl & O_APPEND) && (wfd = host_reopen(fd, O_WRONLY)) < 0)
+		return wfd;
+	ssize_t w = host_write_full(wfd, buf, n, (off_t)pos);
+	if (wfd != fd)
+		host_close(wfd);
+	return w < 0 ? (int)w : (size_t)w < n ? -EIO : 0;
+}
+
+/* generic_perform_write for a cached file fd: write n bytes of the
+ * program's iovecs at off (at_off), or at the file position.  Caller holds
+ * i_rwsem.  A chunk at a time, the bytes are staged from the program's
+ * buffers, then the same staged bytes go to the file (the host's write) and
+ * into every cached page of the range, so the two cannot disagree whatever
+ * the program's threads do to the buffers meanwhile, and a buffer that lies
+ * in a mapping of this very file cannot deadlock on its page lock.  A
+ * write-back that ran between the host's write and the copy into the page
+ * may have put the page's older bytes over the new ones in the file
+ * (inode.wb_seq moved): the chunk is written again (if that fails, its
+ * pages are left dirty for write-back).  Returns the bytes
+ * written, or -errno if none were (a buffer that cannot be read is
+ * -EFAULT, as the kernel's). */
+ssize_t filemap_write(struct mm_struct *mm, struct inode *inode, int fd, off_t off, bool at_off,
+		      const struct iovec *iov, int cnt, size_t n)
+{
+	struct stat st;
+	int fl = host_fd_flags(fd);
+	bool append = fl >= 0 && (fl & O_APPEND);
+	uint64_t old_size = host_fstat(fd, &st) ? __atomic_load_n(&inode->i_size, __ATOMIC_ACQUIRE)
+						 : (uint64_t)st.st_size;
+	size_t done = 0;
+	ssize_t r = 0;
+	char *buf = malloc(n < WRITE_CHUNK ? n : WRITE_CHUNK);
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < n) {
+		size_t len = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+		size_t got = iov_copy(mm, iov, cnt, done, buf, len, false);
+		if (!got) {
+			r = -EFAULT;
+			break;
+		}
+		uint32_t wb_seq = __atomic_load_n(&inode->wb_seq, __ATOMIC_ACQUIRE);
+		ssize_t w = at_off ? host_user_pwrite(fd, buf, got, off + (off_t)done) : host_user_write(fd, buf, got);
+		if (w <= 0) {
+			r = w;
+			break;
+		}
+		/* where it landed: appended (even by pwrite, as Linux's) at the
+		 * end, or at off, or at the file position it moved past */
+		off_t pos = append ? (host_fstat(fd, &st) ? -1 : st.st_size - w)
+			  : at_off ? off + (off_t)done : host_user_lseek(fd, 0, SEEK_CUR) - w;
+		if (pos < 0) {
+			r = pos;
+			break;
+		}
+		cache_update(inode, (uint64_t)pos, buf, (size_t)w, old_size, false);
+		if ((uint64_t)pos + (uint64_t)w > old_size)
+			old_size = (uint64_t)pos + (uint64_t)w;
+		if (__atomic_load_n(&inode->wb_seq, __ATOMIC_ACQUIRE) != wb_seq &&
+		    rewrite(fd, buf, (size_t)w, (uint64_t)pos))
+			/* the cache has the bytes: write-back will put them in
+			 * the file, or report why it cannot */
+			cache_update(inode, (uint64_t)pos, buf, (size_t)w, old_size, true);
+		done += (size_t)w;
+		if ((size_t)w < got || got < len)
+			break;	/* short: the file is full, or a buffer ended */
+	}
+	free(buf);
+	return done ? (ssize_t)done : r;
+}
+
+/* A cache of fd's file appeared while n bytes were written at pos without
+ * one (the file was old_size bytes before): bring its pages of the range in
+ * line, from the program's buffers, else from the file.  Caller holds
+ * i_rwsem.  Returns 0 or -errno (the cache may then be stale: the caller
+ * leaves the change for revalidation to find). */
+int filemap_write_caught_up(struct mm_struct *mm, struct inode *inode, int fd, off_t pos, size_t n,
+			    uint64_t old_size, const struct iovec *iov, int cnt)
+{
+	char *buf = malloc(n < WRITE_CHUNK ? n : WRITE_CHUNK);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t done = 0; done < n;) {
+		size_t len = n - done < WRITE_CHUNK ? n - done : WRITE_CHUNK;
+		if (iov_copy(mm, iov, cnt, done, buf, len, false) < len) {
+			ssize_t got = host_read_full(fd, buf, len, pos + (off_t)done);
+			if (got < 0 || (size_t)got < len) {
+				r = got < 0 ? (int)got : -EIO;
+				break;
+			}
+		}
+		cache_update(inode, (uint64_t)pos + done, buf, len, old_size, false);
+		done += len;
+		if ((uint64_t)pos + done > old_size)
+			old_size = (uint64_t)pos + done;
+	}
+	free(buf);
 	return r;
 }
 
@@ -216,10 +327,34 @@ void inode_record_fd(struct inode *inode, int fd)
 		inode_set_stat(inode, &st);
 }
 
-/* The page cache's side of ftruncate(fd, length), with i_rwsem held: the
- * pages past the new end leave the cache and this process's mappings
- * (private copies too), the new last page's tail becomes zeros, the host
- * truncates the file.  Returns 0 or the host's -errno. */
+/* Would the host's ftruncate(fd, ...) refuse for a reason it checks before
+ * touching the file (do_sys_ftruncate's order)?  The cache is changed
+ * before the host's call, and must not be for nothing.  Returns 0 or the
+ * -errno Linux gives. */
+static int truncate_permitted(int fd)
+{
+	int fl = host_fd_flags(fd);
+
+	if (fl < 0)
+		return fl;
+	if (fl & O_PATH)
+		return -EBADF;
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		return -EINVAL;
+	if (host_fd_append_only(fd))
+		return -EPERM;
+	return 0;
+}
+
+/* The page cache's side of ftruncate(fd, length), with i_rwsem held:
+ * shrinking, the new size holds at once (a fault past it is SIGBUS), the
+ * pages past it leave the cache and this process's mappings (private
+ * copies too), and the new last page's tail becomes zeros, as Linux's
+ * truncate_setsize does before the file system truncates; then the host
+ * truncates the file.  Growing, nothing stale may stay past the old end.
+ * What the host refuses up front changes nothing; a failure of the
+ * truncation itself (EIO) leaves the pages gone, as in Linux.  Returns 0 or
+ * -errno. */
 int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 {
 	struct inode *inode = io->inode;
@@ -227,10 +362,11 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 	struct stat st;
 	int r;
 
+	if ((r = truncate_permitted(fd)))
+		return r;
 	if (!host_fstat(fd, &st))
 		old = (uint64_t)st.st_size;
 	if ((uint64_t)length < old) {
-		/* the new size first: a fault past it is SIGBUS from now on */
 		__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
 		mmap_write_lock();
 		if (io->mapping)
@@ -244,7 +380,8 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 		truncate_inode_pages(inode, old);
 	}
 	if ((r = host_user_ftruncate(fd, length))) {
-		__atomic_store_n(&inode->i_size, old, __ATOMIC_RELEASE);	/* the file is as it was */
+		if (!host_fstat(fd, &st))
+			__atomic_store_n(&inode->i_size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
 		return r;
 	}
 	__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
@@ -253,25 +390,19 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 }
 
 /* The page cache's side of fsync(fd): write back the file's dirty pages,
- * whoever dirtied them, through this process's descriptor of the file, or
- * fd if it can write.  Returns 0 or the first -errno. */
+ * whoever dirtied them, as Linux's fsync does whatever fd's access mode.
+ * A write-back error not reported yet is reported now, once (errseq).
+ * Returns 0 or -errno. */
 int do_fsync(struct mm_struct *mm, struct file_io *io, int fd)
 {
 	struct address_space *mapping = io->mapping;
-	int r = 0;
+	int err = mapping ? mapping->wb_err : 0, r;
 
-	if (!__atomic_load_n(&io->inode->nrdirty, __ATOMIC_ACQUIRE))
-		return mapping && mapping->wb_err ? mapping->wb_err : 0;
 	mmap_read_lock();
-	if (mapping) {
-		r = filemap_write_and_wait_range(mapping, 0, ~0UL, false);
-	} else {
-		struct address_space tmp = { .host = io->inode, .fd = fd, .a_ops = &file_aops };
-		int fl = host_fd_flags(fd);
-		if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY)
-			r = filemap_write_and_wait_range(&tmp, 0, ~0UL, false);
-	}
+	r = writeback_range(mapping, io->inode, fd, 0, ~0UL, false);
 	mmap_read_unlock();
+	if (mapping)
+		mapping->wb_err = 0;
 	(void)mm;
-	return r;
+	return err ? err : r;
 }

@@ -27,6 +27,9 @@ static int shmem_fault(struct fault *vmf)
 	struct inode *inode = mapping->host;
 	unsigned long pgoff = vmf->pgoff, pfn;
 
+	/* pages another process punched out (MADV_REMOVE) go from here too */
+	if (__atomic_load_n(&inode->seq, __ATOMIC_ACQUIRE) != mapping->seq)
+		mapping_resync(mapping);
 	/* Past the object's size (a mapping grown by mremap): SIGBUS, as shmem */
 	if (pgoff >= inode_size_pages(inode))
 		return VM_FAULT_SIGBUS;

@@ -28,12 +28,7 @@ static void drop_page_locked(unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
 
-	/* A write-back in flight must not land after the truncation. */
-	while (__atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & PG_writeback) {
-		unlock_page(pfn);
-		host_yield();
-		lock_page(pfn);
-	}
+	wait_on_page_writeback(pfn);	/* it must not land after the truncation */
 	delete_from_page_cache(pfn);
 	if (__atomic_load_n(&page->mapped, __ATOMIC_ACQUIRE) & live_slots())
 		unlock_page(pfn);

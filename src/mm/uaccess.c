@@ -62,3 +62,24 @@ int copy_from_user(struct mm_struct *mm, void *dst, const void *src, size_t len)
 	fault_in_user(mm, src, len, false);
 	return host_copy_user(dst, src, len, false);
 }
+
+/* Copy the NUL-terminated string at src (at most size bytes with its NUL)
+ * into dst, a page at a time, as the kernel's strncpy_from_user.  Returns
+ * its length, -EFAULT, or -ENAMETOOLONG if it does not fit (a path). */
+long strncpy_from_user(struct mm_struct *mm, char *dst, const char *src, size_t size)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		size_t n = PAGE_SIZE - (((unsigned long)src + done) & (PAGE_SIZE - 1));
+		if (n > size - done)
+			n = size - done;
+		if (copy_from_user(mm, dst + done, src + done, n))
+			return -EFAULT;
+		for (size_t i = 0; i < n; i++)
+			if (!dst[done + i])
+				return (long)(done + i);
+		done += n;
+	}
+	return -ENAMETOOLONG;
+}

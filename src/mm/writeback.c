@@ -34,6 +34,8 @@ static int write_frame(struct address_space *mapping, unsigned long pgoff, unsig
 	unsigned long t0 = host_now_ns();
 	int r = mapping->a_ops->writepage(mapping, pgoff, page_address(pfn));
 
+	/* a vme_write that raced this write-back learns it (filemap_write) */
+	__atomic_add_fetch(&mapping->host->wb_seq, 1, __ATOMIC_ACQ_REL);
 	view_account(1);
 	if (!r) {
 		trace_writeback(pgoff, host_now_ns() - t0);
@@ -122,6 +124,23 @@ static int writeback_locked(struct address_space *mapping, unsigned long pfn)
 	return r;
 }
 
+/* handler-safe: wait until the write-back of locked page pfn that is in
+ * flight, if any, has landed (folio_wait_writeback).  No other can start
+ * while the caller holds the page lock.  A writer that died never clears
+ * PG_writeback: it is reaped, which makes the page dirty again. */
+void wait_on_page_writeback(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	for (unsigned int spins = 1; __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & PG_writeback; spins++) {
+		int owner = (int)__atomic_load_n(&page->owner, __ATOMIC_ACQUIRE);
+		if (!(spins % 64) && owner != dom.slot && !slot_alive(owner))
+			domain_reap(owner);
+		else
+			host_yield();
+	}
+}
+
 /* Write back page pgoff of mapping if it is cached and dirty.  Returns 0
  * or the write's -errno. */
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
@@ -192,6 +211,48 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 	if (!err && !__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
 		mapping->wb_err = 0;
 	return err;
+}
+
+/* A descriptor that can write fd's file: fd, or one opened again through
+ * /proc/self/fd (not appending: write-back writes where it is told).
+ * Returns it (the caller closes it if it is not fd) or -errno. */
+static int writable_fd(int fd)
+{
+	int fl = host_fd_flags(fd);
+
+	if (fl < 0)
+		return fl;
+	if ((fl & O_ACCMODE) != O_RDONLY && !(fl & (O_APPEND | O_PATH)))
+		return fd;
+	return host_reopen(fd, O_WRONLY);
+}
+
+/* filemap_write_and_wait_range for a process that holds the file however
+ * it does: through mapping's descriptor if it can write, else through one
+ * opened again for writing (mapping's, or fd if this process does not map
+ * the file).  fsync and msync need no write access, and the dirty pages
+ * may be another process's; writing them back needs it.  Returns 0 or
+ * -errno: -EIO if the file cannot be opened for writing.  Caller holds
+ * mmap_lock. */
+int writeback_range(struct address_space *mapping, struct inode *inode, int fd, unsigned long first,
+		    unsigned long last, bool sync)
+{
+	if (mapping && (!mapping_is_file(mapping) || mapping->fd_writable))
+		return filemap_write_and_wait_range(mapping, first, last, sync);
+	int src = mapping ? mapping->fd : fd;
+	if (!__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
+		return sync && src >= 0 ? host_fdatasync(src) : 0;
+	int wfd = src >= 0 ? writable_fd(src) : -EBADF;
+	if (wfd < 0)
+		return -EIO;
+	/* This process maps it read-only, if at all: its rmap has nothing
+	 * writable to protect, but is walked all the same. */
+	struct address_space tmp = { .host = inode, .fd = wfd, .fd_writable = true, .a_ops = &file_aops,
+				     .i_mmap = mapping ? mapping->i_mmap : NULL };
+	int r = filemap_write_and_wait_range(&tmp, first, last, sync);
+	if (wfd != src)
+		host_close(wfd);
+	return r;
 }
 
 /* Record the file's state after a write made through vmemu (vme_write, a
