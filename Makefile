@@ -4,7 +4,7 @@
 #   make test       build and run the whole Criterion suite
 #   make clients    LMDB and SQLite workloads, native and switched over (tests/clients/)
 #   make demo       build everything and show lazy mapping on a generated file
-#   make install    PREFIX=/usr/local (headers, libraries, vmemu.pc, man pages)
+#   make install    PREFIX=/usr/local (headers, libraries, vmemu.pc, vmemu-wrap.pc, man pages)
 #   make asan | ubsan   the suite under a sanitizer
 #   make clean
 #
@@ -42,7 +42,7 @@ SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
 .PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-clients deps-sdt probes \
-	check-headers clients deps-autoconf check-compat check-autoconf
+	check-headers clients deps-autoconf check-compat check-autoconf check-static-wrap
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -143,6 +143,16 @@ check-autoconf: deps-autoconf $(B)/libvmemu.a
 	cd $(AC_B) && MAKEFLAGS= $(MAKE) --no-print-directory -s && ./prog
 	tests/compat_syms.sh $(AC_B)/prog.o
 
+# vmemu-wrap in a -static link cannot work (libvmemu.a's own calls are
+# wrapped too): the program's first call must stop it with a message that
+# says so, not hang.  Not under a sanitizer, which cannot link -static.
+check-static-wrap: $(B)/libvmemu.a
+	@mkdir -p $(B)/link
+	$(CC) -static -Iinclude tests/link/static_wrap.c $(WRAP_FLAGS) $(B)/libvmemu.a $(LIBS) \
+		-o $(B)/link/static-wrap
+	! timeout 20 $(B)/link/static-wrap 2>$(B)/link/static-wrap.err
+	grep -q "vmemu-wrap in a -static link" $(B)/link/static-wrap.err
+
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 	$(CC) -pthread $(SANFLAGS) $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -lstdc++ -o $@
 
@@ -185,7 +195,8 @@ check-headers: | deps-lib
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test deps-clients all check-headers check-compat $(if $(SAN),,check-autoconf) $(B)/tests/run \
+test: deps-test deps-clients all check-headers check-compat $(if $(SAN),,check-autoconf check-static-wrap) \
+	$(B)/tests/run \
 	$(B)/vmemu-bench $(B)/vmemu clients
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke

@@ -99,6 +99,7 @@ static int init_locked(const struct vme_config *cfg)
 	static bool atexit_registered;
 	struct vme_config zero = { 0 };
 
+	host_check_link();
 	if (!cfg)
 		cfg = &zero;
 	int r = mm_init(option_int(cfg->verbose, "VMEMU_VERBOSE", 0),

@@ -34,6 +34,7 @@ VME_EXPORT int W(mincore)(void *addr, size_t length, unsigned char *vec);
 VME_EXPORT void *W(mremap)(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 VME_EXPORT int W(sigaction)(int signum, const struct sigaction *act, struct sigaction *oldact);
 VME_EXPORT vme_sighandler_t W(signal)(int signum, vme_sighandler_t handler);
+VME_EXPORT vme_sighandler_t W(__sysv_signal)(int signum, vme_sighandler_t handler);
 VME_EXPORT int W(brk)(void *addr);
 VME_EXPORT void *W(sbrk)(intptr_t increment);
 VME_EXPORT ssize_t W(read)(int fd, void *buf, size_t count);
@@ -126,6 +127,18 @@ int W(sigaction)(int signum, const struct sigaction *act, struct sigaction *olda
 vme_sighandler_t W(signal)(int signum, vme_sighandler_t handler)
 {
 	return vme_signal(signum, handler);
+}
+
+/* glibc's signal in objects built as strict ISO C: System V semantics, the
+ * handler reset when it runs and the signal not blocked in it. */
+vme_sighandler_t W(__sysv_signal)(int signum, vme_sighandler_t handler)
+{
+	struct sigaction act = { .sa_handler = handler, .sa_flags = SA_RESETHAND | SA_NODEFER }, old;
+
+	if (signum != SIGSEGV)
+		return __sysv_signal(signum, handler);
+	sigemptyset(&act.sa_mask);
+	return vme_sigaction(signum, &act, &old) < 0 ? SIG_ERR : old.sa_handler;
 }
 
 int W(brk)(void *addr)

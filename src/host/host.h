@@ -77,6 +77,7 @@ struct host_syscalls {
 };
 extern struct host_syscalls host_sys;
 /* Put back the real system calls (tests call this after injecting). */
+void host_check_link(void);
 void host_sys_reset(void);
 
 /* --- address space (host/map.c) --- */

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -96,4 +97,23 @@ struct host_syscalls host_sys = host_sys_real;
 void host_sys_reset(void)
 {
 	host_sys = host_sys_real;
+}
+
+/* vmemu-wrap's entry for read (src/api/wrap.c). */
+extern ssize_t __wrap_read(int fd, void *buf, size_t count);
+
+/* In a -static link with vmemu-wrap's -Wl,--wrap flags, the linker sends
+ * libvmemu.a's own calls (this table's read among them) to the wrappers,
+ * which call vmemu again: every call would recurse into itself.  Say so and
+ * stop, before the first such call, with a write the wrap cannot reach. */
+void host_check_link(void)
+{
+	static const char msg[] = "vmemu: fatal: vmemu-wrap in a -static link redirects libvmemu's own "
+				  "calls to itself; link the shared libvmemu.so (see README.md)\n";
+
+	if ((void *)read == (void *)__wrap_read) {
+		long r = syscall(SYS_write, 2, msg, sizeof(msg) - 1);
+		(void)r;
+		abort();
+	}
 }
