@@ -168,7 +168,8 @@ static int on_sigsegv(void *fault_address, int serious)
 		host_die("page fault inside the emulator itself (a vmemu bug, or a "
 			 "vme_ call passed an unpopulated emulated buffer)");
 	tls_in_fault = 1;
-	enum host_fault r = fault_fn((unsigned long)fault_address, fault_access());
+	host_fault_fn fn = __atomic_load_n(&fault_fn, __ATOMIC_ACQUIRE);
+	enum host_fault r = fn((unsigned long)fault_address, fault_access());
 	tls_in_fault = 0;
 	if (r == HOST_FAULT_SIGSEGV)
 		return deliver_sigsegv();
@@ -189,6 +190,14 @@ static void trap_entry(int sig, siginfo_t *info, void *uc)
 	tls_info = outer_info;
 	tls_uc = outer_uc;
 	errno = saved_errno;
+}
+
+/* Tests only: route every fault through fn from now on, which must call
+ * the function it replaces (returned) to emulate it.  This is how a test
+ * makes an interleaving happen at an exact point of the fault path. */
+host_fault_fn host_trap_hook_fault(host_fault_fn fn)
+{
+	return __atomic_exchange_n(&fault_fn, fn, __ATOMIC_SEQ_CST);
 }
 
 int host_trap_install(host_fault_fn fn)
