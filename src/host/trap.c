@@ -43,6 +43,8 @@ static __thread const siginfo_t *tls_info __attribute__((tls_model("initial-exec
 static __thread void *tls_uc __attribute__((tls_model("initial-exec")));
 static __thread int tls_in_fault __attribute__((tls_model("initial-exec")));
 static __thread int tls_in_emulator __attribute__((tls_model("initial-exec")));
+/* How often libsigsegv has called on_sigsegv for the fault being handled. */
+static __thread int tls_calls __attribute__((tls_model("initial-exec")));
 
 /* handler-safe */
 static void read_user_act(struct sigaction *out)
@@ -160,10 +162,17 @@ static enum host_access fault_access(void)
 #endif
 }
 
-/* handler-safe: libsigsegv's callback. */
+/* handler-safe: libsigsegv's callback.  Returns 1 if the fault is dealt
+ * with (the access runs again, or the program's handler ran), 0 to decline:
+ * libsigsegv then resets SIGSEGV to SIG_DFL and the access, run again,
+ * kills the process as the kernel would.  After a decline libsigsegv calls
+ * again with serious = 1; that second call is declined at once, so a fault
+ * is emulated, counted and traced once. */
 static int on_sigsegv(void *fault_address, int serious)
 {
 	(void)serious;
+	if (tls_calls++)
+		return 0;
 	if (tls_in_fault || tls_in_emulator)
 		host_die("page fault inside the emulator itself (a vmemu bug, or a "
 			 "vme_ call passed an unpopulated emulated buffer)");
@@ -183,12 +192,15 @@ static void trap_entry(int sig, siginfo_t *info, void *uc)
 	int saved_errno = errno;
 	const siginfo_t *outer_info = tls_info;
 	void *outer_uc = tls_uc;
+	int outer_calls = tls_calls;
 
 	tls_info = info;
 	tls_uc = uc;
+	tls_calls = 0;
 	libsigsegv_act.sa_sigaction(sig, info, uc);
 	tls_info = outer_info;
 	tls_uc = outer_uc;
+	tls_calls = outer_calls;
 	errno = saved_errno;
 }
 
