@@ -46,6 +46,17 @@ static __thread int tls_in_emulator __attribute__((tls_model("initial-exec")));
 /* How often libsigsegv has called on_sigsegv for the fault being handled. */
 static __thread int tls_calls __attribute__((tls_model("initial-exec")));
 
+/* Every signal but those a faulting instruction raises (the kernel kills a
+ * thread that has these blocked when they arise). */
+static void all_but_synchronous(sigset_t *set)
+{
+	static const int sync[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(sync) / sizeof(sync[0]); i++)
+		sigdelset(set, sync[i]);
+}
+
 /* handler-safe */
 static void read_user_act(struct sigaction *out)
 {
@@ -223,13 +234,14 @@ int host_trap_install(host_fault_fn fn)
 		return -ENOTSUP;
 	if (sigaction(SIGSEGV, NULL, &libsigsegv_act))
 		return -errno;
-	/* The front entry blocks what libsigsegv blocks (the asynchronous
-	 * signals), but not SIGSEGV: a program handler we call may touch
-	 * emulated memory and must be able to fault again. */
+	/* The front entry blocks every signal but the synchronous ones while
+	 * it emulates, as vme_ calls do: libsigsegv's own mask leaves out the
+	 * real-time signals and more, whose handlers could run in the middle
+	 * of a fault, touch emulated memory and find the emulator busy.  The
+	 * program's handlers get the program's mask (run_handler). */
 	memset(&entry, 0, sizeof(entry));
 	entry.sa_sigaction = trap_entry;
-	entry.sa_mask = libsigsegv_act.sa_mask;
-	sigdelset(&entry.sa_mask, SIGSEGV);
+	all_but_synchronous(&entry.sa_mask);
 	entry.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	if (sigaction(SIGSEGV, &entry, NULL))
 		return -errno;
@@ -272,12 +284,7 @@ void host_trap_enter_emulator(sigset_t *saved)
 {
 	sigset_t all;
 
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGTRAP);
+	all_but_synchronous(&all);
 	pthread_sigmask(SIG_BLOCK, &all, saved);
 	tls_in_emulator++;
 }
