@@ -30,7 +30,308 @@
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
-static volatile unsigned char *hm_ro;
+/*
+ * The program's SIGSEGV handler touches emulated memory it never touched
+ * before (a GC, a JIT, a crash reporter), then jumps back.  A second fault
+ * after the jump must reach the handler again: the mask went with the jump.
+ */
+static volatile unsigned char *hm_file, *hm_anon, *hm_ro;
+
+static void hm_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	w_out->sig = sig;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr;
+	w_out->nsig++;
+	w_out->v[2 + w_out->nsig] = hm_file[(unsigned)w_out->nsig * PG + 5];	/* untouched until now */
+	hm_anon[PG + w_out->nsig] = (char)(40 + w_out->nsig);			/* likewise */
+	siglongjmp(w_env, 1);
+}
+
+static void scenario_handler_touches_emulated(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(4 * PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	hm_file = w->mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	hm_anon = w->mmap(NULL, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	hm_ro = w->mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->madvise((void *)hm_file, 4 * PG, MADV_RANDOM))	/* one fault per page */
+		_exit(2);
+	sa.sa_sigaction = hm_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (w->sigaction(SIGSEGV, &sa, NULL))
+		_exit(3);
+	out->v[0] = hm_ro[7];				/* the read before the fault */
+	if (sigsetjmp(w_env, 1) == 0)
+		hm_ro[7] = 1;				/* SEGV_ACCERR */
+	out->v[1] = out->code;
+	out->v[5] = (long)(out->addr - (unsigned long)hm_ro);
+	if (sigsetjmp(w_env, 1) == 0)
+		*wild(40) = 1;				/* SEGV_MAPERR: the handler runs again */
+	out->v[2] = hm_anon[PG + 1] + hm_anon[PG + 2];
+}
+
+Test(hmask, sigsegv_handler_can_touch_emulated_memory, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_handler_touches_emulated);
+	struct outcome *v = w_run(&vme_world, scenario_handler_touches_emulated);
+
+	cr_assert_eq(h.status, 0, "host: %s", w_status(h.status));
+	cr_assert_eq(h.nsig, 2);
+	cr_assert_eq(h.v[1], SEGV_ACCERR);
+	cr_assert_eq(h.v[5], 7);
+	cr_assert_eq(h.code, SEGV_MAPERR);
+	cr_assert_eq(h.addr, 40);
+	cr_assert_eq(h.v[3], pattern_byte(PG + 5));
+	cr_assert_eq(h.v[4], pattern_byte(2 * PG + 5));
+	w_compare(&h, v, "a SIGSEGV handler that reads and writes untouched emulated pages");
+}
+
+/* A GC's write barrier: the handler unprotects the page and returns, and
+ * the store goes through.  It also reads a page nobody touched yet. */
+static volatile unsigned char *gc_page, *gc_other;
+static const struct world *gc_world;
+
+static void gc_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	w_out->sig = sig;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr - (unsigned long)gc_page;
+	w_out->nsig++;
+	w_out->v[w_out->nsig] = gc_other[(unsigned)w_out->nsig * PG];
+	if (gc_world->mprotect((void *)gc_page, PG, RW))
+		_exit(4);
+}
+
+static void scenario_write_barrier(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(4 * PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	gc_world = w;
+	gc_page = w->mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	gc_other = w->mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	w->madvise((void *)gc_other, 4 * PG, MADV_RANDOM);
+	sa.sa_sigaction = gc_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (w->sigaction(SIGSEGV, &sa, NULL))
+		_exit(3);
+	out->v[5] = gc_page[9];		/* read before: 0 */
+	for (int round = 0; round < 3; round++) {
+		gc_page[9] = (char)(10 + round);	/* faults; the handler unprotects */
+		out->v[6 + round] = gc_page[9];
+		if (w->mprotect((void *)gc_page, PG, PROT_READ))
+			_exit(5);
+	}
+}
+
+Test(hmask, handler_that_unprotects_and_returns_like_a_gc, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_write_barrier);
+	struct outcome *v = w_run(&vme_world, scenario_write_barrier);
+
+	cr_assert_eq(h.status, 0, "host: %s", w_status(h.status));
+	cr_assert_eq(h.nsig, 3);
+	cr_assert_eq(h.code, SEGV_ACCERR);
+	cr_assert_eq(h.addr, 9);
+	cr_assert_eq(h.v[8], 12);
+	w_compare(&h, v, "a handler that reads emulated memory, unprotects and returns");
+}
+
+/* Inside the handler SIGSEGV is blocked: a fault there that is really the
+ * program's (not vmemu's) kills the process, as the kernel's force-delivery
+ * of a blocked SIGSEGV does.  The emulated read before it goes through. */
+static void nested_foreign_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr - (unsigned long)hm_ro;
+	w_out->v[1] = hm_file[PG + 3];
+	w_out->nsig++;
+	*wild(48) = 1;
+	w_out->v[2] = 1;	/* never: the process is dead */
+}
+
+static void scenario_foreign_fault_in_handler(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(2 * PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	hm_file = w->mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	hm_ro = w->mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sa.sa_sigaction = nested_foreign_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	w->sigaction(SIGSEGV, &sa, NULL);
+	out->v[0] = hm_ro[0] + 1;
+	hm_ro[0] = 1;
+}
+
+Test(hmask, foreign_fault_inside_the_handler_kills_as_linux, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_foreign_fault_in_handler);
+	struct outcome *v = w_run(&vme_world, scenario_foreign_fault_in_handler);
+
+	cr_assert(WIFSIGNALED(h.status) && WTERMSIG(h.status) == SIGSEGV, "host: %s", w_status(h.status));
+	cr_assert_eq(h.v[0], 1);
+	cr_assert_eq(h.v[1], pattern_byte(PG + 3));
+	cr_assert_eq(h.code, SEGV_ACCERR);
+	w_compare(&h, v, "a foreign fault inside a SIGSEGV handler");
+}
+
+/* SIGBUS is blocked in the program's SIGBUS handler: another page past end
+ * of file read there kills with SIGBUS, as the kernel forces it. */
+static void bus_in_bus_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	w_out->sig = sig;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr - (unsigned long)hm_file;
+	w_out->nsig++;
+	w_out->v[1] = hm_file[5];		/* an emulated read that works */
+	w_out->v[2] = hm_file[2 * PG + 9];	/* past end of file again */
+	w_out->v[3] = 1;			/* never */
+}
+
+static void scenario_sigbus_in_sigbus_handler(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	hm_file = w->mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	sa.sa_sigaction = bus_in_bus_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	w->sigaction(SIGBUS, &sa, NULL);
+	out->v[0] = hm_file[PG - 1];
+	(void)hm_file[PG + 3];
+}
+
+Test(hmask, sigbus_inside_the_sigbus_handler_kills_as_linux, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_sigbus_in_sigbus_handler);
+	struct outcome *v = w_run(&vme_world, scenario_sigbus_in_sigbus_handler);
+
+	cr_assert(WIFSIGNALED(h.status) && WTERMSIG(h.status) == SIGBUS, "host: %s", w_status(h.status));
+	cr_assert_eq(h.v[0], pattern_byte(PG - 1));
+	cr_assert_eq(h.code, BUS_ADRERR);
+	cr_assert_eq(h.addr, PG + 3);
+	cr_assert_eq(h.v[1], pattern_byte(5));
+	w_compare(&h, v, "a SIGBUS inside the SIGBUS handler");
+}
+
+/* SIGSEGV stays blocked in a SIGBUS handler that runs inside the SIGSEGV
+ * handler: a foreign fault there kills. */
+static void segv_then_bus_segv(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr - (unsigned long)hm_ro;
+	w_out->nsig++;
+	w_out->v[1] = hm_file[PG + 1];		/* SIGBUS: past end of file */
+	w_out->v[4] = 1;			/* never */
+}
+
+static void segv_then_bus_bus(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	w_out->sig = sig;
+	w_out->v[2] = info->si_code;
+	w_out->v[3] = (long)((unsigned long)info->si_addr - (unsigned long)hm_file);
+	w_out->nsig++;
+	w_out->v[5] = hm_file[7];		/* emulated, fine */
+	*wild(88) = 1;				/* SIGSEGV is still blocked: death */
+	w_out->v[6] = 1;			/* never */
+}
+
+static void scenario_segv_then_bus(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	hm_file = w->mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	hm_ro = w->mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_sigaction = segv_then_bus_segv;
+	w->sigaction(SIGSEGV, &sa, NULL);
+	sa.sa_sigaction = segv_then_bus_bus;
+	w->sigaction(SIGBUS, &sa, NULL);
+	out->v[0] = hm_ro[3] + 1;
+	hm_ro[3] = 1;
+}
+
+Test(hmask, sigsegv_stays_blocked_in_a_sigbus_handler_inside_the_sigsegv_handler, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_segv_then_bus);
+	struct outcome *v = w_run(&vme_world, scenario_segv_then_bus);
+
+	cr_assert(WIFSIGNALED(h.status) && WTERMSIG(h.status) == SIGSEGV, "host: %s", w_status(h.status));
+	cr_assert_eq(h.nsig, 2);
+	cr_assert_eq(h.code, SEGV_ACCERR);
+	cr_assert_eq(h.addr, 3);
+	cr_assert_eq(h.sig, SIGBUS);
+	cr_assert_eq(h.v[2], BUS_ADRERR);
+	cr_assert_eq(h.v[3], PG + 1);
+	cr_assert_eq(h.v[5], pattern_byte(7));
+	w_compare(&h, v, "a foreign fault in a SIGBUS handler inside the SIGSEGV handler");
+}
+
+/* SA_NODEFER: SIGSEGV is not blocked in the handler, so a foreign fault
+ * there runs the handler again, nested. */
+static volatile int nodefer_depth;
+
+static void nodefer_handler(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	w_out->sig = sig;
+	w_out->code = info->si_code;
+	w_out->addr = (unsigned long)info->si_addr;
+	w_out->nsig++;
+	w_out->v[3 + w_out->nsig] = hm_file[(unsigned)w_out->nsig * PG];
+	if (nodefer_depth++ == 0)
+		*wild(56) = 1;
+	siglongjmp(w_env, 1);
+}
+
+static void scenario_nodefer(const struct world *w, struct outcome *out)
+{
+	int fd = pattern_file(4 * PG, 0);
+	struct sigaction sa = { 0 };
+
+	no_core();
+	hm_file = w->mmap(NULL, 4 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	w->madvise((void *)hm_file, 4 * PG, MADV_RANDOM);
+	sa.sa_sigaction = nodefer_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	w->sigaction(SIGSEGV, &sa, NULL);
+	if (sigsetjmp(w_env, 1) == 0)
+		*wild(64) = 1;
+	out->v[0] = 1;
+}
+
+Test(hmask, nodefer_handler_sees_a_nested_fault, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_nodefer);
+	struct outcome *v = w_run(&vme_world, scenario_nodefer);
+
+	cr_assert_eq(h.status, 0, "host: %s", w_status(h.status));
+	cr_assert_eq(h.nsig, 2);
+	cr_assert_eq(h.addr, 56);
+	cr_assert_eq(h.code, SEGV_MAPERR);
+	w_compare(&h, v, "an SA_NODEFER handler faulting again");
+}
 
 /* The program's handler runs with the program's mask: the interrupted mask,
  * plus sa_mask, plus SIGSEGV.  A signal outside it (SIGRTMIN) is delivered

@@ -6,16 +6,21 @@
  * kernel's siginfo_t and ucontext for this thread, because libsigsegv does not
  * pass them on and a program's own SIGSEGV handler must receive the real ones.
  *
+ * The entry blocks every signal but the synchronous ones while a fault is
+ * emulated, so no other handler runs in the middle of one.
+ *
  * Outcomes of a fault (enum host_fault):
  *  - handled: return and re-execute the access;
  *  - SIGSEGV: the program's handler (registered with vme_sigaction) is called
  *    with the kernel's siginfo and ucontext, with the signal mask the kernel
- *    would have set; with no handler, libsigsegv resets SIGSEGV to SIG_DFL and
- *    the re-executed access kills the process with a real SIGSEGV and a core;
+ *    would have set (SIGSEGV in it kept virtual, see run_handler); with no
+ *    handler, or SIGSEGV blocked for the program, the fault is declined:
+ *    libsigsegv resets SIGSEGV to SIG_DFL and the re-executed access kills
+ *    the process with a real SIGSEGV and a core;
  *  - SIGBUS: the program's SIGBUS handler (set with sigaction or
  *    vme_sigaction) is called with BUS_ADRERR, the exact address and the
- *    kernel's ucontext of the fault; with no handler the process dies of
- *    SIGBUS.  Nothing stays behind, so the next access tries again, as on
+ *    kernel's ucontext of the fault; with no handler, or SIGBUS blocked, the
+ *    process dies of SIGBUS.  Nothing stays behind, so the next access tries again, as on
  *    Linux after a transient I/O error.
  *
  * Everything here that runs in the handler is async-signal-safe.
@@ -78,26 +83,89 @@ static void write_user_act(const struct sigaction *in)
 	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * SIGSEGV in the program's mask is virtual.  Inside the program's SIGSEGV
+ * handler the kernel blocks SIGSEGV; blocked for real, vmemu's own faults
+ * there (the handler touching emulated memory, as a GC or a crash reporter
+ * does) would be forced on the process by the kernel and kill it.  So the
+ * handler runs with SIGSEGV unblocked, and vmemu remembers that it is
+ * blocked for the program: its own faults go on being emulated, and a
+ * fault it would deliver kills instead, as the kernel's forced delivery of
+ * a blocked SIGSEGV does.
+ *
+ * The handler may leave by siglongjmp, and vmemu would not know.  So in
+ * place of SIGSEGV it blocks SEGV_MARK, which whatever restores the mask on
+ * the way out (siglongjmp, sigreturn, setcontext) unblocks again, and keeps
+ * the stack address of the outermost such handler's frame: SIGSEGV is
+ * blocked for the program while SEGV_MARK is blocked in the interrupted
+ * context and that context runs below the frame.  SEGV_MARK is SIGSTKFLT,
+ * which nothing sends; it stays blocked while such a handler runs.
+ */
+#ifdef SIGSTKFLT
+#define SEGV_MARK	SIGSTKFLT
+#else
+#define SEGV_MARK	SIGPWR
+#endif
+static __thread unsigned long tls_segv_frame __attribute__((tls_model("initial-exec")));
+
+/* handler-safe: the stack pointer of the interrupted context, or 0. */
+static unsigned long interrupted_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (unsigned long)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (unsigned long)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return 0;
+#endif
+}
+
+/* handler-safe: is SIGSEGV blocked for the program where the fault being
+ * handled happened?  Forgets a handler left by a jump. */
+static bool segv_blocked(void)
+{
+	const ucontext_t *uc = tls_uc;
+	unsigned long sp;
+
+	if (!tls_segv_frame)
+		return false;
+	if (sigismember(&uc->uc_sigmask, SEGV_MARK) == 1 &&
+	    (!(sp = interrupted_sp(uc)) || sp < tls_segv_frame))
+		return true;
+	tls_segv_frame = 0;
+	return false;
+}
+
 /* handler-safe: run handler act for sig as the kernel would have: mask =
- * interrupted mask | sa_mask | sig (unless SA_NODEFER). */
+ * interrupted mask | sa_mask | sig (unless SA_NODEFER), with SIGSEGV in it
+ * kept virtual (above). */
 static void run_handler(int sig, const struct sigaction *act, const siginfo_t *info)
 {
 	void *uc = tls_uc;
 	sigset_t mask = ((ucontext_t *)uc)->uc_sigmask, saved;
+	unsigned long outer_frame = tls_segv_frame;
 
+	if (segv_blocked())
+		sigaddset(&mask, SIGSEGV);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&act->sa_mask, s) == 1)
 			sigaddset(&mask, s);
 	if (!(act->sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
-	else
-		sigdelset(&mask, sig);
+	if (sigismember(&mask, SIGSEGV) == 1) {
+		sigdelset(&mask, SIGSEGV);
+		sigaddset(&mask, SEGV_MARK);
+		if (!tls_segv_frame)
+			tls_segv_frame = (unsigned long)&mask;	/* the handler's frames are below */
+	}
 	pthread_sigmask(SIG_SETMASK, &mask, &saved);
 	if (act->sa_flags & SA_SIGINFO)
 		act->sa_sigaction(sig, (siginfo_t *)info, uc);
 	else
 		act->sa_handler(sig);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	tls_segv_frame = outer_frame;
 }
 
 static bool is_default(const struct sigaction *act)
@@ -107,13 +175,15 @@ static bool is_default(const struct sigaction *act)
 }
 
 /* handler-safe: the program's SIGSEGV handler, with the kernel's siginfo.
- * Returns 0 if there is none (libsigsegv then lets the default kill). */
+ * Returns 0 if there is none, or if SIGSEGV is blocked (virtually) where
+ * the fault happened: libsigsegv then lets the default kill, as the kernel
+ * forces a blocked fault signal. */
 static int deliver_sigsegv(void)
 {
 	struct sigaction act;
 
 	read_user_act(&act);
-	if (is_default(&act))
+	if (is_default(&act) || segv_blocked())
 		return 0;
 	if (act.sa_flags & SA_RESETHAND) {
 		struct sigaction dfl;
@@ -126,9 +196,11 @@ static int deliver_sigsegv(void)
 }
 
 /* handler-safe: SIGBUS at addr, as the kernel raises it for a page past end
- * of file or an I/O error: the program's handler, or death by SIGBUS. */
+ * of file or an I/O error: the program's handler, or death by SIGBUS if
+ * there is none or SIGBUS is blocked where the fault happened. */
 static void deliver_sigbus(void *addr)
 {
+	const ucontext_t *uc = tls_uc;
 	struct sigaction act;
 	siginfo_t info;
 
@@ -137,13 +209,14 @@ static void deliver_sigbus(void *addr)
 	info.si_signo = SIGBUS;
 	info.si_code = BUS_ADRERR;
 	info.si_addr = addr;
-	if (is_default(&act) || (act.sa_flags & SA_RESETHAND)) {
+	bool fatal = is_default(&act) || sigismember(&uc->uc_sigmask, SIGBUS) == 1;
+	if (fatal || (act.sa_flags & SA_RESETHAND)) {
 		struct sigaction dfl;
 		sigset_t bus;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		sigaction(SIGBUS, &dfl, NULL);
-		if (is_default(&act)) {
+		if (fatal) {
 			sigemptyset(&bus);
 			sigaddset(&bus, SIGBUS);
 			pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
