@@ -166,12 +166,12 @@ static inline void w_compare(const struct outcome *h, const struct outcome *v, c
 {
 	cr_assert_eq(v->status, h->status, "%s: vmemu's child ended with %s, the host's with %s",
 		     what, w_status(v->status), w_status(h->status));
+	for (int i = 0; i < NVAL; i++)
+		cr_assert_eq(v->v[i], h->v[i], "%s: value %d: vmemu %ld, host %ld", what, i, v->v[i], h->v[i]);
 	cr_assert_eq(v->nsig, h->nsig, "%s: signals caught: vmemu %d, host %d", what, v->nsig, h->nsig);
 	cr_assert_eq(v->sig, h->sig, "%s: signal: vmemu %d, host %d", what, v->sig, h->sig);
 	cr_assert_eq(v->code, h->code, "%s: si_code: vmemu %d, host %d", what, v->code, h->code);
 	cr_assert_eq(v->addr, h->addr, "%s: si_addr: vmemu %#lx, host %#lx", what, v->addr, h->addr);
-	for (int i = 0; i < NVAL; i++)
-		cr_assert_eq(v->v[i], h->v[i], "%s: value %d: vmemu %ld, host %ld", what, i, v->v[i], h->v[i]);
 }
 
 #endif /* VMEMU_TESTS_WORLDS_H */

@@ -47,6 +47,71 @@ static bool host_only(int flags, int fd, int *err)
 	return !S_ISREG(st.st_mode);
 }
 
+/*
+ * A mapping the host makes at a fixed address (a host-only MAP_FIXED mmap,
+ * or a host mapping moved there by mremap) replaces whatever was in its
+ * range, emulated VMAs included.  host_fixed_begin splits the VMAs that
+ * straddle the edges, so that once the host has mapped nothing can fail;
+ * host_fixed_end then removes the VMAs inside, leaving the host range alone
+ * (it is the new mapping now), or, if the host refused, joins the splits
+ * again: the emulated memory stays as it was, as Linux's does for the
+ * errors it finds before it unmaps.  Both are called under mmap_lock held
+ * for writing, which keeps every fault out in between.
+ */
+int host_fixed_begin(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma = find_vma(mm, start);
+	int r;
+
+	if (vma && vma->vm_start < start && (r = split_vma(mm, vma, start, 1)))
+		return r;
+	vma = find_vma(mm, end - 1);
+	if (vma && vma->vm_start < end && vma->vm_end > end && (r = split_vma(mm, vma, end, 0))) {
+		host_fixed_end(mm, start, end, r);
+		return r;
+	}
+	return 0;
+}
+
+void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end, int host_err)
+{
+	struct vm_area_struct *vma;
+
+	if (!host_err) {
+		do_munmap(mm, start, end - start, false);	/* whole VMAs only: cannot fail */
+		return;
+	}
+	if ((vma = find_vma(mm, start)) && vma->vm_start == start)
+		vma_merge(mm, vma);
+	if ((vma = find_vma(mm, end)) && vma->vm_start == end)
+		vma_merge(mm, vma);
+}
+
+/* A host-only mmap with MAP_FIXED (not MAP_FIXED_NOREPLACE, which never
+ * replaces): the host's mapping replaces the emulated VMAs there. */
+static int host_mmap_fixed(unsigned long start, size_t length, int prot, int flags, int fd,
+			   off_t offset, unsigned long *out)
+{
+	unsigned long end = start + PAGE_ALIGN(length);
+	struct vme_call call;
+	int r;
+
+	/* Arguments the host rejects before it unmaps anything, and a process
+	 * with no emulated memory yet: the host's call alone. */
+	if (!vme_initialised() || offset_in_page(start) || !length || end <= start)
+		return host_pass_mmap(start, length, prot, flags, fd, offset, out);
+	if ((r = vme_enter(&call)))
+		return r;
+	mmap_write_lock();
+	if (!(r = host_fixed_begin(&init_mm, start, end))) {
+		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
+		host_fixed_end(&init_mm, start, end, r);
+	}
+	mmap_write_unlock();
+	vme_leave(&call);
+	return r;
+}
+
 VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
 {
 	struct vme_call call;
@@ -56,7 +121,10 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 	if (offset & (off_t)~PAGE_MASK)
 		return errno = EINVAL, MAP_FAILED;
 	if (host_only(flags, fd, &r)) {
-		r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
+		if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE))
+			r = host_mmap_fixed(start, length, prot, flags, fd, offset, &out);
+		else
+			r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
 		return r ? (errno = -r, MAP_FAILED) : (void *)out;
 	}
 	if (r)

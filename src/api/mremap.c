@@ -26,10 +26,19 @@ VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size,
 		return errno = -r, MAP_FAILED;
 	mmap_write_lock();
 	struct vm_area_struct *vma = find_vma(&init_mm, addr);
-	if (vma && vma->vm_start <= addr)
+	unsigned long new_end = new_addr + PAGE_ALIGN(new_size);
+	if (vma && vma->vm_start <= addr) {
 		r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out);
-	else
+	} else if ((flags & MREMAP_FIXED) && !offset_in_page(new_addr) && new_size && new_end > new_addr) {
+		/* The host's mapping moves over whatever is at new_addr,
+		 * emulated VMAs included. */
+		if (!(r = host_fixed_begin(&init_mm, new_addr, new_end))) {
+			r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+			host_fixed_end(&init_mm, new_addr, new_end, r);
+		}
+	} else {
 		r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+	}
 	mmap_write_unlock();
 	vme_leave(&call);
 	return r ? (errno = -r, MAP_FAILED) : (void *)out;
