@@ -78,11 +78,14 @@ struct outcome {
 	long v[NVAL];		/* the scenario's own values */
 };
 
-/* The child's outcome, and where its handler jumps back to. */
+/* The child's outcome, where its handler jumps back to, and whether an
+ * access under w_touch is in progress. */
 static struct outcome *w_out;
 static sigjmp_buf w_env;
+static volatile sig_atomic_t w_armed;
 
-/* A handler for the children: record the signal and jump back. */
+/* A handler for the children: record the signal and jump back into
+ * w_touch; a signal anywhere else ends the child with exit 100 + signal. */
 static inline void w_catch(int sig, siginfo_t *info, void *uc)
 {
 	(void)uc;
@@ -90,6 +93,9 @@ static inline void w_catch(int sig, siginfo_t *info, void *uc)
 	w_out->code = info->si_code;
 	w_out->addr = (unsigned long)info->si_addr;
 	w_out->nsig++;
+	if (!w_armed)
+		_exit(100 + sig);
+	w_armed = 0;
 	siglongjmp(w_env, 1);
 }
 
@@ -111,10 +117,12 @@ static inline int w_touch(volatile char *p, bool write, char val)
 {
 	if (sigsetjmp(w_env, 1))
 		return w_out->sig;
+	w_armed = 1;
 	if (write)
 		*p = val;
 	else
 		(void)*p;
+	w_armed = 0;
 	return 0;
 }
 
@@ -135,6 +143,7 @@ static inline struct outcome *w_run(const struct world *w,
 	cr_assert_geq(pid, 0, "fork");
 	if (pid == 0) {
 		w_out = shared;
+		alarm(10);		/* a child that hangs ends, and says so */
 		fn(w, shared);
 		_exit(0);
 	}

@@ -11,6 +11,7 @@
 
 #include <vmemu.h>
 #include "api/api.h"
+#include "mm/brk.h"
 #include "mm/mm.h"
 
 #ifndef MAP_HUGE_MASK
@@ -87,8 +88,11 @@ void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end
 		vma_merge(mm, vma);
 }
 
-/* A host-only mmap with MAP_FIXED (not MAP_FIXED_NOREPLACE, which never
- * replaces): the host's mapping replaces the emulated VMAs there. */
+/* A host-only mmap at a fixed address.  With MAP_FIXED the host's mapping
+ * replaces the emulated VMAs there.  MAP_FIXED_NOREPLACE never replaces,
+ * but the heap's reservation is no mapping for the program: a range all
+ * inside it is taken as with MAP_FIXED.  Either way, a host mapping in the
+ * reservation ends it below (the heap must not grow into it). */
 static int host_mmap_fixed(unsigned long start, size_t length, int prot, int flags, int fd,
 			   off_t offset, unsigned long *out)
 {
@@ -103,10 +107,16 @@ static int host_mmap_fixed(unsigned long start, size_t length, int prot, int fla
 	if ((r = vme_enter(&call)))
 		return r;
 	mmap_write_lock();
-	if (!(r = host_fixed_begin(&init_mm, start, end))) {
+	if ((flags & MAP_FIXED_NOREPLACE) && brk_range_is_hole(&init_mm, start, end))
+		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
+	if (flags & MAP_FIXED_NOREPLACE) {
+		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
+	} else if (!(r = host_fixed_begin(&init_mm, start, end))) {
 		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
 		host_fixed_end(&init_mm, start, end, r);
 	}
+	if (!r)
+		brk_host_mapped(&init_mm, start, end);
 	mmap_write_unlock();
 	vme_leave(&call);
 	return r;
@@ -121,7 +131,7 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 	if (offset & (off_t)~PAGE_MASK)
 		return errno = EINVAL, MAP_FAILED;
 	if (host_only(flags, fd, &r)) {
-		if ((flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE))
+		if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
 			r = host_mmap_fixed(start, length, prot, flags, fd, offset, &out);
 		else
 			r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
@@ -151,7 +161,7 @@ VME_EXPORT int vme_munmap(void *addr, size_t length)
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
 	mmap_write_lock();
-	r = do_munmap(&init_mm, start, PAGE_ALIGN(length), true);
+	r = brk_munmap(&init_mm, start, PAGE_ALIGN(length));
 	mmap_write_unlock();
 	vme_leave(&call);
 	return api_ret(r);

@@ -8,6 +8,7 @@
 
 #include <vmemu.h>
 #include "api/api.h"
+#include "mm/brk.h"
 #include "mm/mm.h"
 
 VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
@@ -27,8 +28,14 @@ VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size,
 	mmap_write_lock();
 	struct vm_area_struct *vma = find_vma(&init_mm, addr);
 	unsigned long new_end = new_addr + PAGE_ALIGN(new_size);
+	bool hole;
 	if (vma && vma->vm_start <= addr) {
-		r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out);
+		/* Where the old range of a VMA in the heap's reservation was,
+		 * the reservation's placeholder goes back. */
+		if (!(r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out)))
+			brk_restore(&init_mm, addr, addr + PAGE_ALIGN(old_size));
+	} else if (brk_hole_part(&init_mm, addr, addr + 1, &hole) && hole) {
+		r = -EFAULT;	/* nothing is mapped there */
 	} else if ((flags & MREMAP_FIXED) && !offset_in_page(new_addr) && new_size && new_end > new_addr) {
 		/* The host's mapping moves over whatever is at new_addr,
 		 * emulated VMAs included. */
@@ -36,8 +43,12 @@ VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size,
 			r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
 			host_fixed_end(&init_mm, new_addr, new_end, r);
 		}
+		if (!r)
+			brk_host_mapped(&init_mm, new_addr, new_end);
 	} else {
 		r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+		if (!r)
+			brk_host_mapped(&init_mm, out, out + PAGE_ALIGN(new_size));
 	}
 	mmap_write_unlock();
 	vme_leave(&call);

@@ -163,6 +163,7 @@ enum host_access {
 typedef enum host_fault (*host_fault_fn)(unsigned long addr, enum host_access access);
 int host_trap_install(host_fault_fn fn);
 host_fault_fn host_trap_hook_fault(host_fault_fn fn);	/* tests only */
+void host_trap_set_unmapped(bool (*fn)(unsigned long addr));
 void host_trap_uninstall(void);
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);
 void host_trap_enter_emulator(sigset_t *saved);

@@ -36,6 +36,9 @@
 
 
 static host_fault_fn fault_fn;
+/* The emulated kernel's test for addresses it keeps reserved on the host but
+ * that are unmapped for the program (set once; handler-safe). */
+static bool (*unmapped_fn)(unsigned long addr);
 static struct sigaction libsigsegv_act;	/* what sigsegv_install_handler set */
 
 /* The program's SIGSEGV disposition, as vme_sigaction sees it.  Written with
@@ -182,6 +185,10 @@ static int deliver_sigsegv(void)
 {
 	struct sigaction act;
 
+	const siginfo_t *info = tls_info;
+	bool (*unmapped)(unsigned long) = __atomic_load_n(&unmapped_fn, __ATOMIC_ACQUIRE);
+	siginfo_t maperr;
+
 	read_user_act(&act);
 	if (is_default(&act) || segv_blocked())
 		return 0;
@@ -191,7 +198,14 @@ static int deliver_sigsegv(void)
 		dfl.sa_handler = SIG_DFL;
 		write_user_act(&dfl);
 	}
-	run_handler(SIGSEGV, &act, tls_info);
+	/* The host has the emulator's reservation there and says "no access";
+	 * the program has nothing mapped there: "no mapping". */
+	if (info->si_code == SEGV_ACCERR && unmapped && unmapped((unsigned long)info->si_addr)) {
+		maperr = *info;
+		maperr.si_code = SEGV_MAPERR;
+		info = &maperr;
+	}
+	run_handler(SIGSEGV, &act, info);
 	return 1;
 }
 
@@ -286,6 +300,14 @@ static void trap_entry(int sig, siginfo_t *info, void *uc)
 	tls_uc = outer_uc;
 	tls_calls = outer_calls;
 	errno = saved_errno;
+}
+
+/* fn(addr) says whether addr, where the host has a mapping of the
+ * emulator's, is unmapped for the program: a SIGSEGV there is delivered
+ * with SEGV_MAPERR, as the kernel would give it.  fn is handler-safe. */
+void host_trap_set_unmapped(bool (*fn)(unsigned long addr))
+{
+	__atomic_store_n(&unmapped_fn, fn, __ATOMIC_RELEASE);
 }
 
 /* Tests only: route every fault through fn from now on, which must call
