@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <vmemu.h>
 
 #include "testutil.h"
@@ -253,4 +254,175 @@ Test(heap, a_mapping_moved_away_from_above_the_break_leaves_room, .timeout = 30)
 	cr_assert_eq(h.v[7], SIGSEGV);
 	cr_assert_eq(h.code, SEGV_MAPERR);
 	w_compare(&h, v, "a mapping moved away from above the break");
+}
+
+/* --- RLIMIT_DATA ------------------------------------------------------------ */
+
+/* VmData of /proc/self/status, in KiB. */
+static unsigned long status_kb_data(void)
+{
+	char line[256];
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmData:", 7))
+			v = strtoul(line + 7, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Fields of /proc/self/stat: n counts from 1, as proc(5) does. */
+static unsigned long stat_field(int n)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY);
+	ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		_exit(6);
+	buf[len] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int i = 2; p && i < n; i++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoul(p + 1, NULL, 10) : 0;
+}
+
+/* What the kernel counts against RLIMIT_DATA for brk (check_data_rlimit):
+ * the heap from its start to the break, plus the data segment. */
+static unsigned long heap_start;
+
+static unsigned long data_counted(const struct world *w)
+{
+	unsigned long data = stat_field(46) - stat_field(45);
+	return (unsigned long)((char *)w->sbrk(0) - (char *)heap_start) + data;
+}
+
+static void set_data_limit(unsigned long bytes)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_DATA, &r))
+		_exit(7);
+	r.rlim_cur = bytes;
+	if (setrlimit(RLIMIT_DATA, &r))
+		_exit(8);
+}
+
+static void heap_with_start(const struct world *w)
+{
+	heap_start = w == &host_world ? stat_field(47) : (unsigned long)w->sbrk(0);
+	heap_page(w);
+}
+
+/* A limit just above what is counted: the break cannot go far beyond it. */
+static void scenario_rlimit_grow(const struct world *w, struct outcome *out)
+{
+	no_core();
+	heap_with_start(w);
+	set_data_limit(data_counted(w) + (1 << 20));
+	out->v[0] = w->sbrk(64 << 20) == (void *)-1 ? errno : 0;
+	out->v[1] = (char *)w->sbrk(0) - top;
+	out->v[2] = w->brk(top + (2 << 20)) < 0 ? errno : 0;
+	out->v[3] = (char *)w->sbrk(0) - top;
+	out->v[4] = w_touch(top - 1, true, 1);
+	set_data_limit(RLIM_INFINITY);
+	out->v[5] = w->sbrk(PG) == top;		/* no limit: fine again */
+}
+
+Test(heap, rlimit_data_stops_the_break, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_rlimit_grow);
+	struct outcome *v = w_run(&vme_world, scenario_rlimit_grow);
+
+	cr_assert_eq(h.status, 0, "host: %s", w_status(h.status));
+	cr_assert_eq(h.v[0], ENOMEM);
+	cr_assert_eq(h.v[1], 0);
+	cr_assert_eq(h.v[2], ENOMEM);
+	cr_assert_eq(h.v[5], 1);
+	w_compare(&h, v, "brk beyond RLIMIT_DATA");
+}
+
+/* Linux checks the limit before it looks at the direction: with the heap
+ * above a lowered limit, even a shrink that stays above it is refused (the
+ * break does not move; glibc's sbrk still returns the old break), down to
+ * the limit it is allowed, and a byte beyond is refused. */
+static void scenario_rlimit_shrink(const struct world *w, struct outcome *out)
+{
+	no_core();
+	heap_with_start(w);
+	if (w->sbrk(8 * PG) != top)
+		_exit(9);
+	set_data_limit(data_counted(w) - 4 * PG);
+	out->v[0] = (char *)w->sbrk(-(intptr_t)PG) - top;	/* refused */
+	out->v[1] = (char *)w->sbrk(0) - top;
+	out->v[2] = w->brk(top + 4 * PG);			/* exactly at the limit */
+	out->v[3] = (char *)w->sbrk(0) - top;
+	errno = 0;
+	out->v[4] = w->brk(top + 4 * PG + 1) < 0 ? errno : 0;	/* a byte beyond */
+	out->v[5] = (char *)w->sbrk(0) - top;
+	out->v[6] = w->brk(top + 2 * PG);
+	out->v[7] = (char *)w->sbrk(0) - top;
+	/* vmemu's own memory counts against the limit on the host, so a
+	 * first touch under this limit would fail there (docs/limitations.md). */
+	set_data_limit(RLIM_INFINITY);
+	out->v[8] = w_touch(top + PG, true, 1);
+	out->v[9] = w_touch(top + 3 * PG, false, 0);		/* released: SIGSEGV */
+	out->v[10] = out->code;
+	out->v[11] = rel(out->addr);
+	out->addr = (unsigned long)rel(out->addr);
+}
+
+Test(heap, rlimit_data_is_checked_before_a_shrink_too, .timeout = 30)
+{
+	struct outcome h = *w_run(&host_world, scenario_rlimit_shrink);
+	struct outcome *v = w_run(&vme_world, scenario_rlimit_shrink);
+
+	cr_assert_eq(h.status, 0, "host: %s", w_status(h.status));
+	cr_assert_eq(h.v[0], 8 * PG);
+	cr_assert_eq(h.v[1], 8 * PG);
+	cr_assert_eq(h.v[2], 0);
+	cr_assert_eq(h.v[3], 4 * PG);
+	cr_assert_eq(h.v[4], ENOMEM);
+	cr_assert_eq(h.v[5], 4 * PG);
+	cr_assert_eq(h.v[7], 2 * PG);
+	cr_assert_eq(h.v[8], 0);
+	cr_assert_eq(h.v[9], SIGSEGV);
+	cr_assert_eq(h.v[10], SEGV_MAPERR);
+	w_compare(&h, v, "RLIMIT_DATA below the heap");
+}
+
+/* The exact limit on growth, where the host's own limit on its mappings
+ * (may_expand_vm, which vmemu does not emulate) does not interfere: the
+ * break may reach start + limit - data segment, and not a byte more. */
+Test(heap, rlimit_data_allows_the_break_up_to_the_limit_exactly, .timeout = 30)
+{
+	struct outcome out = { 0 };
+	char *start = vme_sbrk(0);
+
+	w_out = &out;
+	heap_start = (unsigned long)start;
+	unsigned long data = stat_field(46) - stat_field(45);
+	/* Above what the host counts for vmemu's own memory, so that faults
+	 * still work; not page-aligned, as the kernel allows. */
+	unsigned long limit = (unsigned long)status_kb_data() * 1024 + (256 << 20) + 123;
+	struct rlimit old;
+	cr_assert_eq(getrlimit(RLIMIT_DATA, &old), 0);
+	set_data_limit(limit);
+	char *most = start + (limit - data);
+	cr_assert_eq(vme_brk(most), 0);
+	cr_assert_eq(vme_sbrk(0), most);
+	errno = 0;
+	cr_assert_eq(vme_brk(most + 1), -1);
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(vme_sbrk(1), (void *)-1);
+	cr_assert_eq(vme_sbrk(0), most);
+	start[5] = 5;
+	most[-1] = 6;
+	cr_assert_eq(start[5] + most[-1], 11);
+	cr_assert_eq(vme_brk(start + PG), 0);
+	cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
 }

@@ -145,6 +145,10 @@ int host_count_mappings(void);				/* handler-safe: lines of /proc/self/maps */
 unsigned long host_max_map_count(void);
 unsigned long host_phys_pages(void);
 
+/* --- resource limits (host/rlimit.c) --- */
+unsigned long host_data_rlimit(void);		/* RLIMIT_DATA, ULONG_MAX for none */
+unsigned long host_data_segment(void);		/* end_data - start_data, or 0 */
+
 /* --- the trap (host/trap.c) --- */
 enum host_fault {
 	HOST_FAULT_HANDLED,	/* return to the faulting instruction */

@@ -27,6 +27,9 @@
  * a host mapping grows back up to here once that mapping goes. */
 static unsigned long brk_reserved_end;
 
+/* The program's data segment, counted with the heap against RLIMIT_DATA. */
+static unsigned long brk_data_size;
+
 static unsigned long min_ul(unsigned long a, unsigned long b)
 {
 	return a < b ? a : b;
@@ -66,6 +69,7 @@ static int brk_setup(struct mm_struct *mm)
 		return r;
 	mm->start_brk = mm->brk = base;
 	mm->brk_end = brk_reserved_end = base + BRK_RESERVE;
+	brk_data_size = host_data_segment();
 	host_trap_set_unmapped(brk_unmapped);
 	return 0;
 }
@@ -203,6 +207,12 @@ int do_brk(struct mm_struct *mm, unsigned long brk, unsigned long *out)
 		return r;
 	*out = mm->brk;
 	if (brk < mm->start_brk || brk > mm->brk_end)
+		return 0;
+	/* check_data_rlimit, before the direction is known, as Linux: the heap
+	 * and the data segment together stay within RLIMIT_DATA.  (Linux also
+	 * charges the growth to the data mappings, may_expand_vm; vmemu does
+	 * not count those.) */
+	if (brk - mm->start_brk + brk_data_size > host_data_rlimit())
 		return 0;
 	newbrk = PAGE_ALIGN(brk);
 	oldbrk = PAGE_ALIGN(mm->brk);
