@@ -20,8 +20,8 @@
  *  - SIGBUS: the program's SIGBUS handler (set with sigaction or
  *    vme_sigaction) is called with BUS_ADRERR, the exact address and the
  *    kernel's ucontext of the fault; with no handler, or SIGBUS blocked, the
- *    process dies of SIGBUS.  Nothing stays behind, so the next access tries again, as on
- *    Linux after a transient I/O error.
+ *    process dies of SIGBUS.  Nothing stays behind, so the next access tries
+ *    again, as on Linux after a transient I/O error.
  *
  * Everything here that runs in the handler is async-signal-safe.
  */
@@ -102,7 +102,8 @@ static void write_user_act(const struct sigaction *in)
  * the stack address of the outermost such handler's frame: SIGSEGV is
  * blocked for the program while SEGV_MARK is blocked in the interrupted
  * context and that context runs below the frame.  SEGV_MARK is SIGSTKFLT,
- * which nothing sends; it stays blocked while such a handler runs.
+ * which nothing sends (SIGPWR where there is none); it stays blocked while
+ * such a handler runs.
  */
 #ifdef SIGSTKFLT
 #define SEGV_MARK	SIGSTKFLT
@@ -183,10 +184,9 @@ static bool is_default(const struct sigaction *act)
  * forces a blocked fault signal. */
 static int deliver_sigsegv(void)
 {
-	struct sigaction act;
-
-	const siginfo_t *info = tls_info;
 	bool (*unmapped)(unsigned long) = __atomic_load_n(&unmapped_fn, __ATOMIC_ACQUIRE);
+	const siginfo_t *info = tls_info;
+	struct sigaction act;
 	siginfo_t maperr;
 
 	read_user_act(&act);
@@ -322,7 +322,7 @@ int host_trap_install(host_fault_fn fn)
 {
 	struct sigaction prev, entry;
 
-	fault_fn = fn;
+	__atomic_store_n(&fault_fn, fn, __ATOMIC_RELEASE);
 	if (sigaction(SIGSEGV, NULL, &prev))
 		return -errno;
 	if (sigsegv_install_handler(on_sigsegv))
