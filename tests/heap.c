@@ -231,8 +231,12 @@ static void scenario_moved_away(const struct world *w, struct outcome *out)
 	out->v[3] = w->sbrk(0) == top && w->sbrk(8 * PG) == top;	/* through where it was */
 	out->v[4] = w_touch(top + 5 * PG, true, 2);
 	out->v[5] = top[5 * PG] + top[4 * PG];
-	void *r = w->mremap(top + 12 * PG, PG, PG, 0);
+	void *r = w->mremap(top + 12 * PG, PG, PG, 0);	/* same size: still EFAULT */
 	out->v[6] = r == MAP_FAILED ? -errno : 0;
+	r = w->mremap(top + 12 * PG + 1, PG, PG, 0);		/* unaligned: EINVAL first */
+	out->v[9] = r == MAP_FAILED ? -errno : 0;
+	r = w->mremap(top + 12 * PG, PG, 0, MREMAP_MAYMOVE);	/* no length: EINVAL first */
+	out->v[10] = r == MAP_FAILED ? -errno : 0;
 	out->v[7] = w_touch(top + 9 * PG, false, 0);	/* above the new break */
 	out->v[8] = rel(out->addr);
 	out->addr = (unsigned long)rel(out->addr);
@@ -252,6 +256,8 @@ Test(heap, a_mapping_moved_away_from_above_the_break_leaves_room, .timeout = 30)
 	cr_assert_eq(h.v[5], 2);
 	cr_assert_eq(h.v[6], -EFAULT);
 	cr_assert_eq(h.v[7], SIGSEGV);
+	cr_assert_eq(h.v[9], -EINVAL);
+	cr_assert_eq(h.v[10], -EINVAL);
 	cr_assert_eq(h.code, SEGV_MAPERR);
 	w_compare(&h, v, "a mapping moved away from above the break");
 }

@@ -167,6 +167,8 @@ enum host_access {
 typedef enum host_fault (*host_fault_fn)(unsigned long addr, enum host_access access);
 int host_trap_install(host_fault_fn fn);
 host_fault_fn host_trap_hook_fault(host_fault_fn fn);	/* tests only */
+/* fn (handler-safe): is addr, where the host has a reservation of the
+ * emulator's, unmapped for the program?  Then SIGSEGV says SEGV_MAPERR. */
 void host_trap_set_unmapped(bool (*fn)(unsigned long addr));
 void host_trap_uninstall(void);
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);
