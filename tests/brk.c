@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <vmemu.h>
 
+#include "fatal.h"
 #include "testutil.h"
 
 Test(brk, sbrk_returns_the_old_break_and_the_heap_is_usable)
@@ -36,11 +37,19 @@ Test(brk, shrinking_releases_the_pages)
 	cr_assert_eq(base[3 * PG], 0, "released and grown again: zero-filled");
 }
 
-Test(brk, above_the_break_is_unmapped, .signal = SIGSEGV)
+static void store_above_the_break(void)
 {
 	char *base = vme_sbrk(PG);
+	expect_fatal(SIGSEGV, SEGV_MAPERR, base + PG);
 	base[PG - 1] = 1;
+	REQUIRE(base[PG - 1] == 1);
+	fatal_arm();
 	base[PG] = 1;
+}
+
+Test(brk, above_the_break_is_unmapped, .signal = SIGSEGV)
+{
+	run_fatal(store_above_the_break);
 }
 
 Test(brk, refuses_to_run_into_another_mapping)

@@ -5,64 +5,126 @@
 #include <criterion/criterion.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <vmemu.h>
 
+#include "fatal.h"
 #include "host/host.h"
 #include "testutil.h"
 
 static volatile int *wild(unsigned long addr);
 
-/* --- the process dies as it would without vmemu --- */
+/* --- the process dies as it would without vmemu ---
+ *
+ * Each test checks the signal that kills it (fatal.h): its si_code, its
+ * si_addr, and that the accesses before it went through. */
+
+static void ro_write(void)
+{
+	volatile char *p = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	expect_fatal(SIGSEGV, SEGV_ACCERR, p + 3);
+	REQUIRE(p[3] == 0);
+	fatal_arm();
+	p[3] = 1;
+}
 
 Test(signals, write_to_read_only_page_is_sigsegv, .signal = SIGSEGV)
 {
-	volatile char *p = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	(void)p[0];
-	p[0] = 1;
+	run_fatal(ro_write);
+}
+
+static void ro_untouched_write(void)
+{
+	int fd = pattern_file(2 * PG, 0);
+	volatile char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	expect_fatal(SIGSEGV, SEGV_ACCERR, p + 5);
+	REQUIRE(vme_madvise((void *)p, 2 * PG, MADV_RANDOM) == 0);	/* no fault-around */
+	REQUIRE(p[PG] == (char)pattern_byte(PG));	/* the other page ... */
+	fatal_arm();
+	p[5] = 1;			/* ... not this one: untouched */
 }
 
 Test(signals, write_to_untouched_read_only_page_is_sigsegv, .signal = SIGSEGV)
 {
-	int fd = pattern_file(PG, 0);
-	volatile char *p = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
-	p[0] = 1;
+	run_fatal(ro_untouched_write);
+}
+
+static void prot_none_read(void)
+{
+	volatile char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	expect_fatal(SIGSEGV, SEGV_ACCERR, p + PG + 1);
+	REQUIRE(p[PG + 1] == 0);
+	REQUIRE(vme_mprotect((void *)(p + PG), PG, PROT_NONE) == 0);
+	REQUIRE(p[0] == 0);		/* the page below keeps its protection */
+	fatal_arm();
+	(void)p[PG + 1];
 }
 
 Test(signals, prot_none_is_sigsegv, .signal = SIGSEGV)
 {
-	volatile char *p = vme_mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	(void)p[0];
+	run_fatal(prot_none_read);
+}
+
+static void mprotect_then_write(void)
+{
+	volatile char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	expect_fatal(SIGSEGV, SEGV_ACCERR, p);
+	p[0] = 1;
+	REQUIRE(vme_mprotect((void *)p, PG, PROT_READ) == 0);
+	REQUIRE(p[0] == 1);
+	fatal_arm();
+	p[0] = 2;
 }
 
 Test(signals, mprotect_read_only_then_write_is_sigsegv, .signal = SIGSEGV)
 {
+	run_fatal(mprotect_then_write);
+}
+
+static void after_munmap(void)
+{
 	volatile char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	expect_fatal(SIGSEGV, SEGV_MAPERR, p + 9);
 	p[0] = 1;
-	cr_assert_eq(vme_mprotect((void *)p, PG, PROT_READ), 0);
-	cr_assert_eq(p[0], 1);
-	p[0] = 2;
+	REQUIRE(p[0] == 1);
+	REQUIRE(vme_munmap((void *)p, PG) == 0);
+	fatal_arm();
+	p[9] = 2;
 }
 
 Test(signals, access_after_munmap_is_sigsegv, .signal = SIGSEGV)
 {
-	volatile char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	p[0] = 1;
-	cr_assert_eq(vme_munmap((void *)p, PG), 0);
-	p[0] = 2;
+	run_fatal(after_munmap);
+}
+
+static void outside_every_mapping(void)
+{
+	volatile char *p = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	expect_fatal(SIGSEGV, SEGV_MAPERR, wild(16));
+	REQUIRE(p[0] == 0);
+	fatal_arm();
+	*wild(16) = 1;
 }
 
 Test(signals, fault_outside_every_mapping_still_kills, .signal = SIGSEGV)
 {
-	cr_assert_neq(vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), MAP_FAILED);
-	*wild(16) = 1;
+	run_fatal(outside_every_mapping);
+}
+
+static void past_eof(void)
+{
+	int fd = pattern_file(PG + 10, 0);
+	volatile char *p = vme_mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	expect_fatal(SIGBUS, BUS_ADRERR, p + 2 * PG + 4);
+	REQUIRE(p[PG + 9] == (char)pattern_byte(PG + 9));
+	REQUIRE(p[PG + 100] == 0);	/* the tail of the last page reads as zeros */
+	fatal_arm();
+	(void)p[2 * PG + 4];
 }
 
 Test(signals, page_wholly_past_eof_is_sigbus, .signal = SIGBUS)
 {
-	int fd = pattern_file(PG + 10, 0);
-	volatile char *p = vme_mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);
-	cr_assert_eq(p[PG + 9], (char)pattern_byte(PG + 9));
-	(void)p[2 * PG];
+	run_fatal(past_eof);
 }
 
 static ssize_t eio_pread(int fd, void *buf, size_t len, off_t off)
@@ -72,12 +134,21 @@ static ssize_t eio_pread(int fd, void *buf, size_t len, off_t off)
 	return -1;
 }
 
+static void io_error(void)
+{
+	int fd = pattern_file(2 * PG, 0);
+	volatile char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_PRIVATE, fd, 0);
+	REQUIRE(vme_madvise((void *)p, 2 * PG, MADV_RANDOM) == 0);	/* no readahead */
+	expect_fatal(SIGBUS, BUS_ADRERR, p + PG + 6);
+	REQUIRE(p[0] == (char)pattern_byte(0));
+	host_sys.pread = eio_pread;
+	fatal_arm();
+	(void)p[PG + 6];
+}
+
 Test(signals, io_error_while_filling_is_sigbus, .signal = SIGBUS)
 {
-	int fd = pattern_file(PG, 0);
-	volatile char *p = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0);
-	host_sys.pread = eio_pread;
-	(void)p[0];
+	run_fatal(io_error);
 }
 
 /* --- the program's own handlers --- */
@@ -160,23 +231,44 @@ static void count_and_fix(int sig)
 	calls++;
 }
 
+/* What the forked child's handler saw, in memory shared with the parent. */
+static volatile long *child_seen;
+
+static void count_in_child(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	child_seen[0]++;
+	child_seen[1] = info->si_code;
+	child_seen[2] = (long)info->si_addr;
+}
+
 Test(handlers, handler_that_returns_sees_the_fault_again_until_fixed)
 {
-	char *p = vme_mmap(NULL, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = vme_mmap((void *)0x240000000000UL, PG, PROT_READ,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	struct sigaction sa = { 0 }, old;
-	sa.sa_handler = count_and_fix;
-	sa.sa_flags = SA_RESETHAND;
+	child_seen = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(child_seen, MAP_FAILED);
+	sa.sa_sigaction = count_in_child;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
 	cr_assert_eq(vme_sigaction(SIGSEGV, &sa, NULL), 0);
 	cr_assert_eq(vme_sigaction(SIGSEGV, NULL, &old), 0);
-	cr_assert_eq(old.sa_handler, count_and_fix);
+	cr_assert_eq(old.sa_sigaction, count_in_child);
 	pid_t pid = fork();
 	if (pid == 0) {
-		p[0] = 1;	/* handler once, then SA_RESETHAND: the default kills */
+		struct rlimit none = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &none);
+		child_seen[3] = p[8] + 1;	/* the read goes through */
+		p[8] = 1;	/* handler once, then SA_RESETHAND: the default kills */
 		_exit(0);
 	}
 	int status;
 	waitpid(pid, &status, 0);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x", status);
+	cr_assert_eq(child_seen[3], 1);
+	cr_assert_eq(child_seen[0], 1, "the handler ran %ld times", child_seen[0]);
+	cr_assert_eq(child_seen[1], SEGV_ACCERR);
+	cr_assert_eq(child_seen[2], (long)(p + 8));
 }
 
 Test(handlers, signal_returns_previous_handler)

@@ -25,6 +25,13 @@ int vme_enter(struct vme_call *call);
 void vme_leave(struct vme_call *call);
 bool vme_initialised(void);
 
+/* mman.c: a mapping the host puts at a fixed address replaces the emulated
+ * VMAs there.  Around the host's call, under mmap_lock held for writing:
+ * begin returns 0 or -errno; end is given the host's result. */
+struct mm_struct;
+int host_fixed_begin(struct mm_struct *mm, unsigned long start, unsigned long end);
+void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end, int host_err);
+
 static inline int api_ret(int r)
 {
 	if (r < 0) {

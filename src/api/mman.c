@@ -11,6 +11,7 @@
 
 #include <vmemu.h>
 #include "api/api.h"
+#include "mm/brk.h"
 #include "mm/mm.h"
 
 #ifndef MAP_HUGE_MASK
@@ -47,6 +48,80 @@ static bool host_only(int flags, int fd, int *err)
 	return !S_ISREG(st.st_mode);
 }
 
+/*
+ * A mapping the host makes at a fixed address (a host-only MAP_FIXED mmap,
+ * or a host mapping moved there by mremap) replaces whatever was in its
+ * range, emulated VMAs included.  host_fixed_begin splits the VMAs that
+ * straddle the edges, so that once the host has mapped nothing can fail;
+ * host_fixed_end then removes the VMAs inside, leaving the host range alone
+ * (it is the new mapping now), or, if the host refused, joins the splits
+ * again: the emulated memory stays as it was, as Linux's does for the
+ * errors it finds before it unmaps.  Both are called under mmap_lock held
+ * for writing, which keeps every fault out in between.
+ */
+int host_fixed_begin(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma = find_vma(mm, start);
+	int r;
+
+	if (vma && vma->vm_start < start && (r = split_vma(mm, vma, start, 1)))
+		return r;
+	vma = find_vma(mm, end - 1);
+	if (vma && vma->vm_start < end && vma->vm_end > end && (r = split_vma(mm, vma, end, 0))) {
+		host_fixed_end(mm, start, end, r);
+		return r;
+	}
+	return 0;
+}
+
+void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end, int host_err)
+{
+	struct vm_area_struct *vma;
+
+	if (!host_err) {
+		do_munmap(mm, start, end - start, false);	/* whole VMAs only: cannot fail */
+		return;
+	}
+	if ((vma = find_vma(mm, start)) && vma->vm_start == start)
+		vma_merge(mm, vma);
+	if ((vma = find_vma(mm, end)) && vma->vm_start == end)
+		vma_merge(mm, vma);
+}
+
+/* A host-only mmap at a fixed address.  With MAP_FIXED the host's mapping
+ * replaces the emulated VMAs there.  MAP_FIXED_NOREPLACE never replaces,
+ * but the heap's reservation is no mapping for the program: a range all
+ * inside it is taken as with MAP_FIXED.  Either way, a host mapping in the
+ * reservation ends it below (the heap must not grow into it). */
+static int host_mmap_fixed(unsigned long start, size_t length, int prot, int flags, int fd,
+			   off_t offset, unsigned long *out)
+{
+	unsigned long end = start + PAGE_ALIGN(length);
+	struct vme_call call;
+	int r;
+
+	/* Arguments the host rejects before it unmaps anything, and a process
+	 * with no emulated memory yet: the host's call alone. */
+	if (!vme_initialised() || offset_in_page(start) || !length || end <= start)
+		return host_pass_mmap(start, length, prot, flags, fd, offset, out);
+	if ((r = vme_enter(&call)))
+		return r;
+	mmap_write_lock();
+	if ((flags & MAP_FIXED_NOREPLACE) && brk_range_is_hole(&init_mm, start, end))
+		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
+	if (flags & MAP_FIXED_NOREPLACE) {
+		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
+	} else if (!(r = host_fixed_begin(&init_mm, start, end))) {
+		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
+		host_fixed_end(&init_mm, start, end, r);
+	}
+	if (!r)
+		brk_host_mapped(&init_mm, start, end);
+	mmap_write_unlock();
+	vme_leave(&call);
+	return r;
+}
+
 VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
 {
 	struct vme_call call;
@@ -56,7 +131,10 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 	if (offset & (off_t)~PAGE_MASK)
 		return errno = EINVAL, MAP_FAILED;
 	if (host_only(flags, fd, &r)) {
-		r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
+		if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+			r = host_mmap_fixed(start, length, prot, flags, fd, offset, &out);
+		else
+			r = host_pass_mmap(start, length, prot, flags, fd, offset, &out);
 		return r ? (errno = -r, MAP_FAILED) : (void *)out;
 	}
 	if (r)
@@ -84,7 +162,7 @@ VME_EXPORT int vme_munmap(void *addr, size_t length)
 	if ((r = vme_enter(&call)))
 		return api_ret(r);
 	mmap_write_lock();
-	r = do_munmap(&init_mm, start, PAGE_ALIGN(length), true);
+	r = brk_munmap(&init_mm, start, PAGE_ALIGN(length));
 	mmap_write_unlock();
 	vme_leave(&call);
 	return api_ret(r);

@@ -1,6 +1,8 @@
 /*
  * mremap.c - vme_mremap, variadic as glibc's mremap: new_address is read
- * only with MREMAP_FIXED.  An old range vmemu does not manage is the host's.
+ * only with MREMAP_FIXED.  An old range vmemu does not manage is the host's,
+ * but for the heap's reservation, which is no mapping (EFAULT); a host
+ * mapping moved over emulated memory replaces it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -8,7 +10,26 @@
 
 #include <vmemu.h>
 #include "api/api.h"
+#include "mm/brk.h"
 #include "mm/mm.h"
+
+/* The checks Linux's mremap makes before it looks up the old range (those
+ * of do_mremap): 0 or -EINVAL. */
+static int mremap_check_args(unsigned long addr, unsigned long old_len, unsigned long new_len, int flags)
+{
+	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
+		return -EINVAL;
+	if (offset_in_page(addr))
+		return -EINVAL;
+	new_len = PAGE_ALIGN(new_len);
+	if (!new_len || new_len > TASK_SIZE)
+		return -EINVAL;
+	return 0;
+}
 
 VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
 {
@@ -26,10 +47,30 @@ VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size,
 		return errno = -r, MAP_FAILED;
 	mmap_write_lock();
 	struct vm_area_struct *vma = find_vma(&init_mm, addr);
-	if (vma && vma->vm_start <= addr)
-		r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out);
-	else
+	unsigned long new_end = new_addr + PAGE_ALIGN(new_size);
+	if (vma && vma->vm_start <= addr) {
+		/* Where the old range of a VMA in the heap's reservation was,
+		 * the reservation's placeholder goes back. */
+		if (!(r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out)))
+			brk_restore(&init_mm, addr, addr + PAGE_ALIGN(old_size));
+	} else if (brk_range_is_hole(&init_mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE)) {
+		/* The heap's reservation is no mapping of the program's. */
+		if (!(r = mremap_check_args(addr, old_size, new_size, flags)))
+			r = -EFAULT;
+	} else if ((flags & MREMAP_FIXED) && !offset_in_page(new_addr) && new_size && new_end > new_addr) {
+		/* The host's mapping moves over whatever is at new_addr,
+		 * emulated VMAs included. */
+		if (!(r = host_fixed_begin(&init_mm, new_addr, new_end))) {
+			r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+			host_fixed_end(&init_mm, new_addr, new_end, r);
+		}
+		if (!r)
+			brk_host_mapped(&init_mm, new_addr, new_end);
+	} else {
 		r = host_pass_mremap(addr, old_size, new_size, flags, new_addr, &out);
+		if (!r)
+			brk_host_mapped(&init_mm, out, out + PAGE_ALIGN(new_size));
+	}
 	mmap_write_unlock();
 	vme_leave(&call);
 	return r ? (errno = -r, MAP_FAILED) : (void *)out;

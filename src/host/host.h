@@ -172,6 +172,10 @@ int host_count_mappings(void);				/* handler-safe: lines of /proc/self/maps */
 unsigned long host_max_map_count(void);
 unsigned long host_phys_pages(void);
 
+/* --- resource limits (host/rlimit.c) --- */
+unsigned long host_data_rlimit(void);		/* RLIMIT_DATA, ULONG_MAX for none */
+unsigned long host_data_segment(void);		/* end_data - start_data, or 0 */
+
 /* --- the trap (host/trap.c) --- */
 enum host_fault {
 	HOST_FAULT_HANDLED,	/* return to the faulting instruction */
@@ -189,6 +193,10 @@ enum host_access {
 };
 typedef enum host_fault (*host_fault_fn)(unsigned long addr, enum host_access access);
 int host_trap_install(host_fault_fn fn);
+host_fault_fn host_trap_hook_fault(host_fault_fn fn);	/* tests only */
+/* fn (handler-safe): is addr, where the host has a reservation of the
+ * emulator's, unmapped for the program?  Then SIGSEGV says SEGV_MAPERR. */
+void host_trap_set_unmapped(bool (*fn)(unsigned long addr));
 void host_trap_uninstall(void);
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);
 void host_trap_enter_emulator(sigset_t *saved);

@@ -59,17 +59,31 @@ void host_readahead(int fd, off_t off, off_t len)
 	SYSCALL_RET(host_sys.fadvise(fd, off, len, POSIX_FADV_WILLNEED));
 }
 
+/* The buffer host_count_mappings reads /proc/self/maps into: static, so
+ * that the fault handler, which may run on a small alternate signal stack,
+ * does not carry 4 KiB on it.  One caller at a time has it; another (a
+ * second thread, or a fault nested in a counting one) reads through a few
+ * bytes of its own stack instead, which only takes more read calls. */
+static char maps_buf[4096];
+static int maps_buf_busy;
+
 /* handler-safe: how many mappings the host has for this process (the number
  * vm.max_map_count limits), or -errno. */
 int host_count_mappings(void)
 {
-	char buf[4096];
+	char small[128];
+	int saved = errno;
+	bool own = !__atomic_exchange_n(&maps_buf_busy, 1, __ATOMIC_ACQUIRE);
+	char *buf = own ? maps_buf : small;
+	size_t size = own ? sizeof(maps_buf) : sizeof(small);
 	int fd = SYSCALL_VAL(host_sys.open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0)), lines = 0;
 
-	if (fd < 0)
-		return fd;
+	if (fd < 0) {
+		lines = fd;
+		goto out;
+	}
 	for (;;) {
-		ssize_t n = host_sys.read(fd, buf, sizeof(buf));
+		ssize_t n = host_sys.read(fd, buf, size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -81,6 +95,10 @@ int host_count_mappings(void)
 			lines += buf[i] == '\n';
 	}
 	host_sys.close(fd);
+out:
+	if (own)
+		__atomic_store_n(&maps_buf_busy, 0, __ATOMIC_RELEASE);
+	errno = saved;
 	return lines;
 }
 

@@ -6,17 +6,22 @@
  * kernel's siginfo_t and ucontext for this thread, because libsigsegv does not
  * pass them on and a program's own SIGSEGV handler must receive the real ones.
  *
+ * The entry blocks every signal but the synchronous ones while a fault is
+ * emulated, so no other handler runs in the middle of one.
+ *
  * Outcomes of a fault (enum host_fault):
  *  - handled: return and re-execute the access;
  *  - SIGSEGV: the program's handler (registered with vme_sigaction) is called
  *    with the kernel's siginfo and ucontext, with the signal mask the kernel
- *    would have set; with no handler, libsigsegv resets SIGSEGV to SIG_DFL and
- *    the re-executed access kills the process with a real SIGSEGV and a core;
+ *    would have set (SIGSEGV in it kept virtual, see run_handler); with no
+ *    handler, or SIGSEGV blocked for the program, the fault is declined:
+ *    libsigsegv resets SIGSEGV to SIG_DFL and the re-executed access kills
+ *    the process with a real SIGSEGV and a core;
  *  - SIGBUS: the program's SIGBUS handler (set with sigaction or
  *    vme_sigaction) is called with BUS_ADRERR, the exact address and the
- *    kernel's ucontext of the fault; with no handler the process dies of
- *    SIGBUS.  Nothing stays behind, so the next access tries again, as on
- *    Linux after a transient I/O error.
+ *    kernel's ucontext of the fault; with no handler, or SIGBUS blocked, the
+ *    process dies of SIGBUS.  Nothing stays behind, so the next access tries
+ *    again, as on Linux after a transient I/O error.
  *
  * Everything here that runs in the handler is async-signal-safe.
  */
@@ -31,6 +36,9 @@
 
 
 static host_fault_fn fault_fn;
+/* The emulated kernel's test for addresses it keeps reserved on the host but
+ * that are unmapped for the program (set once; handler-safe). */
+static bool (*unmapped_fn)(unsigned long addr);
 static struct sigaction libsigsegv_act;	/* what sigsegv_install_handler set */
 
 /* The program's SIGSEGV disposition, as vme_sigaction sees it.  Written with
@@ -43,6 +51,19 @@ static __thread const siginfo_t *tls_info __attribute__((tls_model("initial-exec
 static __thread void *tls_uc __attribute__((tls_model("initial-exec")));
 static __thread int tls_in_fault __attribute__((tls_model("initial-exec")));
 static __thread int tls_in_emulator __attribute__((tls_model("initial-exec")));
+/* How often libsigsegv has called on_sigsegv for the fault being handled. */
+static __thread int tls_calls __attribute__((tls_model("initial-exec")));
+
+/* Every signal but those a faulting instruction raises (the kernel kills a
+ * thread that has these blocked when they arise). */
+static void all_but_synchronous(sigset_t *set)
+{
+	static const int sync[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(sync) / sizeof(sync[0]); i++)
+		sigdelset(set, sync[i]);
+}
 
 /* handler-safe */
 static void read_user_act(struct sigaction *out)
@@ -65,26 +86,90 @@ static void write_user_act(const struct sigaction *in)
 	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * SIGSEGV in the program's mask is virtual.  Inside the program's SIGSEGV
+ * handler the kernel blocks SIGSEGV; blocked for real, vmemu's own faults
+ * there (the handler touching emulated memory, as a GC or a crash reporter
+ * does) would be forced on the process by the kernel and kill it.  So the
+ * handler runs with SIGSEGV unblocked, and vmemu remembers that it is
+ * blocked for the program: its own faults go on being emulated, and a
+ * fault it would deliver kills instead, as the kernel's forced delivery of
+ * a blocked SIGSEGV does.
+ *
+ * The handler may leave by siglongjmp, and vmemu would not know.  So in
+ * place of SIGSEGV it blocks SEGV_MARK, which whatever restores the mask on
+ * the way out (siglongjmp, sigreturn, setcontext) unblocks again, and keeps
+ * the stack address of the outermost such handler's frame: SIGSEGV is
+ * blocked for the program while SEGV_MARK is blocked in the interrupted
+ * context and that context runs below the frame.  SEGV_MARK is SIGSTKFLT,
+ * which nothing sends (SIGPWR where there is none); it stays blocked while
+ * such a handler runs.
+ */
+#ifdef SIGSTKFLT
+#define SEGV_MARK	SIGSTKFLT
+#else
+#define SEGV_MARK	SIGPWR
+#endif
+static __thread unsigned long tls_segv_frame __attribute__((tls_model("initial-exec")));
+
+/* handler-safe: the stack pointer of the interrupted context, or 0. */
+static unsigned long interrupted_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	return (unsigned long)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (unsigned long)uc->uc_mcontext.sp;
+#else
+	(void)uc;
+	return 0;
+#endif
+}
+
+/* handler-safe: is SIGSEGV blocked for the program where the fault being
+ * handled happened?  Forgets a handler left by a jump. */
+static bool segv_blocked(void)
+{
+	const ucontext_t *uc = tls_uc;
+	unsigned long sp;
+
+	if (!tls_segv_frame)
+		return false;
+	if (sigismember(&uc->uc_sigmask, SEGV_MARK) == 1 &&
+	    (!(sp = interrupted_sp(uc)) || sp < tls_segv_frame))
+		return true;
+	tls_segv_frame = 0;
+	return false;
+}
+
 /* handler-safe: run handler act for sig as the kernel would have: mask =
- * interrupted mask | sa_mask | sig (unless SA_NODEFER). */
+ * interrupted mask | sa_mask | sig (unless SA_NODEFER), with SIGSEGV in it
+ * kept virtual (above). */
 static void run_handler(int sig, const struct sigaction *act, const siginfo_t *info)
 {
 	void *uc = tls_uc;
 	sigset_t mask = ((ucontext_t *)uc)->uc_sigmask, saved;
+	unsigned long outer_frame = tls_segv_frame;
 
+	if (segv_blocked())
+		sigaddset(&mask, SIGSEGV);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&act->sa_mask, s) == 1)
 			sigaddset(&mask, s);
 	if (!(act->sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
-	else
-		sigdelset(&mask, sig);
+	if (sigismember(&mask, SIGSEGV) == 1) {
+		sigdelset(&mask, SIGSEGV);
+		sigaddset(&mask, SEGV_MARK);
+		if (!tls_segv_frame)
+			tls_segv_frame = (unsigned long)&mask;	/* the handler's frames are below */
+	}
 	pthread_sigmask(SIG_SETMASK, &mask, &saved);
 	if (act->sa_flags & SA_SIGINFO)
 		act->sa_sigaction(sig, (siginfo_t *)info, uc);
 	else
 		act->sa_handler(sig);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	tls_segv_frame = outer_frame;
 }
 
 static bool is_default(const struct sigaction *act)
@@ -94,13 +179,18 @@ static bool is_default(const struct sigaction *act)
 }
 
 /* handler-safe: the program's SIGSEGV handler, with the kernel's siginfo.
- * Returns 0 if there is none (libsigsegv then lets the default kill). */
+ * Returns 0 if there is none, or if SIGSEGV is blocked (virtually) where
+ * the fault happened: libsigsegv then lets the default kill, as the kernel
+ * forces a blocked fault signal. */
 static int deliver_sigsegv(void)
 {
+	bool (*unmapped)(unsigned long) = __atomic_load_n(&unmapped_fn, __ATOMIC_ACQUIRE);
+	const siginfo_t *info = tls_info;
 	struct sigaction act;
+	siginfo_t maperr;
 
 	read_user_act(&act);
-	if (is_default(&act))
+	if (is_default(&act) || segv_blocked())
 		return 0;
 	if (act.sa_flags & SA_RESETHAND) {
 		struct sigaction dfl;
@@ -108,14 +198,23 @@ static int deliver_sigsegv(void)
 		dfl.sa_handler = SIG_DFL;
 		write_user_act(&dfl);
 	}
-	run_handler(SIGSEGV, &act, tls_info);
+	/* The host has the emulator's reservation there and says "no access";
+	 * the program has nothing mapped there: "no mapping". */
+	if (info->si_code == SEGV_ACCERR && unmapped && unmapped((unsigned long)info->si_addr)) {
+		maperr = *info;
+		maperr.si_code = SEGV_MAPERR;
+		info = &maperr;
+	}
+	run_handler(SIGSEGV, &act, info);
 	return 1;
 }
 
 /* handler-safe: SIGBUS at addr, as the kernel raises it for a page past end
- * of file or an I/O error: the program's handler, or death by SIGBUS. */
+ * of file or an I/O error: the program's handler, or death by SIGBUS if
+ * there is none or SIGBUS is blocked where the fault happened. */
 static void deliver_sigbus(void *addr)
 {
+	const ucontext_t *uc = tls_uc;
 	struct sigaction act;
 	siginfo_t info;
 
@@ -124,13 +223,14 @@ static void deliver_sigbus(void *addr)
 	info.si_signo = SIGBUS;
 	info.si_code = BUS_ADRERR;
 	info.si_addr = addr;
-	if (is_default(&act) || (act.sa_flags & SA_RESETHAND)) {
+	bool fatal = is_default(&act) || sigismember(&uc->uc_sigmask, SIGBUS) == 1;
+	if (fatal || (act.sa_flags & SA_RESETHAND)) {
 		struct sigaction dfl;
 		sigset_t bus;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		sigaction(SIGBUS, &dfl, NULL);
-		if (is_default(&act)) {
+		if (fatal) {
 			sigemptyset(&bus);
 			sigaddset(&bus, SIGBUS);
 			pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
@@ -160,15 +260,23 @@ static enum host_access fault_access(void)
 #endif
 }
 
-/* handler-safe: libsigsegv's callback. */
+/* handler-safe: libsigsegv's callback.  Returns 1 if the fault is dealt
+ * with (the access runs again, or the program's handler ran), 0 to decline:
+ * libsigsegv then resets SIGSEGV to SIG_DFL and the access, run again,
+ * kills the process as the kernel would.  After a decline libsigsegv calls
+ * again with serious = 1; that second call is declined at once, so a fault
+ * is emulated, counted and traced once. */
 static int on_sigsegv(void *fault_address, int serious)
 {
 	(void)serious;
+	if (tls_calls++)
+		return 0;
 	if (tls_in_fault || tls_in_emulator)
 		host_die("page fault inside the emulator itself (a vmemu bug, or a "
 			 "vme_ call passed an unpopulated emulated buffer)");
 	tls_in_fault = 1;
-	enum host_fault r = fault_fn((unsigned long)fault_address, fault_access());
+	host_fault_fn fn = __atomic_load_n(&fault_fn, __ATOMIC_ACQUIRE);
+	enum host_fault r = fn((unsigned long)fault_address, fault_access());
 	tls_in_fault = 0;
 	if (r == HOST_FAULT_SIGSEGV)
 		return deliver_sigsegv();
@@ -182,33 +290,53 @@ static void trap_entry(int sig, siginfo_t *info, void *uc)
 	int saved_errno = errno;
 	const siginfo_t *outer_info = tls_info;
 	void *outer_uc = tls_uc;
+	int outer_calls = tls_calls;
 
 	tls_info = info;
 	tls_uc = uc;
+	tls_calls = 0;
 	libsigsegv_act.sa_sigaction(sig, info, uc);
 	tls_info = outer_info;
 	tls_uc = outer_uc;
+	tls_calls = outer_calls;
 	errno = saved_errno;
+}
+
+/* fn(addr) says whether addr, where the host has a mapping of the
+ * emulator's, is unmapped for the program: a SIGSEGV there is delivered
+ * with SEGV_MAPERR, as the kernel would give it.  fn is handler-safe. */
+void host_trap_set_unmapped(bool (*fn)(unsigned long addr))
+{
+	__atomic_store_n(&unmapped_fn, fn, __ATOMIC_RELEASE);
+}
+
+/* Tests only: route every fault through fn from now on, which must call
+ * the function it replaces (returned) to emulate it.  This is how a test
+ * makes an interleaving happen at an exact point of the fault path. */
+host_fault_fn host_trap_hook_fault(host_fault_fn fn)
+{
+	return __atomic_exchange_n(&fault_fn, fn, __ATOMIC_SEQ_CST);
 }
 
 int host_trap_install(host_fault_fn fn)
 {
 	struct sigaction prev, entry;
 
-	fault_fn = fn;
+	__atomic_store_n(&fault_fn, fn, __ATOMIC_RELEASE);
 	if (sigaction(SIGSEGV, NULL, &prev))
 		return -errno;
 	if (sigsegv_install_handler(on_sigsegv))
 		return -ENOTSUP;
 	if (sigaction(SIGSEGV, NULL, &libsigsegv_act))
 		return -errno;
-	/* The front entry blocks what libsigsegv blocks (the asynchronous
-	 * signals), but not SIGSEGV: a program handler we call may touch
-	 * emulated memory and must be able to fault again. */
+	/* The front entry blocks every signal but the synchronous ones while
+	 * it emulates, as vme_ calls do: libsigsegv's own mask leaves out the
+	 * real-time signals and more, whose handlers could run in the middle
+	 * of a fault, touch emulated memory and find the emulator busy.  The
+	 * program's handlers get the program's mask (run_handler). */
 	memset(&entry, 0, sizeof(entry));
 	entry.sa_sigaction = trap_entry;
-	entry.sa_mask = libsigsegv_act.sa_mask;
-	sigdelset(&entry.sa_mask, SIGSEGV);
+	all_but_synchronous(&entry.sa_mask);
 	entry.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	if (sigaction(SIGSEGV, &entry, NULL))
 		return -errno;
@@ -251,12 +379,7 @@ void host_trap_enter_emulator(sigset_t *saved)
 {
 	sigset_t all;
 
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGTRAP);
+	all_but_synchronous(&all);
 	pthread_sigmask(SIG_BLOCK, &all, saved);
 	tls_in_emulator++;
 }

@@ -351,11 +351,26 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 	return ret;
 }
 
-/* The page of this thread's last fault, if handling it changed nothing.  A
- * second such fault in a row there means the host refuses the access as it
- * is: a write to a read-only page when the access type is unknown, or an
- * access the VMA does not allow. */
+/* The repeat rule, for faults whose access type is unknown (FAULT_FLAG_GUESS)
+ * only: the page of this thread's last such fault, if handling it changed
+ * nothing, and the page's PTE then.  A second such fault in a row there,
+ * with the PTE still the same, means the host refuses the access as it is:
+ * a write to a read-only page, or an access the VMA does not allow.  With a
+ * known access type a fault that changes nothing was simply raced (another
+ * thread made the page present first, perhaps after msync took it away
+ * again) and is retried, however often it loses.  A PTE that changed and
+ * changed back between the two faults looks unchanged: with no error code,
+ * such a race can still be taken for a refusal. */
 static __thread unsigned long last_nopage __attribute__((tls_model("initial-exec")));
+static __thread pte_t last_nopage_pte __attribute__((tls_model("initial-exec")));
+
+/* handler-safe: the PTE of page now, without its lock bit. */
+static pte_t pte_now(unsigned long page)
+{
+	pte_t *ptep = pte_offset(page, false);
+
+	return ptep ? ptep_get(ptep) & ~(pte_t)PTE_LOCKED : 0;
+}
 
 static const unsigned int access_flags[] = {
 	[HOST_ACCESS_UNKNOWN] = FAULT_FLAG_GUESS,
@@ -381,16 +396,18 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 		ret = VM_FAULT_SIGSEGV;
 		goto out_unlock;
 	}
-	if (last_nopage == page)
+	if ((flags & FAULT_FLAG_GUESS) && last_nopage == page && pte_now(page) == last_nopage_pte)
 		flags |= FAULT_FLAG_REPEAT;
 	ret = handle_mm_fault(vma, addr, flags);
 	last_nopage = 0;
 	if (ret & VM_FAULT_NOPAGE) {
 		count_vm_event(EV_spurious_fault);
-		if (flags & FAULT_FLAG_REPEAT)
+		if (flags & FAULT_FLAG_REPEAT) {
 			ret = VM_FAULT_SIGSEGV;
-		else
+		} else if (flags & FAULT_FLAG_GUESS) {
 			last_nopage = page;
+			last_nopage_pte = pte_now(page);
+		}
 	}
 	if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) {	/* the page stays missing: a later access retries */
 		count_vm_event(EV_sigbus_delivered);

@@ -4,10 +4,13 @@
  * A range given to mprotect, msync, madvise or mincore may cover emulated
  * VMAs, the program's own host mappings and holes.  walk_range hands the
  * emulated parts to vma_range and everything else to gap (the host call,
- * which knows about its own mappings and reports ENOMEM for holes).
+ * which knows about its own mappings and reports ENOMEM for holes), except
+ * the heap's reservation, which is a hole for the program though the host
+ * has it mapped.
  */
 #include <errno.h>
 
+#include "mm/brk.h"
 #include "mm/mm.h"
 
 /* Returns the first non-zero result, or 0.  The callbacks may change the
@@ -23,7 +26,9 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 		unsigned long next = vma && vma->vm_start < end ? vma->vm_start : end;
 
 		if (next > addr) {
-			r = ops->gap ? ops->gap(addr, next, arg) : -ENOMEM;
+			bool hole;
+			next = brk_hole_part(mm, addr, next, &hole);
+			r = ops->gap && !hole ? ops->gap(addr, next, arg) : -ENOMEM;
 			if (r == -ENOMEM && ops->continue_past_holes)
 				unmapped_error = r;
 			else if (r)
