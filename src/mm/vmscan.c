@@ -212,6 +212,18 @@ struct reclaim_batch {
 	unsigned long unmapped;		/* pages made inaccessible */
 };
 
+/* The one batch, used only under lru_lock: 2.5 KiB kept off the stack of
+ * the fault handler, which may run on a small sigaltstack. */
+static struct reclaim_batch lru_batch;
+
+/* A fresh batch.  Caller holds lru_lock until it has flushed it. */
+static struct reclaim_batch *batch_begin(void)
+{
+	lru_batch.nr = 0;
+	lru_batch.progress = lru_batch.unmapped = 0;
+	return &lru_batch;
+}
+
 /* Land the pending host change, then complete or undo each entry.  Caller
  * holds lru_lock. */
 static void flush_batch(struct reclaim_batch *b)
@@ -475,11 +487,11 @@ static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
  * passed by.  Caller holds lru_lock.  Returns the slots freed. */
 static unsigned long sweep(unsigned long want, unsigned long scan, bool frames_only)
 {
-	struct reclaim_batch b = { .nr = 0 };
+	struct reclaim_batch *b = batch_begin();
 
 	if (scan > high_water)
 		scan = high_water;
-	for (unsigned long seen = 0; b.progress < want && seen < scan && nr_pending_wb < RECLAIM_BATCH;
+	for (unsigned long seen = 0; b->progress < want && seen < scan && nr_pending_wb < RECLAIM_BATCH;
 	     seen++) {
 		unsigned long s = clock_tick();
 		if (frames_only && frame_table[s].owner == FRAME_ANON)
@@ -490,12 +502,12 @@ static unsigned long sweep(unsigned long want, unsigned long scan, bool frames_o
 			__atomic_store_n(&frame_table[s].referenced, 1UL, __ATOMIC_RELAXED);
 			continue;
 		}
-		reclaim_slot(&b, s, !ref);
-		if (b.nr == BATCH_MAX)
-			flush_batch(&b);
+		reclaim_slot(b, s, !ref);
+		if (b->nr == BATCH_MAX)
+			flush_batch(b);
 	}
-	flush_batch(&b);
-	return b.progress;
+	flush_batch(b);
+	return b->progress;
 }
 
 static unsigned long shrink_frames(unsigned long want, unsigned long scan)
@@ -696,12 +708,12 @@ void frame_set_writable(unsigned long pfn, bool writable)
  * slot s: deactivate it, or swap it now.  Returns 0 or -EAGAIN. */
 int reclaim_frame_now(unsigned long s, bool evict)
 {
-	struct reclaim_batch b = { .nr = 0 };
+	struct reclaim_batch *b = batch_begin();
 	int r;
 
 	lru_lock_take();
-	r = reclaim_slot(&b, s, evict);
-	flush_batch(&b);
+	r = reclaim_slot(b, s, evict);
+	flush_batch(b);
 	lru_unlock();
 	return r;
 }
@@ -711,14 +723,14 @@ int reclaim_frame_now(unsigned long s, bool evict)
  * let go of at once.  Returns 0 or -EAGAIN. */
 int reclaim_pfn_now(unsigned long pfn, bool evict)
 {
-	struct reclaim_batch b = { .nr = 0 };
+	struct reclaim_batch *b = batch_begin();
 	int r = -EAGAIN;
 
 	lru_lock_take();
 	unsigned long s = pfn_slot[pfn];
 	if (s) {
-		r = reclaim_slot(&b, s, false);
-		flush_batch(&b);
+		r = reclaim_slot(b, s, false);
+		flush_batch(b);
 		clear_referenced(s);
 		if (!r && evict && pfn_slot[pfn] == s && !frame_table[s].mapcount)
 			drop_slot(s);	/* the caller evicts it from the pool */
@@ -880,14 +892,14 @@ void host_vmas_account(unsigned long n)
 			/* Each page unmapped merges one or two host mappings
 			 * away (a written private page keeps the host's
 			 * anon_vma and merges on one side only). */
-			struct reclaim_batch b = { .nr = 0 };
+			struct reclaim_batch *b = batch_begin();
 			unsigned long goal = (unsigned long)count - host_vma_soft / 2;
-			for (unsigned long seen = 0; b.unmapped + b.nr < goal && seen < high_water; seen++) {
-				reclaim_slot(&b, clock_tick(), false);
-				if (b.nr == BATCH_MAX)
-					flush_batch(&b);
+			for (unsigned long seen = 0; b->unmapped + b->nr < goal && seen < high_water; seen++) {
+				reclaim_slot(b, clock_tick(), false);
+				if (b->nr == BATCH_MAX)
+					flush_batch(b);
 			}
-			flush_batch(&b);
+			flush_batch(b);
 			count = host_count_mappings();
 		}
 	}
