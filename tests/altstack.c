@@ -144,8 +144,8 @@ static void take_faults(unsigned char *alt, size_t size, size_t np, size_t depth
 
 /* Rust gives every thread an alternate stack of SIGSTKSZ (8 KiB) or
  * AT_MINSIGSTKSZ if larger.  Every kind of fault fits 8 KiB, with room for
- * the kernel's signal frame (3.3 KiB on an AVX-512 machine), as long as no
- * reclaim runs in the handler: see the next test. */
+ * the kernel's signal frame (3.3 KiB on an AVX-512 machine); the next test
+ * measures the faults that reclaim. */
 Test(altstack, faults_fit_an_8k_sigaltstack, .timeout = 60)
 {
 	enum { SIZE = 8192 };
