@@ -17,6 +17,7 @@
 #include <vmemu.h>
 
 #include "host/host.h"
+#include "mm/domain.h"
 #include "testutil.h"
 
 static void init_private(void)
@@ -294,7 +295,7 @@ Test(shared_edges, a_child_that_ends_with__exit_does_not_keep_the_domain_file, .
 	struct vme_config cfg = { .domain = "exitcase" };
 	cr_assert_eq(vme_init(&cfg), 0);
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/vmemu-%u-v2-exitcase", dir, (unsigned)geteuid());
+	snprintf(path, sizeof(path), "%s/vmemu-%u-v%lu-exitcase", dir, (unsigned)geteuid(), DOMAIN_LAYOUT);
 	cr_assert_eq(access(path, F_OK), 0, "the domain is not at %s", path);
 	/* a file with a name: a dead process's dirty pages are written back
 	 * by the path (one unlinked meanwhile cannot be, see limitations.md) */
@@ -362,4 +363,67 @@ Test(shared_edges, vme_truncate_reads_a_path_across_a_page_not_present, .init = 
 	cr_assert_eq(file_size(tfd), (off_t)PG);
 	unlink(target);
 	close(tfd);
+}
+
+/* --- revalidation against a vmemu write in flight --------------------------- */
+
+/* Another process's vme_mmap revalidates the cache against the file.  If
+ * it looks while a vmemu write is between the host's write and the record
+ * of the state it left, the new size or mtime must not pass for a change
+ * made outside vmemu: that drops the clean pages, and every process that
+ * maps them keeps reading the old frames.  (LMDB with two writers lost keys
+ * this way, one run in ten.)  Here the write in flight is held at that very
+ * point while a forked process maps the file. */
+static int reval_go[2], reval_done[2];
+static ssize_t (*reval_real_pwrite)(int, const void *, size_t, off_t);
+
+static ssize_t pwrite_then_remap(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t r = reval_real_pwrite(fd, buf, len, off);
+	char c = 1;
+
+	if (len && ((const char *)buf)[0] == 'Y') {
+		cr_assert_eq(write(reval_go[1], &c, 1), 1);
+		cr_assert_eq(read(reval_done[0], &c, 1), 1);
+	}
+	return r;
+}
+
+Test(shared_edges, a_vme_mmap_during_a_vme_write_does_not_drop_pages_others_map, .init = init_private,
+     .fini = teardown, .timeout = 30)
+{
+	int fd = filled_file(2 * PG, 'a');
+	char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(p[0], 'a');			/* page 0 cached, mapped here */
+	int go2[2], done2[2];
+	cr_assert_eq(pipe(reval_go), 0);
+	cr_assert_eq(pipe(reval_done), 0);
+	cr_assert_eq(pipe(go2), 0);
+	cr_assert_eq(pipe(done2), 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char c = 1;
+		if (read(reval_go[0], &c, 1) != 1)
+			_exit(2);
+		void *q = vme_mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd, 0);	/* revalidates */
+		if (q == MAP_FAILED || write(reval_done[1], &c, 1) != 1 || read(go2[0], &c, 1) != 1)
+			_exit(3);
+		if (vme_pwrite(fd, "NEW", 3, 0) != 3 || write(done2[1], &c, 1) != 1)
+			_exit(4);
+		_exit(0);
+	}
+	reval_real_pwrite = host_sys.pwrite;
+	host_sys.pwrite = pwrite_then_remap;
+	/* past the end: the file's size changes, whatever the mtime's grain */
+	cr_assert_eq(vme_pwrite(fd, "YYYY", 4, 2 * PG), 4);
+	host_sys.pwrite = reval_real_pwrite;
+	char c = 1;
+	cr_assert_eq(write(go2[1], &c, 1), 1);
+	cr_assert_eq(read(done2[0], &c, 1), 1);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	cr_assert_eq(memcmp(p, "NEW", 3), 0, "this process still maps the frame revalidation dropped: %.3s", p);
 }

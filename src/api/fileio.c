@@ -94,9 +94,11 @@ static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t
 	if (!n || fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_RDONLY || (positioned(form) && off < 0))
 		return host_io(form, true, fd, u, off);
 	rlock_lock(&inode->i_rwsem);
+	uint32_t gen = inode_write_begin(inode);
 	r = filemap_write(&init_mm, inode, fd, off, positioned(form), u->iov, u->cnt, n);
 	if (r > 0)
-		inode_record_fd(inode, fd);
+		inode_record_fd(inode, gen, fd);
+	inode_write_end(inode);
 	rlock_unlock(&inode->i_rwsem);
 	return r;
 }
@@ -108,8 +110,10 @@ static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t
 static void write_caught_up(int fd, struct user_iov *u, off_t pos, size_t n, uint64_t old, struct file_io *io)
 {
 	rlock_lock(&io->inode->i_rwsem);
+	uint32_t gen = inode_write_begin(io->inode);
 	if (!filemap_write_caught_up(&init_mm, io->inode, fd, pos, n, old, u->iov, u->cnt))
-		inode_record_fd(io->inode, fd);
+		inode_record_fd(io->inode, gen, fd);
+	inode_write_end(io->inode);
 	rlock_unlock(&io->inode->i_rwsem);
 }
 
@@ -225,9 +229,11 @@ static int truncate_fd(int fd, off_t length)
 		if ((r = host_user_ftruncate(fd, length)) || io_get(&init_mm, fd, false, &io) || !io.inode)
 			return r;
 		rlock_lock(&io.inode->i_rwsem);
+		uint32_t gen = inode_write_begin(io.inode);
 		__atomic_store_n(&io.inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
 		truncate_inode_pages(io.inode, (uint64_t)length);
-		inode_record_fd(io.inode, fd);
+		inode_record_fd(io.inode, gen, fd);
+		inode_write_end(io.inode);
 		rlock_unlock(&io.inode->i_rwsem);
 		io_put(&init_mm, &io);
 		return 0;

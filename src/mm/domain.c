@@ -197,6 +197,7 @@ static void reap_inodes(int s)
 		struct inode *inode = inode_of(i);
 		rlock_break(&inode->i_pages_lock, s);
 		rlock_break(&inode->i_rwsem, s);
+		__atomic_store_n(&inode->writing[s], 0, __ATOMIC_RELEASE);	/* its writes ended */
 		if (inode->kind == I_FREE || !(__atomic_fetch_and(&inode->users, ~bit, __ATOMIC_ACQ_REL) & bit))
 			continue;
 		if (inode->users & live_slots())

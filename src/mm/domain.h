@@ -19,7 +19,7 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	2UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	3UL		/* bumped whenever this file changes the layout */
 #define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
@@ -80,6 +80,8 @@ struct inode {
 	uint32_t seq;			/* bumped when pages leave by truncate, punch or invalidation */
 	uint32_t flags;			/* I_ORPHAN_DIRTY */
 	uint32_t wb_seq;		/* bumped after each write-back of one of its pages */
+	uint32_t wgen;			/* bumped as each vmemu write of the file begins */
+	uint16_t writing[NR_SLOTS];	/* vmemu writes of the file in flight, per slot */
 	char path[I_PATH_MAX];		/* the file's path when cached, for orphan write-back */
 };
 

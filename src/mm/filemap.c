@@ -22,23 +22,31 @@
 #include "mm/trace.h"
 #include "mm/vmstat.h"
 
-/* writepage for regular files: only the bytes before end of file reach it. */
+/* handler-safe: writepage for regular files: only the bytes before end of
+ * file reach it, and the file's state after it is vmemu's own doing
+ * (inode_write_record). */
 static int file_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
 {
-	struct stat st;
+	struct inode *inode = mapping->host;
+	struct stat before, after;
 	off_t pos = (off_t)(pgoff << PAGE_SHIFT);
+	uint32_t gen = inode_write_begin(inode);
 	int r;
 
-	if ((r = host_fstat(mapping->fd, &st)))
-		return r;
-	if (pos >= st.st_size)
-		return 0;
-	size_t len = (size_t)(st.st_size - pos) < PAGE_SIZE ? (size_t)(st.st_size - pos) : PAGE_SIZE;
+	if ((r = host_fstat(mapping->fd, &before)) || pos >= before.st_size)
+		goto out;
+	size_t len = (size_t)(before.st_size - pos) < PAGE_SIZE ? (size_t)(before.st_size - pos) : PAGE_SIZE;
 	ssize_t n = host_write_full(mapping->fd, src, len, pos);
-	if (n < 0)
-		return (int)n;
+	if (n < 0) {
+		r = (int)n;
+		goto out;
+	}
+	if (!host_fstat(mapping->fd, &after))
+		inode_write_record(inode, gen, &before, &after);
 	count_vm_event(EV_pgpgout);
-	return 0;
+out:
+	inode_write_end(inode);
+	return r;
 }
 
 const struct address_space_operations file_aops = {

@@ -198,3 +198,68 @@ bool inode_stat_changed(const struct inode *inode, const struct stat *st)
 	       st->st_mtim.tv_nsec != inode->mtime_nsec || st->st_ctim.tv_sec != inode->ctime_sec ||
 	       st->st_ctim.tv_nsec != inode->ctime_nsec;
 }
+
+/*
+ * vmemu's own writes of a file (vme_write, a truncation, a write-back, a
+ * hole punched) change its mtime too, and must never look like a change
+ * made outside vmemu: revalidation would drop clean pages that other
+ * processes map.  Each is bracketed: inode_write_begin before the host
+ * touches the file, inode_write_record with the state it left, then
+ * inode_write_end.  Revalidation believes a changed stat only if no vmemu
+ * write was in flight, in any process, while it looked (inode_changed_outside).
+ * The per-slot counts are cleared by the reaper if a writer dies.
+ * handler-safe.
+ */
+uint32_t inode_write_begin(struct inode *inode)
+{
+	__atomic_add_fetch(&inode->writing[dom.slot], 1, __ATOMIC_ACQ_REL);
+	return __atomic_add_fetch(&inode->wgen, 1, __ATOMIC_ACQ_REL);
+}
+
+void inode_write_end(struct inode *inode)
+{
+	__atomic_sub_fetch(&inode->writing[dom.slot], 1, __ATOMIC_ACQ_REL);
+}
+
+/* vmemu writes in flight, not counting mine (those of the caller's own
+ * bracket). */
+static unsigned int writes_in_flight(const struct inode *inode, unsigned int mine)
+{
+	slotmask_t live = live_slots();
+	unsigned int n = 0;
+
+	for (int s = 0; s < NR_SLOTS; s++)
+		if (live & SLOT_BIT(s))
+			n += __atomic_load_n(&inode->writing[s], __ATOMIC_ACQUIRE);
+	return n > mine ? n - mine : 0;
+}
+
+/* The write begun as gen left the file as after.  If the file had changed
+ * outside vmemu before it (before, if given, differs from what vmemu
+ * recorded, and no other vmemu write could have made that difference), that
+ * change is left for revalidation to find; else after is recorded. */
+void inode_write_record(struct inode *inode, uint32_t gen, const struct stat *before, const struct stat *after)
+{
+	if (before && inode_stat_changed(inode, before) && !writes_in_flight(inode, 1) &&
+	    __atomic_load_n(&inode->wgen, __ATOMIC_ACQUIRE) == gen)
+		return;
+	inode_set_stat(inode, after);
+}
+
+/* Revalidation's question: does the file, as st shows it (fstat of fd,
+ * between this call's two looks at the writers), differ from what vmemu
+ * recorded because of a change made outside vmemu?  A vmemu write in
+ * flight, or one that began meanwhile, makes that unknowable: then no.
+ * Returns 1 (yes), 0, or fstat's -errno. */
+int inode_changed_outside(struct inode *inode, int fd, struct stat *st)
+{
+	uint32_t gen = __atomic_load_n(&inode->wgen, __ATOMIC_ACQUIRE);
+	bool busy = writes_in_flight(inode, 0);
+	int r = host_fstat(fd, st);
+
+	if (r)
+		return r;
+	if (busy || !inode_stat_changed(inode, st))
+		return 0;
+	return !writes_in_flight(inode, 0) && __atomic_load_n(&inode->wgen, __ATOMIC_ACQUIRE) == gen;
+}

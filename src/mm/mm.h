@@ -269,6 +269,11 @@ void iput(struct inode *inode);
 void inode_release_if_unused(struct inode *inode);		/* handler-safe */
 void inode_set_stat(struct inode *inode, const struct stat *st);
 bool inode_stat_changed(const struct inode *inode, const struct stat *st);
+uint32_t inode_write_begin(struct inode *inode);				/* handler-safe */
+void inode_write_record(struct inode *inode, uint32_t gen, const struct stat *before,
+			const struct stat *after);				/* handler-safe */
+void inode_write_end(struct inode *inode);					/* handler-safe */
+int inode_changed_outside(struct inode *inode, int fd, struct stat *st);
 
 /* radix.c: the page index (lookups lockless; changes under i_pages_lock). */
 uint32_t radix_lookup(struct inode *inode, unsigned long index);	/* handler-safe */
@@ -315,7 +320,6 @@ int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
 void wait_on_page_writeback(unsigned long pfn);				/* handler-safe */
 int writeback_pfn(struct address_space *mapping, unsigned long pfn);	/* handler-safe */
 int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn);
-void inode_record_write(struct address_space *mapping);
 int writeback_orphans(bool all);
 int evict_page(struct address_space *mapping, unsigned long pgoff);
 
@@ -342,7 +346,7 @@ ssize_t filemap_write(struct mm_struct *mm, struct inode *inode, int fd, off_t o
 		      const struct iovec *iov, int cnt, size_t n);
 int filemap_write_caught_up(struct mm_struct *mm, struct inode *inode, int fd, off_t pos, size_t n,
 			    uint64_t old_size, const struct iovec *iov, int cnt);
-void inode_record_fd(struct inode *inode, int fd);
+void inode_record_fd(struct inode *inode, uint32_t gen, int fd);
 int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length);
 int do_fsync(struct mm_struct *mm, struct file_io *io, int fd);
 

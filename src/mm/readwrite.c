@@ -15,7 +15,7 @@
  *    mappings of them), the partial last page's tail becomes zeros;
  *  - fsync: the file's dirty pages are written back first.
  *
- * vmemu's own writes are recorded in the inode (inode_set_stat), so they
+ * vmemu's own writes are recorded in the inode (inode_write_record), so they
  * never look like a change made behind its back.  None of this runs in the
  * fault handler.
  */
@@ -317,14 +317,15 @@ int filemap_write_caught_up(struct mm_struct *mm, struct inode *inode, int fd, o
 	return r;
 }
 
-/* Record the file's state after a write through vmemu: vmemu's own doing,
- * never an outside change for revalidation. */
-void inode_record_fd(struct inode *inode, int fd)
+/* Record the file's state after the write through vmemu begun as gen
+ * (inode_write_begin): vmemu's own doing, never an outside change for
+ * revalidation. */
+void inode_record_fd(struct inode *inode, uint32_t gen, int fd)
 {
 	struct stat st;
 
 	if (!host_fstat(fd, &st))
-		inode_set_stat(inode, &st);
+		inode_write_record(inode, gen, NULL, &st);
 }
 
 /* Would the host's ftruncate(fd, ...) refuse for a reason it checks before
@@ -364,6 +365,7 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 
 	if ((r = truncate_permitted(fd)))
 		return r;
+	uint32_t gen = inode_write_begin(inode);
 	if (!host_fstat(fd, &st))
 		old = (uint64_t)st.st_size;
 	if ((uint64_t)length < old) {
@@ -382,11 +384,12 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 	if ((r = host_user_ftruncate(fd, length))) {
 		if (!host_fstat(fd, &st))
 			__atomic_store_n(&inode->i_size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
-		return r;
+	} else {
+		__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
+		inode_record_fd(inode, gen, fd);
 	}
-	__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
-	inode_record_fd(inode, fd);
-	return 0;
+	inode_write_end(inode);
+	return r;
 }
 
 /* The page cache's side of fsync(fd): write back the file's dirty pages,

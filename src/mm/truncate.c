@@ -186,8 +186,9 @@ int invalidate_inode_pages(struct address_space *mapping, const struct stat *st)
 }
 
 /* Has the file changed behind vmemu's back since it was cached or last
- * written through vmemu?  Then catch up (invalidate_inode_pages).  Returns
- * 0 or -errno.  Caller holds mmap_lock for writing. */
+ * written through vmemu (inode_changed_outside: never while a vmemu write
+ * is in flight)?  Then catch up (invalidate_inode_pages).  Returns 0 or
+ * -errno.  Caller holds mmap_lock for writing. */
 int mapping_revalidate(struct address_space *mapping)
 {
 	struct stat st;
@@ -195,10 +196,8 @@ int mapping_revalidate(struct address_space *mapping)
 
 	if (mapping->host->kind != I_FILE || mapping->fd < 0)
 		return 0;
-	if ((r = host_fstat(mapping->fd, &st)))
+	if ((r = inode_changed_outside(mapping->host, mapping->fd, &st)) <= 0)
 		return r;
-	if (!inode_stat_changed(mapping->host, &st))
-		return 0;
 	return invalidate_inode_pages(mapping, &st);
 }
 
@@ -209,17 +208,21 @@ int punch_pagecache(struct address_space *mapping, unsigned long first, unsigned
 {
 	struct inode *inode = mapping->host;
 	struct zap_args z = { .mapping = mapping, .size_pages = 0 };
-	int r;
+	struct stat st;
+	int r = 0;
 
-	if (mapping->fd >= 0 &&
-	    (r = host_punch_hole(mapping->fd, (off_t)(first << PAGE_SHIFT),
-				 (off_t)((last - first + 1) << PAGE_SHIFT))))
-		return r;
+	if (mapping->fd >= 0) {
+		uint32_t gen = inode_write_begin(inode);
+		r = host_punch_hole(mapping->fd, (off_t)(first << PAGE_SHIFT), (off_t)((last - first + 1) << PAGE_SHIFT));
+		if (!r && inode->kind == I_FILE && !host_fstat(mapping->fd, &st))
+			inode_write_record(inode, gen, NULL, &st);
+		inode_write_end(inode);
+		if (r)
+			return r;
+	}
 	rmap_walk(mapping, first, last, zap_one_mapping, &z);
 	if (drop_pages(inode, first, last, false))
 		__atomic_add_fetch(&inode->seq, 1, __ATOMIC_ACQ_REL);
 	mapping->seq = __atomic_load_n(&inode->seq, __ATOMIC_ACQUIRE);
-	if (inode->kind == I_FILE)
-		inode_record_write(mapping);
 	return 0;
 }

@@ -14,9 +14,9 @@
  * behind; its reaper makes the page dirty again (domain.c).
  *
  * vmemu's own writes must never look like a change made outside vmemu, so
- * after a write-back the file's state is recorded in the inode
- * (inode_record_write), unless the file had already changed behind
- * vmemu's back before it (revalidation then sees that).
+ * each write-back records the file's state it leaves (file_writepage,
+ * inode_write_record), unless the file had already changed behind vmemu's
+ * back before it (revalidation then sees that).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -166,19 +166,6 @@ int writeback_pfn(struct address_space *mapping, unsigned long pfn)
 	return writeback_locked(mapping, pfn);
 }
 
-/* The file's state after vmemu wrote it is vmemu's own doing: record it,
- * so that revalidation does not take it for a change made elsewhere.
- * before is the state seen before writing; if the file had changed behind
- * vmemu's back by then, nothing is recorded. */
-static void record_write(struct address_space *mapping, const struct stat *before)
-{
-	struct stat st;
-
-	if (inode_stat_changed(mapping->host, before) || host_fstat(mapping->fd, &st))
-		return;
-	inode_set_stat(mapping->host, &st);
-}
-
 /* Write back the dirty pages first..last (inclusive) of mapping's inode,
  * whoever dirtied them, and, if sync, make them durable with fdatasync.
  * Returns 0 or the first -errno; failed pages stay dirty.  Caller holds
@@ -187,14 +174,11 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 				 unsigned long last, bool sync)
 {
 	struct inode *inode = mapping->host;
-	struct stat before;
-	bool stat_ok;
 	uint32_t e;
 	int err = 0, r;
 
 	if (!mapping->a_ops->writepage)
 		return 0;
-	stat_ok = mapping->fd >= 0 && inode->kind == I_FILE && !host_fstat(mapping->fd, &before);
 	for (unsigned long i = radix_next(inode, first, &e);
 	     i <= last && i != ~0UL && __atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE);
 	     i = i == ~0UL - 1 ? ~0UL : radix_next(inode, i + 1, &e)) {
@@ -206,8 +190,6 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 	}
 	if (sync && !err && mapping->fd >= 0 && (r = host_fdatasync(mapping->fd)))
 		err = r;
-	if (stat_ok)
-		record_write(mapping, &before);
 	if (!err && !__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
 		mapping->wb_err = 0;
 	return err;
@@ -253,16 +235,6 @@ int writeback_range(struct address_space *mapping, struct inode *inode, int fd, 
 	if (wfd != src)
 		host_close(wfd);
 	return r;
-}
-
-/* Record the file's state after a write made through vmemu (vme_write, a
- * truncate): see record_write.  before is the state seen first. */
-void inode_record_write(struct address_space *mapping)
-{
-	struct stat st;
-
-	if (mapping->fd >= 0 && !host_fstat(mapping->fd, &st))
-		inode_set_stat(mapping->host, &st);
 }
 
 /* Evict page pgoff from a file's cache now (MADV_PAGEOUT): this process's
