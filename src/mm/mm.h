@@ -122,6 +122,8 @@ struct file_ra_state {
 	unsigned long start;		/* first page of the current window */
 	unsigned long size;		/* its length in pages; 0 = no stream yet */
 	unsigned long mmap_miss;	/* misses minus hits: read-around stops when high */
+	unsigned long fa_end;		/* page after the last fault-around */
+	unsigned long fa_size;		/* its length in pages */
 };
 
 /* An open file as mmap sees it: a reference to the page cache and a name. */

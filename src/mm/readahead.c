@@ -11,8 +11,11 @@
  *   - elsewhere, RA_AROUND pages around the fault (read-around), until
  *     misses outnumber hits by MMAP_LOTSAMISS, as the kernel's mmap_miss;
  *   - with MADV_RANDOM, only the faulting page.
- * A read fault then maps the cached pages of its aligned 16-page block in the
- * same host call (fault-around, 64 KiB as the kernel's), unless MADV_RANDOM.
+ * A read fault then maps the cached pages of its aligned 16-page block
+ * (fault-around, 64 KiB as the kernel's), or, where the file's faults go on
+ * from where the last fault-around ended, a range twice as long ahead of it
+ * each time, up to 2 MiB: a run of consecutive frames in one host call.
+ * Not under MADV_RANDOM.
  *
  * Everything here is handler-safe.  Neighbouring pages are only try-locked:
  * one that is busy ends the window there.
@@ -29,6 +32,7 @@
 #define RA_AROUND	16	/* read-around, pages */
 #define MMAP_LOTSAMISS	100
 #define FAULT_AROUND	16	/* pages mapped around a read fault */
+#define FAULT_AROUND_MAX 512	/* ... in a stream through cached pages (2 MiB) */
 
 /* The window to read for a miss at pgoff: [*start, *end), containing pgoff. */
 static void ondemand_window(struct fault *vmf, unsigned long *start, unsigned long *end)
@@ -211,20 +215,22 @@ int page_cache_fill(struct fault *vmf)
 	return 0;
 }
 
-/* For fault-around: lock the page at addr of vma, which must be frame pfn
- * (the run stays contiguous), and its PTE, if it is cached, uptodate, not
- * mapped here, and neither is locked by someone else; account the mapping
- * about to be made.  False leaves nothing locked. */
-static bool take_neighbour(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
-			   pte_t entry, pte_t **ptep)
+/* For fault-around: lock the page at addr of vma and its PTE, if it is
+ * cached, uptodate, not mapped here, and neither is locked by someone else;
+ * account the mapping about to be made.  Returns its frame, or NO_PAGE
+ * having locked nothing. */
+static unsigned long take_neighbour(struct vm_area_struct *vma, unsigned long addr, pte_t entry)
 {
 	struct address_space *mapping = vma->vm_file->f_mapping;
 	unsigned long pgoff = linear_page_index(vma, addr);
 	pte_t *pte = pte_offset(addr, true);
+	uint32_t e;
 
-	if (!pte || ptep_get(pte) || radix_lookup(mapping->host, pgoff) != (uint32_t)pfn + 1 ||
-	    !trylock_page(pfn))
-		return false;
+	if (!pte || ptep_get(pte) || !(e = radix_lookup(mapping->host, pgoff)) || (e & RADIX_SWAP))
+		return NO_PAGE;
+	unsigned long pfn = e - 1;
+	if (!trylock_page(pfn))
+		return NO_PAGE;
 	struct page *page = pfn_to_page(pfn);
 	if (page->inode != inode_index(mapping->host) + 1 || page->index != pgoff ||
 	    !(page->flags & PG_uptodate) || !pte_trylock(pte))
@@ -233,68 +239,136 @@ static bool take_neighbour(struct vm_area_struct *vma, unsigned long addr, unsig
 		pte_unlock(pte);
 		goto out_unlock;
 	}
-	*ptep = pte;
-	return true;
+	return pfn;
 
 out_unlock:
 	unlock_page(pfn);
-	return false;
+	return NO_PAGE;
 }
 
-/* Map the fault page and the cached pages around it in its aligned block
- * (do_fault_around): the longest run of neighbours, each cached in the
- * frame next to its neighbour's, uptodate, not mapped here and free to
- * lock, that contains the fault, in one host call.  The caller holds the
- * fault page's lock and PTE lock.  Returns true if it mapped the fault
- * page, with vmf->nr_mapped set to the pages it mapped; false leaves it to
- * the caller. */
+/* Map pages [start, end) of vma, frames first.. (taken: locked, PTEs
+ * locked, accounted), with one host call; then set their PTEs and let go
+ * of all but the fault page, which the caller holds.  Returns whether the
+ * host mapped them (if not, the neighbours' accounting is undone). */
+static bool map_run(struct fault *vmf, unsigned long start, unsigned long end, unsigned long first,
+		    pte_t entry)
+{
+	unsigned long nr = (end - start) >> PAGE_SHIFT;
+	bool mapped = map_frames(vmf->vma, start, nr, first, entry) == 0;
+
+	for (unsigned long i = 0; i < nr; i++) {
+		unsigned long addr = start + (i << PAGE_SHIFT);
+		pte_t *pte = addr == vmf->address ? vmf->pte : pte_offset(addr, false);
+		if (addr == vmf->address) {
+			if (mapped)
+				set_pte_at(addr, pte, entry | mk_pte(0, first + i));
+			continue;	/* its accounting is do_fault_around's */
+		}
+		if (mapped)
+			set_pte_at(addr, pte, entry | mk_pte(0, first + i));
+		else
+			frame_unmap(first + i, entry & PTE_WRITE);
+		pte_unlock(pte);
+		unlock_page(first + i);
+	}
+	return mapped;
+}
+
+/* How far around a read fault to map (do_fault_around): the aligned
+ * FAULT_AROUND block, as the kernel's fault_around_bytes; but where this
+ * file's faults go on from where the last fault-around ended (a stream
+ * through cached pages), twice as far ahead each time, up to
+ * FAULT_AROUND_MAX and an eighth of the budget, as readahead's window
+ * grows.  Sets [*lo, *hi) within the VMA. */
+static void fault_around_range(struct fault *vmf, unsigned long *lo, unsigned long *hi)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct file_ra_state *ra = &vma->vm_file->f_ra;
+	unsigned long size = FAULT_AROUND, max = nr_budget_pages() / 8;
+	unsigned long prev = __atomic_load_n(&ra->fa_size, __ATOMIC_RELAXED);
+
+	if (max > FAULT_AROUND_MAX)
+		max = FAULT_AROUND_MAX;
+	if (prev && vmf->pgoff == __atomic_load_n(&ra->fa_end, __ATOMIC_RELAXED) && 2 * prev <= max) {
+		size = 2 * prev;
+		*lo = vmf->address;
+		*hi = vmf->address + size * PAGE_SIZE;
+	} else if (prev && vmf->pgoff == __atomic_load_n(&ra->fa_end, __ATOMIC_RELAXED)) {
+		size = prev;
+		*lo = vmf->address;
+		*hi = vmf->address + size * PAGE_SIZE;
+	} else {
+		*lo = vmf->address & ~(FAULT_AROUND * PAGE_SIZE - 1);
+		*hi = *lo + FAULT_AROUND * PAGE_SIZE;
+	}
+	if (*lo < vma->vm_start)
+		*lo = vma->vm_start;
+	if (*hi > vma->vm_end || *hi < *lo)
+		*hi = vma->vm_end;
+	__atomic_store_n(&ra->fa_size, size, __ATOMIC_RELAXED);
+	__atomic_store_n(&ra->fa_end, linear_page_index(vma, *hi), __ATOMIC_RELAXED);
+}
+
+/* Map the fault page and the cached pages around it (do_fault_around,
+ * filemap_map_pages): every page of the range that is cached, uptodate,
+ * not mapped here and free to lock, a run of frames that follow each other
+ * at a time, each run in one host call.  The caller holds the fault page's
+ * lock and PTE lock.  Returns true if it mapped the fault page, with
+ * vmf->nr_mapped set to the pages it mapped; false leaves it to the
+ * caller. */
 bool do_fault_around(struct fault *vmf, pte_t entry)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct address_space *mapping = vma->vm_file->f_mapping;
-	unsigned long block = vmf->address & ~(FAULT_AROUND * PAGE_SIZE - 1);
-	unsigned long lo = block > vma->vm_start ? block : vma->vm_start;
-	unsigned long hi = block + FAULT_AROUND * PAGE_SIZE < vma->vm_end ?
-			   block + FAULT_AROUND * PAGE_SIZE : vma->vm_end;
-	pte_t *ptes[FAULT_AROUND];
-	unsigned long start = vmf->address, end = vmf->address + PAGE_SIZE;
-	unsigned long pfn = vmf->pfn;
+	unsigned long lo, hi, nr = 0;
+	bool mapped = false;
 
 	if ((vma->vm_flags & VM_RAND_READ) || mapping->device)
 		return false;
-	while (end < hi && take_neighbour(vma, end, pfn + ((end - vmf->address) >> PAGE_SHIFT), entry,
-					  &ptes[(end - block) >> PAGE_SHIFT]))
-		end += PAGE_SIZE;
-	while (start > lo &&
-	       take_neighbour(vma, start - PAGE_SIZE, pfn - ((vmf->address - start) >> PAGE_SHIFT) - 1, entry,
-			      &ptes[(start - PAGE_SIZE - block) >> PAGE_SHIFT]))
-		start -= PAGE_SIZE;
-	ptes[(vmf->address - block) >> PAGE_SHIFT] = vmf->pte;
-	bool mapped = false;
-	if (end - start > PAGE_SIZE) {
-		unsigned long first = pfn - ((vmf->address - start) >> PAGE_SHIFT);
-		/* the fault page's own accounting; the neighbours' is done */
-		if (frame_map(pfn, mapping, vmf->pgoff, entry & PTE_WRITE, true) == 0) {
-			mapped = map_frames(vma, start, (end - start) >> PAGE_SHIFT, first, entry) == 0;
-			if (!mapped)
-				frame_unmap(pfn, entry & PTE_WRITE);
-		}
-	}
-	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
-		pte_t *pte = ptes[(addr - block) >> PAGE_SHIFT];
-		unsigned long p = pfn + ((addr - start) >> PAGE_SHIFT) - ((vmf->address - start) >> PAGE_SHIFT);
-		if (mapped)
-			set_pte_at(addr, pte, entry | mk_pte(0, p));
-		if (addr == vmf->address)
+	fault_around_range(vmf, &lo, &hi);
+	/* the fault page's own accounting; the neighbours' is take_neighbour's */
+	if (frame_map(vmf->pfn, mapping, vmf->pgoff, entry & PTE_WRITE, true))
+		return false;
+	for (unsigned long addr = lo; addr < hi;) {
+		unsigned long first = addr == vmf->address ? vmf->pfn : take_neighbour(vma, addr, entry);
+		if (first == NO_PAGE) {
+			addr += PAGE_SIZE;
 			continue;
-		if (!mapped)
-			frame_unmap(p, entry & PTE_WRITE);
-		pte_unlock(pte);
-		unlock_page(p);
+		}
+		unsigned long end = addr + PAGE_SIZE;
+		for (; end < hi; end += PAGE_SIZE) {
+			unsigned long want = first + ((end - addr) >> PAGE_SHIFT);
+			if (end == vmf->address) {
+				if (vmf->pfn != want)
+					break;
+				continue;
+			}
+			unsigned long pfn = take_neighbour(vma, end, entry);
+			if (pfn == want)
+				continue;
+			if (pfn != NO_PAGE) {	/* not next to the run: it starts the next one */
+				frame_unmap(pfn, entry & PTE_WRITE);
+				pte_unlock(pte_offset(end, false));
+				unlock_page(pfn);
+			}
+			break;
+		}
+		bool has_fault = addr <= vmf->address && vmf->address < end;
+		if (end - addr == PAGE_SIZE && has_fault) {
+			addr = end;		/* alone: the caller maps it */
+			continue;
+		}
+		if (map_run(vmf, addr, end, first, entry)) {
+			nr += (end - addr) >> PAGE_SHIFT;
+			mapped |= has_fault;
+		}
+		addr = end;
 	}
-	if (mapped) {
-		vmf->nr_mapped = (unsigned int)((end - start) >> PAGE_SHIFT);
-		count_vm_events(EV_pgfaultaround, vmf->nr_mapped - 1);
+	if (!mapped)
+		frame_unmap(vmf->pfn, entry & PTE_WRITE);
+	else {
+		vmf->nr_mapped = (unsigned int)nr;
+		count_vm_events(EV_pgfaultaround, nr - 1);
 	}
 	return mapped;
 }
