@@ -129,3 +129,92 @@ Test(threads, first_touches_of_anonymous_memory_race_cleanly, .timeout = 60)
 	for (size_t pg = 0; pg < NPAGES; pg++)
 		cr_assert_geq(a[pg * PG + (pg % 13)], 1, "page %zu: a first touch was lost", pg);
 }
+
+/* Writers store to their pages over and over, under a memory budget far
+ * smaller than what the process touches, while another thread streams
+ * through a larger file (so reclaim deactivates and evicts everything,
+ * the writers' pages too) and a third loops msync(MS_SYNC) (write-back
+ * cleans the writers' pages, write-protecting them first).  Every page's
+ * last store must reach the file.  A store that lands on a page cleaned
+ * without its mapping write-protected, or on one whose deactivation left
+ * it writable on the host, is lost: no fault, no dirty bit. */
+#define SB_PAGES 64		/* the writers' file */
+#define SB_STREAM 2048		/* the streamed file: 8 MiB, eight budgets */
+#define SB_WRITERS 3
+static volatile uint64_t *sb_map;
+static volatile const unsigned char *sb_stream;
+static volatile int sb_stop;
+static uint64_t sb_last[SB_WRITERS];
+
+static void *sb_writer(void *arg)
+{
+	long id = (long)arg;
+	uint64_t k;
+
+	for (k = 1; !__atomic_load_n(&sb_stop, __ATOMIC_ACQUIRE); k++)
+		for (size_t pg = (size_t)id; pg < SB_PAGES; pg += SB_WRITERS)
+			sb_map[pg * (PG / 8)] = k << 32 | pg;
+	sb_last[id] = k - 1;
+	return NULL;
+}
+
+static void *sb_streamer(void *arg)
+{
+	unsigned long sum = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&sb_stop, __ATOMIC_ACQUIRE))
+		for (size_t pg = 0; pg < SB_STREAM; pg++)
+			sum += sb_stream[pg * PG];
+	return (void *)sum;
+}
+
+static void *sb_syncer(void *arg)
+{
+	unsigned long n = 0;
+
+	(void)arg;
+	while (!__atomic_load_n(&sb_stop, __ATOMIC_ACQUIRE)) {
+		cr_assert_eq(vme_msync((void *)sb_map, SB_PAGES * PG, MS_SYNC), 0);
+		n++;
+	}
+	return (void *)n;
+}
+
+Test(threads, writers_under_a_small_budget_with_an_msync_loop_lose_no_store, .timeout = 120)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	int fd = pattern_file(SB_PAGES * PG, 0), sfd = pattern_file(SB_STREAM * PG, O_RDONLY);
+	pthread_t w[SB_WRITERS], streamer, syncer;
+	void *syncs;
+
+	sb_map = vme_mmap(NULL, SB_PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	sb_stream = vme_mmap(NULL, SB_STREAM * PG, PROT_READ, MAP_SHARED, sfd, 0);
+	cr_assert_neq((void *)sb_map, MAP_FAILED);
+	cr_assert_neq((void *)sb_stream, MAP_FAILED);
+	for (long i = 0; i < SB_WRITERS; i++)
+		cr_assert_eq(pthread_create(&w[i], NULL, sb_writer, (void *)i), 0);
+	cr_assert_eq(pthread_create(&streamer, NULL, sb_streamer, NULL), 0);
+	cr_assert_eq(pthread_create(&syncer, NULL, sb_syncer, NULL), 0);
+	struct timespec run = { .tv_sec = 1, .tv_nsec = 500000000 };
+	nanosleep(&run, NULL);
+	__atomic_store_n(&sb_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < SB_WRITERS; i++)
+		pthread_join(w[i], NULL);
+	pthread_join(streamer, NULL);
+	pthread_join(syncer, &syncs);
+	cr_assert_eq(vme_msync((void *)sb_map, SB_PAGES * PG, MS_SYNC), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_gt(st.pgdeactivate, SB_STREAM, "reclaim ran: %lu deactivations", (unsigned long)st.pgdeactivate);
+	cr_assert_gt((unsigned long)syncs, 1, "msync raced the writers");
+	for (size_t pg = 0; pg < SB_PAGES; pg++) {
+		uint64_t v, want = sb_last[pg % SB_WRITERS] << 32 | pg;
+		cr_assert_eq(pread(fd, &v, 8, (off_t)(pg * PG)), 8);
+		cr_assert_eq(v, want, "page %zu: the file has store %lu, the last was %lu", pg,
+			     (unsigned long)(v >> 32), (unsigned long)(want >> 32));
+	}
+	close(fd);
+	close(sfd);
+}
