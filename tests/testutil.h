@@ -81,4 +81,21 @@ static inline void built_program(const char *env, const char *name, char *out, s
 	snprintf(out, len, "build/%s", name);
 }
 
+/* Hex of n bytes (up to 4095), in one of four static buffers used in turn:
+ * how the shared cache tests compare bytes. */
+static inline const char *hexof(const void *b, size_t n)
+{
+	static char bufs[4][8192];
+	static unsigned next;
+	char *out = bufs[next++ % 4];
+	const unsigned char *c = b;
+
+	if (n > (sizeof(bufs[0]) - 1) / 2)
+		n = (sizeof(bufs[0]) - 1) / 2;
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", c[i]);
+	out[2 * n] = '\0';
+	return out;
+}
+
 #endif
