@@ -26,6 +26,7 @@
 static void reset_host(void)
 {
 	host_sys_reset();
+	remove_tracked_files();
 }
 
 static void reset_host_and_domains(void)
@@ -98,7 +99,7 @@ static void *race_syncer(void *arg)
 	return NULL;
 }
 
-Test(cache_races, a_fault_vme_pwrite_and_msync_race_on_one_page, .timeout = 60)
+Test(cache_races, a_fault_vme_pwrite_and_msync_race_on_one_page, .fini = reset_host, .timeout = 60)
 {
 	static struct race r;
 	unsigned char zeros[PG] = { 0 }, want[SPAN], b[SPAN];
@@ -282,7 +283,8 @@ static void opened_twice(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(cache_races, a_file_opened_twice_is_one_cache_for_both_descriptors_and_mappings, .timeout = 20)
+Test(cache_races, a_file_opened_twice_is_one_cache_for_both_descriptors_and_mappings,
+     .fini = reset_host, .timeout = 20)
 {
 	io_compare(opened_twice, NULL);
 }
@@ -362,7 +364,8 @@ static void unmap_under_reader(const struct io_world *w, struct io_log *l)
 	close(fd);
 }
 
-Test(cache_races, memory_unmapped_under_another_threads_reads_is_sigsegv_maperr, .timeout = 30)
+Test(cache_races, memory_unmapped_under_another_threads_reads_is_sigsegv_maperr,
+     .fini = reset_host, .timeout = 30)
 {
 	struct io_log h;
 	io_compare(unmap_under_reader, &h);
@@ -447,7 +450,7 @@ static void *churn_all(void *arg)
 	return NULL;
 }
 
-Test(cache_races, mapping_unmapping_faulting_and_writing_one_file_at_once, .timeout = 60)
+Test(cache_races, mapping_unmapping_faulting_and_writing_one_file_at_once, .fini = reset_host, .timeout = 60)
 {
 	static struct churn c;
 
@@ -482,7 +485,8 @@ static void *pread_loop(void *arg)
 	return NULL;
 }
 
-Test(cache_races, BUG_concurrent_vme_pread_of_a_mapped_file_frees_its_address_space, .timeout = 30)
+Test(cache_races, BUG_concurrent_vme_pread_of_a_mapped_file_frees_its_address_space,
+     .fini = reset_host, .timeout = 30)
 {
 	static struct pread_storm s;
 	struct vme_stats st;

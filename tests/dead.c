@@ -289,7 +289,8 @@ static void *pwrite_after(void *arg)
 	return NULL;
 }
 
-Test(dead, killed_in_the_middle_of_vme_pwrite_does_not_block_writers, .fini = remove_test_domains, .timeout = 30)
+Test(dead, killed_in_the_middle_of_vme_pwrite_does_not_block_writers,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], path[64];
 	struct peer b;
@@ -403,7 +404,8 @@ Test(dead, BUG_two_dead_one_holding_a_page_the_other_the_allocator_hang_the_reap
 
 /* The peer stores through MAP_SHARED and kills itself: no write-back of its
  * own.  This process (attached all along) fsyncs the file. */
-Test(dead, killed_with_dirty_pages_another_process_fsync_writes_them, .fini = remove_test_domains, .timeout = 30)
+Test(dead, killed_with_dirty_pages_another_process_fsync_writes_them,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], path[64];
 	struct peer b;
@@ -426,7 +428,8 @@ Test(dead, killed_with_dirty_pages_another_process_fsync_writes_them, .fini = re
 }
 
 /* ... and, this process mapping the file, its own msync writes them. */
-Test(dead, killed_with_dirty_pages_another_process_msync_writes_them, .fini = remove_test_domains, .timeout = 30)
+Test(dead, killed_with_dirty_pages_another_process_msync_writes_them,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], path[64];
 	struct peer b;

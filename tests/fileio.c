@@ -52,7 +52,7 @@ static void pwrite_then_map(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, pwrite_is_seen_at_once_by_a_mapping_of_the_pages, .timeout = 20)
+Test(fileio, pwrite_is_seen_at_once_by_a_mapping_of_the_pages, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	unsigned char want[16];
@@ -93,7 +93,7 @@ static void pwritev_then_maps(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, pwritev_is_seen_by_shared_and_uncopied_private_pages, .timeout = 20)
+Test(fileio, pwritev_is_seen_by_shared_and_uncopied_private_pages, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(pwritev_then_maps, NULL);
 }
@@ -120,7 +120,8 @@ static void write_at_position(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, write_and_writev_at_the_file_position_are_seen_by_the_mapping, .timeout = 20)
+Test(fileio, write_and_writev_at_the_file_position_are_seen_by_the_mapping,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(write_at_position, NULL);
 }
@@ -161,14 +162,15 @@ static void pwrite_append(const struct io_world *w, struct io_log *l)
 	append(w, l, true);
 }
 
-Test(fileio, write_with_o_append_lands_at_the_end_and_the_mapping_shows_it, .timeout = 20)
+Test(fileio, write_with_o_append_lands_at_the_end_and_the_mapping_shows_it,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(write_append, &h);
 	io_host_said(&h, "write O_APPEND = 8");
 }
 
-Test(fileio, pwrite_with_o_append_appends_as_on_linux, .timeout = 20)
+Test(fileio, pwrite_with_o_append_appends_as_on_linux, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(pwrite_append, NULL);
 }
@@ -203,7 +205,8 @@ static void pwrite_past_eof(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, pwrite_past_the_end_extends_the_file_over_a_mapped_hole, .timeout = 20)
+Test(fileio, pwrite_past_the_end_extends_the_file_over_a_mapped_hole,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(pwrite_past_eof, &h);
@@ -228,7 +231,7 @@ static void pwrite_at_eof(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, pwrite_at_the_end_shows_in_the_end_of_file_page, .timeout = 20)
+Test(fileio, pwrite_at_the_end_shows_in_the_end_of_file_page, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(pwrite_at_eof, NULL);
 }
@@ -267,7 +270,8 @@ static void store_then_reads(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, a_shared_store_is_seen_by_pread_preadv_read_readv_before_writeback, .timeout = 20)
+Test(fileio, a_shared_store_is_seen_by_pread_preadv_read_readv_before_writeback,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	unsigned char want[12];
@@ -298,7 +302,8 @@ static void store_past_eof_then_read(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, a_store_past_the_end_is_not_read_but_stays_in_the_page, .timeout = 20)
+Test(fileio, a_store_past_the_end_is_not_read_but_stays_in_the_page,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(store_past_eof_then_read, NULL);
 }
@@ -344,7 +349,7 @@ static void shrink_path(const struct io_world *w, struct io_log *l)
 	shrink(w, l, true);
 }
 
-Test(fileio, shrinking_ftruncate_sigbus_past_the_end_and_zero_tail, .timeout = 20)
+Test(fileio, shrinking_ftruncate_sigbus_past_the_end_and_zero_tail, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(shrink_fd, &h);
@@ -356,7 +361,7 @@ Test(fileio, shrinking_ftruncate_sigbus_past_the_end_and_zero_tail, .timeout = 2
 	io_host_said(&h, "around the new end: %s", hexof(want, 8));
 }
 
-Test(fileio, shrinking_truncate_by_path_does_the_same, .timeout = 20)
+Test(fileio, shrinking_truncate_by_path_does_the_same, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(shrink_path, NULL);
 }
@@ -383,7 +388,7 @@ static void shrink_private(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, shrinking_truncate_takes_private_copies_past_the_end, .timeout = 20)
+Test(fileio, shrinking_truncate_takes_private_copies_past_the_end, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(shrink_private, &h);
@@ -417,7 +422,7 @@ static void shrink_then_grow(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, growing_truncate_reads_zeros_never_stale_pages, .timeout = 20)
+Test(fileio, growing_truncate_reads_zeros_never_stale_pages, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(shrink_then_grow, NULL);
 }
@@ -459,14 +464,15 @@ static void store_fdatasync(const struct io_world *w, struct io_log *l)
 	store_then_sync(w, l, true);
 }
 
-Test(fileio, fsync_writes_mapped_stores_to_the_file_without_msync, .timeout = 20)
+Test(fileio, fsync_writes_mapped_stores_to_the_file_without_msync, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(store_fsync, &h);
 	io_host_said(&h, "file size %ld, 12 bytes at %ld", (long)(2 * PG + 100), (long)(2 * PG + 88));
 }
 
-Test(fileio, fdatasync_writes_mapped_stores_to_the_file_without_msync, .timeout = 20)
+Test(fileio, fdatasync_writes_mapped_stores_to_the_file_without_msync,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(store_fdatasync, NULL);
 }
@@ -489,7 +495,8 @@ static void store_then_fsync_other_fd(const struct io_world *w, struct io_log *l
 	unlink(path);
 }
 
-Test(fileio, fsync_through_a_second_descriptor_writes_the_stores_back, .timeout = 20)
+Test(fileio, fsync_through_a_second_descriptor_writes_the_stores_back,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(store_then_fsync_other_fd, NULL);
 }
@@ -520,7 +527,7 @@ static void io_errors(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(fileio, io_errors_are_the_hosts_and_change_nothing, .timeout = 20)
+Test(fileio, io_errors_are_the_hosts_and_change_nothing, .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(io_errors, NULL);
 }

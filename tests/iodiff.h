@@ -168,6 +168,7 @@ static inline int io_pattern_file(char *path, size_t size)
 	snprintf(path, 64, "/tmp/vmemu-io-XXXXXX");
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0, "mkstemp");
+	track_file(path);
 	unsigned char *buf = malloc(size ? size : 1);
 	for (size_t i = 0; i < size; i++)
 		buf[i] = pattern_byte(i);

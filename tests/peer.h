@@ -56,13 +56,14 @@ static inline void test_domain(char *out, size_t len, const char *tag)
 		snprintf(test_domains[nr_test_domains++], sizeof(test_domains[0]), "%s", out);
 }
 
-/* .fini of the tests that make domains: their segments go, even when the
- * test failed half way. */
+/* .fini of the tests that make domains: their segments go, and the named
+ * files the test made, even when it failed half way. */
 static inline void remove_test_domains(void)
 {
 	for (int i = 0; i < nr_test_domains; i++)
 		domain_remove(test_domains[i]);
 	nr_test_domains = 0;
+	remove_tracked_files();
 }
 
 /* This process joins domain name (budget cache_mb MiB, 0: the default).
@@ -255,6 +256,7 @@ static inline int pattern_file_at(char *path, size_t len, size_t size)
 	snprintf(path, len, "/tmp/vmemu-peer-XXXXXX");
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0, "mkstemp");
+	track_file(path);
 	unsigned char *buf = malloc(size ? size : 1);
 	for (size_t i = 0; i < size; i++)
 		buf[i] = pattern_byte(i);

@@ -38,7 +38,8 @@ static void f1_pwrite_then_map(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(reproducers, f1_pwrite_after_the_map_read_the_page_shows_in_the_map, .timeout = 20)
+Test(reproducers, f1_pwrite_after_the_map_read_the_page_shows_in_the_map,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(f1_pwrite_then_map, &h);
@@ -61,7 +62,7 @@ static void f1_store_then_read(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(reproducers, f1_read_sees_a_map_shared_store_before_writeback, .timeout = 20)
+Test(reproducers, f1_read_sees_a_map_shared_store_before_writeback, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(f1_store_then_read, &h);
@@ -92,7 +93,7 @@ static void f2_shrink_regrow_mremap(const struct io_world *w, struct io_log *l)
 	unlink(path);
 }
 
-Test(reproducers, f2_shrink_regrow_and_mremap_show_no_stale_page, .timeout = 20)
+Test(reproducers, f2_shrink_regrow_and_mremap_show_no_stale_page, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	unsigned char zeros[16] = { 0 };
@@ -208,21 +209,23 @@ static void f4_past_eof(const struct io_world *w, struct io_log *l)
 	f4_write_from_untouched(w, l, 2 * PG + PG / 2);
 }
 
-Test(reproducers, f4_write_from_pages_never_touched_succeeds, .timeout = 20)
+Test(reproducers, f4_write_from_pages_never_touched_succeeds, .fini = remove_tracked_files, .timeout = 20)
 {
 	struct io_log h;
 	io_compare(f4_whole, &h);
 	io_host_said(&h, "write from the mapping = %lu", 4 * PG);
 }
 
-Test(reproducers, f4_write_from_a_mapping_longer_than_its_file_stops_where_linux_does, .timeout = 20)
+Test(reproducers, f4_write_from_a_mapping_longer_than_its_file_stops_where_linux_does,
+     .fini = remove_tracked_files, .timeout = 20)
 {
 	io_compare(f4_past_eof, NULL);
 }
 
 /* --- F5 ------------------------------------------------------------------ */
 
-Test(reproducers, f5_twenty_map_read_unmap_cycles_read_the_file_once, .fini = remove_test_domains, .timeout = 30)
+Test(reproducers, f5_twenty_map_read_unmap_cycles_read_the_file_once,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	const size_t pages = 64;
 	char dname[64];

@@ -63,21 +63,24 @@ static void two_peers_both_ways(const char *dname)
 	unlink(path);
 }
 
-Test(shared_cache, two_exec_processes_see_each_others_stores_both_ways, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, two_exec_processes_see_each_others_stores_both_ways,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64];
 	test_domain(dname, sizeof(dname), "both");
 	two_peers_both_ways(dname);
 }
 
-Test(shared_cache, the_default_domain_is_shared_by_every_vmemu_process, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, the_default_domain_is_shared_by_every_vmemu_process,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	two_peers_both_ways("default");
 }
 
 /* The cache outlives the process that filled it: another process, started
  * later, maps the file and reads nothing from it. */
-Test(shared_cache, a_cache_filled_by_one_process_serves_the_next_without_reading, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, a_cache_filled_by_one_process_serves_the_next_without_reading,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], path[64], stats[128];
 	struct peer a, b;
@@ -110,7 +113,8 @@ Test(shared_cache, a_cache_filled_by_one_process_serves_the_next_without_reading
 
 /* vme_pwrite in another process: a page this process maps shows it with no
  * fault; a page it has not cached reads it from the file. */
-Test(shared_cache, a_peers_vme_pwrite_is_seen_through_this_process_mapping, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, a_peers_vme_pwrite_is_seen_through_this_process_mapping,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], path[64];
 	struct peer b;
@@ -206,7 +210,8 @@ Test(shared_cache, fsync_writes_back_another_process_stores, .fini = remove_test
  * mode.  (do_fsync in src/mm/readwrite.c skips the write-back when the
  * descriptor is O_RDONLY and this process has no address_space of its own
  * for the file.) */
-Test(shared_cache, BUG_fsync_through_a_read_only_descriptor_writes_back_nothing, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, BUG_fsync_through_a_read_only_descriptor_writes_back_nothing,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	peer_stores_then_we_fsync(O_RDONLY);
 }
@@ -258,7 +263,8 @@ static void trunc_done(struct trunc_setup *t)
 	unlink(t->path);
 }
 
-Test(shared_cache, a_peers_truncation_is_seen_at_this_process_next_fault_on_the_file, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, a_peers_truncation_is_seen_at_this_process_next_fault_on_the_file,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	struct trunc_setup t;
 	struct io_log l = { .n = 0 };
@@ -281,7 +287,8 @@ Test(shared_cache, a_peers_truncation_is_seen_at_this_process_next_fault_on_the_
 	trunc_done(&t);
 }
 
-Test(shared_cache, a_peers_shrink_and_regrow_leaves_zeros_not_stale_bytes, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, a_peers_shrink_and_regrow_leaves_zeros_not_stale_bytes,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	struct trunc_setup t;
 	unsigned char zeros[16] = { 0 };
@@ -300,7 +307,8 @@ Test(shared_cache, a_peers_shrink_and_regrow_leaves_zeros_not_stale_bytes, .fini
  * fault on the same file (filemap_fault -> mapping_resync) does.  So after
  * a vme_pread of the very file, a page past the new end still shows its
  * old bytes instead of raising SIGBUS. */
-Test(shared_cache, BUG_a_peers_truncation_is_not_seen_at_the_next_vmemu_call, .fini = remove_test_domains, .timeout = 30)
+Test(shared_cache, BUG_a_peers_truncation_is_not_seen_at_the_next_vmemu_call,
+     .fini = remove_test_domains, .timeout = 30)
 {
 	struct trunc_setup t;
 	struct io_log l = { .n = 0 };
@@ -319,7 +327,8 @@ Test(shared_cache, BUG_a_peers_truncation_is_not_seen_at_the_next_vmemu_call, .f
 /* A peer's private copy past the new end goes too, at its next fault on the
  * file (Linux: at once), and a private page it never copied shows the
  * truncation's zeroed tail. */
-Test(shared_cache, a_peers_truncation_takes_this_process_private_copies_past_the_end, .fini = remove_test_domains,
+Test(shared_cache, a_peers_truncation_takes_this_process_private_copies_past_the_end,
+     .fini = remove_test_domains,
      .timeout = 30)
 {
 	char dname[64], path[64];

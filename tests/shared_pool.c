@@ -32,6 +32,7 @@ static int sparse_file(char *path, size_t len, size_t pages)
 	snprintf(path, len, "/tmp/vmemu-pool-XXXXXX");
 	int fd = mkstemp(path);
 	cr_assert(fd >= 0);
+	track_file(path);
 	cr_assert_eq(ftruncate(fd, (off_t)(pages * PG)), 0);
 	return fd;
 }
@@ -96,7 +97,8 @@ Test(shared_pool, another_process_pressure_never_takes_a_frame_this_one_maps, .f
 /* What nobody maps any more is recycled for whoever needs it: this process
  * read and unmapped a file of the whole capacity, then a peer reads six
  * capacities of another. */
-Test(shared_pool, frames_nobody_maps_are_recycled_for_another_process, .fini = remove_test_domains, .timeout = 60)
+Test(shared_pool, frames_nobody_maps_are_recycled_for_another_process,
+     .fini = remove_test_domains, .timeout = 60)
 {
 	char dname[64], ypath[64];
 

@@ -81,6 +81,30 @@ static inline void built_program(const char *env, const char *name, char *out, s
 	snprintf(out, len, "build/%s", name);
 }
 
+/* Named temporary files a test made (track_file), removed by
+ * remove_tracked_files() in the test's .fini even when the test failed
+ * before it could unlink them. */
+static char tracked_files[16][64];
+static int nr_tracked_files;
+
+static inline void track_file(const char *path)
+{
+	if (nr_tracked_files < 16)
+		snprintf(tracked_files[nr_tracked_files++], sizeof(tracked_files[0]), "%s", path);
+}
+
+static inline void remove_tracked_files(void)
+{
+	char moved[1100];
+
+	for (int i = 0; i < nr_tracked_files; i++) {
+		unlink(tracked_files[i]);
+		snprintf(moved, sizeof(moved), "%s.moved", tracked_files[i]);	/* renamed by a test */
+		unlink(moved);
+	}
+	nr_tracked_files = 0;
+}
+
 /* Hex of n bytes (up to 4095), in one of four static buffers used in turn:
  * how the shared cache tests compare bytes. */
 static inline const char *hexof(const void *b, size_t n)
