@@ -160,6 +160,13 @@ check-static-wrap: $(B)/libvmemu.a
 $(B)/tests/run: $(TEST_OBJ) $(B)/libvmemu.a
 	$(CC) -pthread $(SANFLAGS) -Wl,-z,now $(TEST_OBJ) $(B)/libvmemu.a -lcriterion $(LIBS) -lstdc++ -o $@
 
+# vmemu-peer: a second program sharing the page cache, which the shared
+# cache tests start with exec (tests/peer/peer.c, tests/peer.h).  It sees
+# the internal headers: it can make one of vmemu's host calls hang, to be
+# killed in the middle of it.
+$(B)/vmemu-peer: tests/peer/peer.c include/vmemu.h src/host/host.h $(B)/libvmemu.a | deps-test
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS) $< $(B)/libvmemu.a $(LIBS) -o $@
+
 # --- real clients: LMDB and SQLite, switched over at link time -------------------
 # Each workload in tests/clients/ is compiled once and linked twice from the
 # same objects and Debian's static liblmdb.a / libsqlite3.a: natively
@@ -201,7 +208,7 @@ check-headers: | deps-lib
 
 test: deps-test deps-clients all check-headers check-compat $(if $(SAN),,check-autoconf check-static-wrap) \
 	$(B)/tests/run \
-	$(B)/vmemu-bench $(B)/vmemu clients
+	$(B)/vmemu-bench $(B)/vmemu $(B)/vmemu-peer clients
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)
 	$(MAKE) --no-print-directory fuzz-smoke
 

@@ -81,4 +81,45 @@ static inline void built_program(const char *env, const char *name, char *out, s
 	snprintf(out, len, "build/%s", name);
 }
 
+/* Named temporary files a test made (track_file), removed by
+ * remove_tracked_files() in the test's .fini even when the test failed
+ * before it could unlink them. */
+static char tracked_files[16][64];
+static int nr_tracked_files;
+
+static inline void track_file(const char *path)
+{
+	if (nr_tracked_files < 16)
+		snprintf(tracked_files[nr_tracked_files++], sizeof(tracked_files[0]), "%s", path);
+}
+
+static inline void remove_tracked_files(void)
+{
+	char moved[1100];
+
+	for (int i = 0; i < nr_tracked_files; i++) {
+		unlink(tracked_files[i]);
+		snprintf(moved, sizeof(moved), "%s.moved", tracked_files[i]);	/* renamed by a test */
+		unlink(moved);
+	}
+	nr_tracked_files = 0;
+}
+
+/* Hex of n bytes (up to 4095), in one of four static buffers used in turn:
+ * how the shared cache tests compare bytes. */
+static inline const char *hexof(const void *b, size_t n)
+{
+	static char bufs[4][8192];
+	static unsigned next;
+	char *out = bufs[next++ % 4];
+	const unsigned char *c = b;
+
+	if (n > (sizeof(bufs[0]) - 1) / 2)
+		n = (sizeof(bufs[0]) - 1) / 2;
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", c[i]);
+	out[2 * n] = '\0';
+	return out;
+}
+
 #endif

@@ -1,0 +1,666 @@
+/*
+ * cache_races.c - the page cache under concurrency: threads racing one page
+ * (a fault, vme_pwrite, msync), one file opened twice, memory unmapped under
+ * another thread's access, threads churning one file, and the races between
+ * a write or a truncation and write-back, between a write and a cache that
+ * appears meanwhile, between a write and another process's revalidation,
+ * and between I/O calls' references to a mapped file.
+ *
+ * The stress tests assert what must hold whatever the interleaving (every
+ * view of the page agrees at the end, no byte goes back in time, nothing
+ * hangs); the races that lose data are made deterministic by stopping
+ * vmemu's own host pwrite at the right moment (its host_sys table, as
+ * tests/inject.c does) while the other party acts.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <vmemu.h>
+
+#include "host/host.h"
+#include "iodiff.h"
+#include "peer.h"
+
+#define RW (PROT_READ | PROT_WRITE)
+
+static void reset_host(void)
+{
+	host_sys_reset();
+	remove_tracked_files();
+}
+
+static void reset_host_and_domains(void)
+{
+	host_sys_reset();
+	remove_test_domains();
+}
+
+/* --- a fault, vme_pwrite and msync on one page ------------------------------ */
+
+#define ROUNDS 200
+#define SPAN 64		/* bytes 0..63: written by vme_pwrite, value k in round k */
+
+struct race {
+	int fd;
+	volatile unsigned char *p;
+	volatile int stop;
+	volatile int writes_done;
+	char err[256];
+};
+
+/* vme_pwrite the round number over bytes 0..SPAN-1, rounds 1..ROUNDS. */
+static void *race_writer(void *arg)
+{
+	struct race *r = arg;
+	unsigned char b[SPAN];
+
+	for (int k = 1; k <= ROUNDS; k++) {
+		memset(b, k, SPAN);
+		if (vme_pwrite(r->fd, b, SPAN, 0) != SPAN)
+			snprintf(r->err, sizeof(r->err), "vme_pwrite round %d: %s", k, strerror(errno));
+		sched_yield();
+	}
+	__atomic_store_n(&r->writes_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Drop the page from this mapping and fault it back, again and again: no
+ * byte may ever show a value older than one it showed before. */
+static void *race_faulter(void *arg)
+{
+	struct race *r = arg;
+	unsigned char last[SPAN] = { 0 };
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		vme_madvise((void *)r->p, PG, MADV_DONTNEED);
+		for (int i = 0; i < SPAN; i++) {
+			unsigned char b = r->p[i];
+			if (b < last[i] || b > ROUNDS) {
+				snprintf(r->err, sizeof(r->err), "byte %d went from %d to %d", i, last[i], b);
+				return NULL;
+			}
+			last[i] = b;
+		}
+	}
+	return NULL;
+}
+
+/* Store through the mapping elsewhere in the page (so that it is dirty)
+ * and msync it, again and again. */
+static void *race_syncer(void *arg)
+{
+	struct race *r = arg;
+
+	for (unsigned n = 0; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); n++) {
+		r->p[2048 + n % 64] = (unsigned char)n;
+		if (vme_msync((void *)r->p, PG, MS_SYNC))
+			snprintf(r->err, sizeof(r->err), "msync: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+Test(cache_races, a_fault_vme_pwrite_and_msync_race_on_one_page, .fini = reset_host, .timeout = 60)
+{
+	static struct race r;
+	unsigned char zeros[PG] = { 0 }, want[SPAN], b[SPAN];
+	pthread_t t[3];
+
+	r.fd = pattern_file(PG, 0);
+	cr_assert_eq(vme_pwrite(r.fd, zeros, PG, 0), (ssize_t)PG);
+	r.p = vme_mmap(NULL, PG, RW, MAP_SHARED, r.fd, 0);
+	cr_assert_neq((void *)r.p, MAP_FAILED);
+	cr_assert_eq(pthread_create(&t[0], NULL, race_writer, &r), 0);
+	cr_assert_eq(pthread_create(&t[1], NULL, race_faulter, &r), 0);
+	cr_assert_eq(pthread_create(&t[2], NULL, race_syncer, &r), 0);
+	while (!__atomic_load_n(&r.writes_done, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(r.err[0], '\0', "%s", r.err);
+
+	memset(want, ROUNDS, SPAN);
+	cr_assert_eq(memcmp((const void *)r.p, want, SPAN), 0, "map: %s", hexof((const void *)r.p, SPAN));
+	cr_assert_eq(vme_pread(r.fd, b, SPAN, 0), SPAN);
+	cr_assert_eq(memcmp(b, want, SPAN), 0, "vme_pread: %s", hexof(b, SPAN));
+	/* A store makes the page dirty: fsync then writes what the cache holds
+	 * (whether the file lost a racing write before is the next test's). */
+	r.p[3000] = 1;
+	cr_assert_eq(vme_fsync(r.fd), 0);
+	unsigned char *f = file_bytes(r.fd, 0, SPAN);
+	cr_assert_eq(memcmp(f, want, SPAN), 0, "file: %s", hexof(f, SPAN));
+	free(f);
+	vme_munmap((void *)r.p, PG);
+	close(r.fd);
+}
+
+/* BUG: vme_pwrite writes the file first and the cached page after
+ * (cached_write -> filemap_write_update), without marking the page dirty
+ * and without excluding write-back (which takes no i_rwsem).  An msync in
+ * another thread between the two writes the page's old bytes over the new
+ * ones in the file and cleans the page; the cache then gets the new bytes,
+ * clean, and nothing ever writes them: the file keeps the old bytes after
+ * fsync, munmap and exit.  Linux's write goes through the page (dirty,
+ * under the folio lock), so the file ends with the new bytes.  Made
+ * deterministic: the host pwrite of vme_pwrite lets the msync run first. */
+static sem_t wb_go, wb_done;
+static volatile int wb_armed;
+static unsigned char *wb_map;
+
+static ssize_t pwrite_then_let_msync_run(int fd, const void *b, size_t n, off_t off)
+{
+	ssize_t r = pwrite(fd, b, n, off);
+
+	if (__atomic_exchange_n(&wb_armed, 0, __ATOMIC_ACQ_REL)) {
+		sem_post(&wb_go);
+		sem_wait(&wb_done);
+	}
+	return r;
+}
+
+static void *msync_when_told(void *arg)
+{
+	(void)arg;
+	sem_wait(&wb_go);
+	vme_msync(wb_map, PG, MS_SYNC);
+	sem_post(&wb_done);
+	return NULL;
+}
+
+Test(cache_races, BUG_an_msync_racing_vme_pwrite_loses_the_write_in_the_file, .fini = reset_host, .timeout = 30)
+{
+	int fd = pattern_file(PG, 0);
+	pthread_t t;
+
+	wb_map = vme_mmap(NULL, PG, RW, MAP_SHARED, fd, 0);
+	cr_assert_neq(wb_map, MAP_FAILED);
+	wb_map[100] = 'd';	/* dirty: the msync has something to write */
+	sem_init(&wb_go, 0, 0);
+	sem_init(&wb_done, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, msync_when_told, NULL), 0);
+	host_sys.pwrite = pwrite_then_let_msync_run;
+	wb_armed = 1;
+	cr_assert_eq(vme_pwrite(fd, "new", 3, 0), 3);
+	pthread_join(t, NULL);
+	host_sys_reset();
+	cr_assert_eq(memcmp(wb_map, "new", 3), 0, "the cache");
+	cr_assert_eq(vme_fsync(fd), 0);
+	cr_assert_eq(vme_munmap(wb_map, PG), 0);
+	unsigned char *f = file_bytes(fd, 0, 3);
+	cr_assert_eq(memcmp(f, "new", 3), 0, "after vme_pwrite(\"new\"), fsync and munmap the file has %s (Linux: \"new\")",
+		     hexof(f, 3));
+	free(f);
+	close(fd);
+}
+
+/* BUG: write-back of a page another live process maps writable
+ * (writeback_locked: "write it, keep it dirty") runs with no page lock and
+ * no PG_writeback, so a truncation by another process is not held back
+ * (drop_page_locked waits on PG_writeback only); file_writepage took the
+ * file's size before the truncation and writes the page after it, so the
+ * file grows back to its old size with the old bytes.  On Linux the
+ * truncation wins: the file ends at the new size.  Made deterministic:
+ * the write-back's host pwrite lets a forked child truncate first. */
+static int to_child[2], to_parent[2];
+static volatile int trunc_armed;
+
+static ssize_t pwrite_after_child_truncates(int fd, const void *b, size_t n, off_t off)
+{
+	if (__atomic_exchange_n(&trunc_armed, 0, __ATOMIC_ACQ_REL)) {
+		char c = 1;
+		if (write(to_child[1], &c, 1) != 1 || read(to_parent[0], &c, 1) != 1)
+			return -1;
+	}
+	return pwrite(fd, b, n, off);
+}
+
+Test(cache_races, BUG_a_writeback_racing_another_process_truncate_regrows_the_file, .fini = reset_host,
+     .timeout = 30)
+{
+	char path[64];
+	int fd = io_pattern_file(path, 2 * PG);
+	volatile unsigned char *p = vme_mmap(NULL, 2 * PG, RW, MAP_SHARED, fd, 0);
+
+	cr_assert_neq((void *)p, MAP_FAILED);
+	p[PG + 5] = 'd';	/* dirty, writable here and (after fork) in the child */
+	cr_assert_eq(pipe(to_child), 0);
+	cr_assert_eq(pipe(to_parent), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char c;
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(2);
+		int f2 = open(path, O_RDWR);
+		int r = vme_ftruncate(f2, 0);
+		if (write(to_parent[1], &c, 1) != 1)
+			_exit(3);
+		_exit(r ? 1 : 0);
+	}
+	host_sys.pwrite = pwrite_after_child_truncates;
+	trunc_armed = 1;
+	int r = vme_msync((void *)p, 2 * PG, MS_SYNC);
+	host_sys_reset();
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's truncate failed: %#x", status);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(file_size(fd), 0, "the file has %ld bytes after another process truncated it to 0 "
+		     "(a write-back in flight grew it back; Linux: 0)", (long)file_size(fd));
+	close(fd);
+	unlink(path);
+}
+
+/* --- one file, two descriptors, two mappings --------------------------------- */
+
+static void opened_twice(const struct io_world *w, struct io_log *l)
+{
+	char path[64];
+	int fd1 = io_pattern_file(path, 3 * PG);
+	int fd2 = open(path, O_RDWR);
+	cr_assert(fd2 >= 0);
+	volatile unsigned char *one = w->mmap(NULL, 3 * PG, RW, MAP_SHARED, fd1, 0);
+	volatile unsigned char *two = w->mmap(NULL, 3 * PG, PROT_READ, MAP_SHARED, fd2, 0);
+	cr_assert_neq((void *)one, MAP_FAILED);
+	cr_assert_neq((void *)two, MAP_FAILED);
+
+	io_logf(l, "read %02x %02x", one[0], two[PG]);
+	memcpy((void *)(one + 10), "viaone", 6);
+	io_log_bytes(l, "two sees one's store", two + 10, 6);
+	io_log_ret(l, "pwrite fd2", w->pwrite(fd2, "viatwo", 6, PG + 5));
+	io_log_bytes(l, "one sees fd2's write", one + PG + 5, 6);
+	close(fd1);	/* the mapping keeps the file */
+	io_log_ret(l, "msync one after close", w->msync((void *)one, 3 * PG, MS_SYNC));
+	io_log_file(l, fd2, 8, 10);
+	io_log_ret(l, "ftruncate fd2", w->ftruncate(fd2, PG + 10));
+	io_log_probe(l, "one past the end", one, 2 * PG + 1, NULL);
+	io_log_probe(l, "two past the end", two, 2 * PG + 2, NULL);
+	io_log_bytes(l, "one's tail", one + PG + 8, 4);
+	w->munmap((void *)one, 3 * PG);
+	w->munmap((void *)two, 3 * PG);
+	close(fd2);
+	unlink(path);
+}
+
+Test(cache_races, a_file_opened_twice_is_one_cache_for_both_descriptors_and_mappings,
+     .fini = reset_host, .timeout = 20)
+{
+	io_compare(opened_twice, NULL);
+}
+
+/* --- memory unmapped under another thread's access ----------------------------- */
+
+#define UNMAP_PAGES 64
+
+struct unmapped_reader {
+	const struct io_world *w;
+	volatile unsigned char *p;
+	volatile int passes;
+	int sig, code;
+	long off;		/* si_addr - p */
+};
+
+static __thread sigjmp_buf *reader_env;
+static __thread siginfo_t reader_info;
+
+static void on_reader_signal(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	if (!reader_env)
+		abort();	/* not the reader's: a real crash */
+	reader_info = *info;
+	siglongjmp(*reader_env, sig);
+}
+
+static void *read_until_gone(void *arg)
+{
+	struct unmapped_reader *r = arg;
+	sigjmp_buf env;
+	int sig;
+
+	reader_env = &env;
+	if ((sig = sigsetjmp(env, 1)) != 0) {
+		r->sig = sig;
+		r->code = reader_info.si_code;
+		r->off = (long)((volatile unsigned char *)reader_info.si_addr - r->p);
+		reader_env = NULL;
+		return NULL;
+	}
+	for (;;) {
+		for (size_t i = 0; i < UNMAP_PAGES; i++)
+			(void)r->p[i * PG + (i & 7)];
+		__atomic_add_fetch(&r->passes, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void *join_thread(void *arg)
+{
+	pthread_join(*(pthread_t *)arg, NULL);
+	return NULL;
+}
+
+static void unmap_under_reader(const struct io_world *w, struct io_log *l)
+{
+	struct unmapped_reader r = { .w = w };
+	struct sigaction sa;
+	int fd = pattern_file(UNMAP_PAGES * PG, 0);
+	pthread_t t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_reader_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(vme_sigaction(SIGSEGV, &sa, NULL), 0);
+	r.p = w->mmap(NULL, UNMAP_PAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)r.p, MAP_FAILED);
+	cr_assert_eq(pthread_create(&t, NULL, read_until_gone, &r), 0);
+	while (__atomic_load_n(&r.passes, __ATOMIC_ACQUIRE) < 3)
+		usleep(100);
+	io_log_ret(l, "munmap under the reader", w->munmap((void *)r.p, UNMAP_PAGES * PG));
+	run_within(5000, "the reader of unmapped memory", join_thread, &t);
+	io_logf(l, "reader: signal %d code %d, inside %d", r.sig, r.code,
+		r.off >= 0 && r.off < (long)(UNMAP_PAGES * PG));
+	close(fd);
+}
+
+Test(cache_races, memory_unmapped_under_another_threads_reads_is_sigsegv_maperr,
+     .fini = reset_host, .timeout = 30)
+{
+	struct io_log h;
+	io_compare(unmap_under_reader, &h);
+	io_host_said(&h, "reader: signal %d code %d, inside 1", SIGSEGV, SEGV_MAPERR);
+}
+
+/* Threads fault one file's pages while another maps and unmaps the same
+ * file over and over, and another writes it with vme_pwrite: nothing hangs,
+ * and every byte read is the file's. */
+struct churn {
+	int fd;
+	volatile int stop;
+	char err[256];
+};
+
+static void *churn_mapper(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		volatile unsigned char *q = vme_mmap(NULL, 32 * PG, PROT_READ, MAP_SHARED, c->fd, 0);
+		if ((void *)q == MAP_FAILED) {
+			snprintf(c->err, sizeof(c->err), "mmap: %s", strerror(errno));
+			return NULL;
+		}
+		for (size_t i = 0; i < 32; i += 3)
+			if (q[i * PG + 100] != pattern_byte(i * PG + 100)) {
+				snprintf(c->err, sizeof(c->err), "page %zu byte 100: %#x", i, q[i * PG + 100]);
+				return NULL;
+			}
+		vme_munmap((void *)q, 32 * PG);
+	}
+	return NULL;
+}
+
+static void *churn_writer(void *arg)
+{
+	struct churn *c = arg;
+	unsigned char b[16];
+
+	/* rewrite bytes 0..15 of every page with the file's own bytes */
+	for (unsigned n = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); n++) {
+		size_t page = n % 32;
+		for (size_t i = 0; i < 16; i++)
+			b[i] = pattern_byte(page * PG + i);
+		vme_pwrite(c->fd, b, 16, (off_t)(page * PG));
+	}
+	return NULL;
+}
+
+static void *churn_faulter(void *arg)
+{
+	struct churn *c = arg;
+	volatile unsigned char *q = vme_mmap(NULL, 32 * PG, PROT_READ, MAP_SHARED, c->fd, 0);
+
+	if ((void *)q == MAP_FAILED)
+		return NULL;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		vme_madvise((void *)q, 32 * PG, MADV_DONTNEED);
+		for (size_t i = 0; i < 32; i++)
+			if (q[i * PG + 7] != pattern_byte(i * PG + 7)) {
+				snprintf(c->err, sizeof(c->err), "faulter: page %zu byte 7: %#x", i, q[i * PG + 7]);
+				break;
+			}
+	}
+	vme_munmap((void *)q, 32 * PG);
+	return NULL;
+}
+
+static void *churn_all(void *arg)
+{
+	struct churn *c = arg;
+	pthread_t t[3];
+
+	pthread_create(&t[0], NULL, churn_mapper, c);
+	pthread_create(&t[1], NULL, churn_writer, c);
+	pthread_create(&t[2], NULL, churn_faulter, c);
+	usleep(1500 * 1000);
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	return NULL;
+}
+
+Test(cache_races, mapping_unmapping_faulting_and_writing_one_file_at_once, .fini = reset_host, .timeout = 60)
+{
+	static struct churn c;
+
+	c.fd = pattern_file(32 * PG, 0);
+	run_within(30000, "three threads churning one file", churn_all, &c);
+	cr_assert_eq(c.err[0], '\0', "%s", c.err);
+	close(c.fd);
+}
+
+/* BUG: io_get() (src/mm/readwrite.c) takes a reference on this process's
+ * address_space of the file with a plain m->refcount++ under mmap_lock held
+ * for *reading*, so two threads in vme_pread (or any I/O call) of a mapped
+ * file can lose an increment; their io_put()s then drop the count to zero
+ * and free the address_space while the mapping's struct file still points
+ * at it: vme_stats' nr_mapped_files drops to 0 with the file still mapped,
+ * and the next munmap or fault uses freed memory ("page fault inside the
+ * emulator itself" in remove_vma -> filemap_write_and_wait_range).  Three
+ * threads read for up to three seconds; on this machine the count is lost
+ * within a few hundred milliseconds. */
+struct pread_storm {
+	int fd;
+	volatile int stop;
+};
+
+static void *pread_loop(void *arg)
+{
+	struct pread_storm *s = arg;
+	char b[16];
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+		vme_pread(s->fd, b, sizeof(b), 0);
+	return NULL;
+}
+
+Test(cache_races, BUG_concurrent_vme_pread_of_a_mapped_file_frees_its_address_space,
+     .fini = reset_host, .timeout = 30)
+{
+	static struct pread_storm s;
+	struct vme_stats st;
+	pthread_t t[3];
+
+	s.fd = pattern_file(PG, 0);
+	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, s.fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	cr_assert_eq(p[0], pattern_byte(0));
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.nr_mapped_files, 1);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, pread_loop, &s), 0);
+	for (int ms = 0; ms < 3000 && st.nr_mapped_files == 1; ms += 10) {
+		usleep(10000);
+		cr_assert_eq(vme_stats(&st), 0);
+	}
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	/* (no munmap when it failed: it would touch the freed address_space) */
+	cr_assert_eq(st.nr_mapped_files, 1, "the file is mapped, but its address_space is gone (nr_mapped_files %lu)",
+		     (unsigned long)st.nr_mapped_files);
+	cr_assert_eq(p[0], pattern_byte(0));
+	cr_assert_eq(vme_munmap((void *)p, PG), 0);
+	close(s.fd);
+}
+
+/* --- a cache appears while a write runs without one ---------------------------- */
+
+/* Nobody caches the file when vme_pwrite starts; while its host pwrite is
+ * held, a peer maps the page and reads it (a cache with the old bytes);
+ * then the write lands.  vme_pwrite must bring the new cache in line
+ * (fileio.c: "a write that a cache appeared under while it ran is brought
+ * into that cache afterwards"): the peer, and a new mapping here, show the
+ * new bytes. */
+static struct peer *appear_peer;
+static volatile int appear_armed;
+
+static ssize_t pwrite_after_peer_caches(int fd, const void *b, size_t n, off_t off)
+{
+	if (__atomic_exchange_n(&appear_armed, 0, __ATOMIC_ACQ_REL)) {
+		if (write(appear_peer->in, "go\n", 3) != 3)
+			return -1;
+		const char *l = peer_line_within(appear_peer, 10000);
+		if (!l || strcmp(l, "mapro ok") || !(l = peer_line_within(appear_peer, 10000)) || strcmp(l, "touch"))
+			return -1;
+	}
+	return pwrite(fd, b, n, off);
+}
+
+static void cache_appears_during_write(int flags)
+{
+	char dname[64], path[64], open_op[96];
+	struct peer b;
+
+	test_domain(dname, sizeof(dname), flags == O_WRONLY ? "appearwo" : "appear");
+	join_domain(dname, 0);
+	int fd = pattern_file_at(path, sizeof(path), PG);
+	int w = open(path, flags);
+	cr_assert(w >= 0);
+	snprintf(open_op, sizeof(open_op), "open:%s", path);
+	peer_start(&b, dname, (const char *const[]){ open_op, "say:ready", "wait", "mapro:4096", "touch:0", "wait",
+						   "get:0:3", "_exit:0", NULL });
+	peer_expect(&b, "open ok");
+	peer_expect(&b, "ready");
+	appear_peer = &b;
+	host_sys.pwrite = pwrite_after_peer_caches;
+	appear_armed = 1;
+	ssize_t r = vme_pwrite(w, "new", 3, 0);
+	host_sys_reset();
+	cr_assert_eq(r, 3);
+	peer_go(&b);
+	const char *l = peer_line(&b);
+	char seen[64];
+	snprintf(seen, sizeof(seen), "%s", l);
+	cr_assert_eq(peer_finish(&b, 10), 0);
+	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	char here[8];
+	snprintf(here, sizeof(here), "%.3s", (const char *)p);
+	unsigned char *f = file_bytes(fd, 0, 3);
+	cr_assert_eq(memcmp(f, "new", 3), 0, "the file");
+	free(f);
+	cr_assert_str_eq(seen, "get 6e6577", "the peer's mapping shows \"%s\" (6e6577 is \"new\")", seen);
+	cr_assert_str_eq(here, "new", "a new mapping here shows %s", hexof(here, 3));
+	vme_munmap((void *)p, PG);
+	close(w);
+	close(fd);
+	unlink(path);
+}
+
+Test(cache_races, a_cache_that_appears_during_a_write_gets_the_written_bytes, .fini = reset_host_and_domains,
+     .timeout = 30)
+{
+	cache_appears_during_write(O_RDWR);
+}
+
+/* BUG: when the descriptor is write-only, bringing the new cache in line
+ * reads the written range back through that descriptor
+ * (filemap_write_update with from_file, src/mm/readwrite.c): EBADF, which
+ * do_io ignores; the page keeps the old bytes, and cached_write records
+ * the file's new stat, so no revalidation will ever notice.  Every mapping,
+ * in every process, shows the old bytes while the file has the new. */
+Test(cache_races, BUG_a_cache_that_appears_during_a_write_only_descriptors_write_keeps_old_bytes,
+     .fini = reset_host_and_domains, .timeout = 30)
+{
+	cache_appears_during_write(O_WRONLY);
+}
+
+/* --- revalidation racing a write ------------------------------------------------ */
+
+/* BUG: vmemu's own write is recorded in the inode (inode_record_fd) only
+ * after it has landed in the file and in the cache, and a mapping's
+ * revalidation (mapping_revalidate at vme_mmap, src/mm/truncate.c) takes no
+ * lock against writers.  Another process that maps the file in between
+ * sees a file whose stat differs from the recorded one, takes vmemu's
+ * write for an outside change and drops the clean pages from the cache.
+ * The writer then finds the page gone and updates nothing, and its own
+ * mapping still maps the dropped frame: right after its vme_pwrite
+ * returns, it reads the old bytes through its own mapping (Linux: the new
+ * ones); so does every process that had the page mapped, until its next
+ * fault on the file.  This is how the LMDB client test
+ * (clients::lmdb_default_two_processes) loses keys when its workers and
+ * the parent map the file while another worker commits.  Made
+ * deterministic: the peer maps the file while this process's host pwrite
+ * has landed. */
+static struct peer *reval_peer;
+static volatile int reval_armed;
+
+static ssize_t pwrite_then_peer_maps(int fd, const void *b, size_t n, off_t off)
+{
+	ssize_t r = pwrite(fd, b, n, off);
+
+	if (__atomic_exchange_n(&reval_armed, 0, __ATOMIC_ACQ_REL)) {
+		const char *l;
+		if (write(reval_peer->in, "go\n", 3) != 3 || !(l = peer_line_within(reval_peer, 10000)) ||
+		    strcmp(l, "mapro ok"))
+			return -1;
+	}
+	return r;
+}
+
+Test(cache_races, BUG_a_mapping_made_during_a_vme_pwrite_takes_it_for_an_outside_change,
+     .fini = reset_host_and_domains, .timeout = 30)
+{
+	char dname[64], path[64], open_op[96];
+	struct peer b;
+
+	test_domain(dname, sizeof(dname), "reval");
+	join_domain(dname, 0);
+	int fd = pattern_file_at(path, sizeof(path), PG);
+	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	cr_assert_eq(p[0], pattern_byte(0));
+	snprintf(open_op, sizeof(open_op), "open:%s", path);
+	peer_start(&b, dname, (const char *const[]){ open_op, "say:ready", "wait", "mapro:4096", "get:0:3", "_exit:0",
+						   NULL });
+	peer_expect(&b, "open ok");
+	peer_expect(&b, "ready");
+	reval_peer = &b;
+	host_sys.pwrite = pwrite_then_peer_maps;
+	reval_armed = 1;
+	ssize_t r = vme_pwrite(fd, "new", 3, 0);
+	host_sys_reset();
+	cr_assert_eq(r, 3);
+	char here[4];
+	memcpy(here, (const void *)p, 3);
+	here[3] = '\0';
+	peer_expect(&b, "get %s", hexof("new", 3));
+	cr_assert_eq(peer_finish(&b, 10), 0);
+	cr_assert_str_eq(here, "new", "right after vme_pwrite(\"new\"), this process's own mapping shows %s",
+			 hexof(here, 3));
+	vme_munmap((void *)p, PG);
+	close(fd);
+	unlink(path);
+}
