@@ -344,16 +344,15 @@ Test(dead, killed_while_growing_the_pool_does_not_block_faults, .fini = remove_t
 	unlink(path);
 }
 
-/* BUG: two dead processes, one holding a page lock (killed filling), the
- * other the allocator lock (killed growing the pool).  A fault on the page
- * waits, reaps the first (domain_reap sets the process's reap_busy), and
- * reap_frames() then takes alloc_lock, held by the second dead process:
- * rlock_lock times out, sees the owner dead and calls domain_reap() again,
- * which spins on reap_busy, held by the very same thread, for ever
- * (src/mm/domain.c: domain_reap, reap_frames; src/mm/rlock.c: rlock_lock).
- * The survivor is a third peer, attached before the two die (so that its
- * attach does not reap them first), so that its hang can be killed. */
-Test(dead, BUG_two_dead_one_holding_a_page_the_other_the_allocator_hang_the_reaper,
+/* Two dead processes, one holding a page lock (killed filling), the other
+ * the allocator lock (killed growing the pool). A fault on the page waits
+ * and reaps the first; reap_frames() then takes alloc_lock, held by the
+ * second dead process, and the same thread reaps that one too, inside
+ * (src/mm/domain.c: domain_reap keeps the slots this thread is reaping; it
+ * once spun for ever on its own flag). The survivor is a third peer,
+ * attached before the two die (so that its attach does not reap them
+ * first), so that a hang could be killed. */
+Test(dead, two_dead_one_holding_a_page_the_other_the_allocator_do_not_hang_the_reaper,
      .fini = remove_test_domains, .timeout = 30)
 {
 	char dname[64], ypath[64], xpath[64];
@@ -540,8 +539,14 @@ static void *pwrite_file(void *arg)
 	return NULL;
 }
 
-/* A peer that caches path and hangs in a vme_pwrite of it, holding its
- * i_rwsem. */
+/* domain_reap() marks "this process is reaping" in a process-local flag,
+ * reap_busy, and a fork in another thread while one thread reaps copies it
+ * set into the child: domain_fork_child() clears it, or the child's first
+ * reap (a lock whose owner died) would spin on it for ever. Made
+ * deterministic: a thread of this process reaps peer B1 (killed holding
+ * file 1's i_rwsem) and is held just after taking B1's slot byte, the main
+ * thread forks, then B2 (holding file 2's i_rwsem) is killed and the child
+ * writes file 2: it must reap B2 and go on. */
 static void peer_holding_i_rwsem(struct peer *b, const char *dname, const char *path)
 {
 	peer_start(b, dname, (const char *const[]){ op_open(path), "mapro:4096", "touch:0", "hang:pwrite",
@@ -559,7 +564,7 @@ static void reset_host_and_domains(void)
 	remove_test_domains();
 }
 
-Test(dead, BUG_a_fork_while_a_thread_reaps_leaves_the_child_unable_to_reap, .fini = reset_host_and_domains,
+Test(dead, a_fork_while_a_thread_reaps_leaves_the_child_able_to_reap, .fini = reset_host_and_domains,
      .timeout = 30)
 {
 	char dname[64], path1[64], path2[64];

@@ -26,7 +26,13 @@ struct domain dom = { .fd = -1, .slot = 0, .slot_fd = -1, .reap_fd = -1 };
 
 static bool domain_abandoned(void);
 
-static int reap_busy;			/* one reaper per process at a time */
+/* One reaping thread per process at a time (the threads share the reaper's
+ * OFD locks, so the byte lock alone cannot keep two of them from reaping
+ * one slot).  The thread that reaps may reap another slot inside (a lock
+ * it needs to repair what the first dead left is held by a second dead
+ * process), never one it is reaping already: reaping. */
+static int reap_busy;
+static __thread slotmask_t reaping __attribute__((tls_model("initial-exec")));	/* this thread's */
 static int fork_child_fd = -1;		/* the slot claimed for a child being forked */
 static int fork_child_err;		/* why there is none: -EAGAIN, all 64 are taken */
 static int fork_child_slot = -1;
@@ -235,16 +241,21 @@ static void reap_slot(int s)
  * reaping it. */
 void domain_reap(int s)
 {
-	if (s == dom.slot || s < 0 || s >= NR_SLOTS || dom.reap_fd < 0)
+	if (s == dom.slot || s < 0 || s >= NR_SLOTS || dom.reap_fd < 0 || (reaping & SLOT_BIT(s)))
 		return;
-	while (__atomic_exchange_n(&reap_busy, 1, __ATOMIC_ACQUIRE))
-		host_yield();
+	bool outer = !reaping;
+	if (outer)
+		while (__atomic_exchange_n(&reap_busy, 1, __ATOMIC_ACQUIRE))
+			host_yield();
+	reaping |= SLOT_BIT(s);
 	if (host_ofd_trylock(dom.reap_fd, (unsigned int)s) == 0) {
 		if (__atomic_load_n(&dom.hdr->slots[s].state, __ATOMIC_ACQUIRE) != SLOT_FREE)
 			reap_slot(s);
 		host_ofd_unlock(dom.reap_fd, (unsigned int)s);
 	}
-	__atomic_store_n(&reap_busy, 0, __ATOMIC_RELEASE);
+	reaping &= ~SLOT_BIT(s);
+	if (outer)
+		__atomic_store_n(&reap_busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Reap every slot whose process is gone.  Not in the handler. */
@@ -503,6 +514,7 @@ void domain_fork_child(void)
 	}
 	host_close(dom.slot_fd);
 	host_close(dom.reap_fd);
+	reap_busy = 0;		/* a parent's thread reaping: it is not here */
 	dom.slot = fork_child_slot;
 	dom.slot_fd = fork_child_fd;
 	if (host_shm_reopen(dom.fd, &dom.reap_fd))
