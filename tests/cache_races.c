@@ -134,15 +134,13 @@ Test(cache_races, a_fault_vme_pwrite_and_msync_race_on_one_page, .fini = reset_h
 	close(r.fd);
 }
 
-/* BUG: vme_pwrite writes the file first and the cached page after
- * (cached_write -> filemap_write_update), without marking the page dirty
- * and without excluding write-back (which takes no i_rwsem).  An msync in
- * another thread between the two writes the page's old bytes over the new
- * ones in the file and cleans the page; the cache then gets the new bytes,
- * clean, and nothing ever writes them: the file keeps the old bytes after
- * fsync, munmap and exit.  Linux's write goes through the page (dirty,
- * under the folio lock), so the file ends with the new bytes.  Made
- * deterministic: the host pwrite of vme_pwrite lets the msync run first. */
+/* vme_pwrite writes the file, then the cached page. An msync in another
+ * thread between the two writes the page's old bytes over the new ones in
+ * the file and cleans the page; vme_pwrite sees the write-back happened
+ * (inode.wb_seq) and writes its bytes again, so the file ends with the new
+ * bytes, as Linux's, whose write goes through the page. (It used to keep
+ * the old ones after fsync, munmap and exit.) Made deterministic: the host
+ * pwrite of vme_pwrite lets the msync run first. */
 static sem_t wb_go, wb_done;
 static volatile int wb_armed;
 static unsigned char *wb_map;
@@ -167,7 +165,7 @@ static void *msync_when_told(void *arg)
 	return NULL;
 }
 
-Test(cache_races, BUG_an_msync_racing_vme_pwrite_loses_the_write_in_the_file, .fini = reset_host, .timeout = 30)
+Test(cache_races, an_msync_racing_vme_pwrite_keeps_the_write_in_the_file, .fini = reset_host, .timeout = 30)
 {
 	int fd = pattern_file(PG, 0);
 	pthread_t t;
@@ -460,16 +458,13 @@ Test(cache_races, mapping_unmapping_faulting_and_writing_one_file_at_once, .fini
 	close(c.fd);
 }
 
-/* BUG: io_get() (src/mm/readwrite.c) takes a reference on this process's
- * address_space of the file with a plain m->refcount++ under mmap_lock held
- * for *reading*, so two threads in vme_pread (or any I/O call) of a mapped
- * file can lose an increment; their io_put()s then drop the count to zero
- * and free the address_space while the mapping's struct file still points
- * at it: vme_stats' nr_mapped_files drops to 0 with the file still mapped,
- * and the next munmap or fault uses freed memory ("page fault inside the
- * emulator itself" in remove_vma -> filemap_write_and_wait_range).  Three
- * threads read for up to three seconds; on this machine the count is lost
- * within a few hundred milliseconds. */
+/* io_get() takes a reference on this process's address_space of the file
+ * under mmap_lock held for reading, alongside other threads' io_get: the
+ * count is changed atomically. A plain increment lost counts, and the
+ * io_put()s then freed the address_space under the mapping (nr_mapped_files
+ * dropped to 0, and the next munmap used freed memory). Three threads read
+ * for up to three seconds; the count was lost within a few hundred
+ * milliseconds. */
 struct pread_storm {
 	int fd;
 	volatile int stop;
@@ -485,7 +480,7 @@ static void *pread_loop(void *arg)
 	return NULL;
 }
 
-Test(cache_races, BUG_concurrent_vme_pread_of_a_mapped_file_frees_its_address_space,
+Test(cache_races, concurrent_vme_pread_of_a_mapped_file_keeps_its_address_space,
      .fini = reset_host, .timeout = 30)
 {
 	static struct pread_storm s;
@@ -585,13 +580,12 @@ Test(cache_races, a_cache_that_appears_during_a_write_gets_the_written_bytes, .f
 	cache_appears_during_write(O_RDWR);
 }
 
-/* BUG: when the descriptor is write-only, bringing the new cache in line
- * reads the written range back through that descriptor
- * (filemap_write_update with from_file, src/mm/readwrite.c): EBADF, which
- * do_io ignores; the page keeps the old bytes, and cached_write records
- * the file's new stat, so no revalidation will ever notice.  Every mapping,
- * in every process, shows the old bytes while the file has the new. */
-Test(cache_races, BUG_a_cache_that_appears_during_a_write_only_descriptors_write_keeps_old_bytes,
+/* A cache of the file appears while a write through a write-only descriptor
+ * runs without one: the written range is brought into it from the program's
+ * buffers (write_caught_up). It was read back through that descriptor once:
+ * EBADF, ignored, and the page kept the old bytes while the file's new stat
+ * was recorded, so no revalidation ever noticed. */
+Test(cache_races, a_cache_that_appears_during_a_write_only_descriptors_write_gets_the_new_bytes,
      .fini = reset_host_and_domains, .timeout = 30)
 {
 	cache_appears_during_write(O_WRONLY);
@@ -599,21 +593,15 @@ Test(cache_races, BUG_a_cache_that_appears_during_a_write_only_descriptors_write
 
 /* --- revalidation racing a write ------------------------------------------------ */
 
-/* BUG: vmemu's own write is recorded in the inode (inode_record_fd) only
- * after it has landed in the file and in the cache, and a mapping's
- * revalidation (mapping_revalidate at vme_mmap, src/mm/truncate.c) takes no
- * lock against writers.  Another process that maps the file in between
- * sees a file whose stat differs from the recorded one, takes vmemu's
- * write for an outside change and drops the clean pages from the cache.
- * The writer then finds the page gone and updates nothing, and its own
- * mapping still maps the dropped frame: right after its vme_pwrite
- * returns, it reads the old bytes through its own mapping (Linux: the new
- * ones); so does every process that had the page mapped, until its next
- * fault on the file.  This is how the LMDB client test
- * (clients::lmdb_default_two_processes) loses keys when its workers and
- * the parent map the file while another worker commits.  Made
- * deterministic: the peer maps the file while this process's host pwrite
- * has landed. */
+/* A mapping's revalidation (mapping_revalidate at vme_mmap) that looks
+ * while a vmemu write is between its host write and the record of the state
+ * it left must not take it for an outside change: dropping the clean pages
+ * would leave the writer's own mapping, and every process that had the page
+ * mapped, on the dropped frame, reading the old bytes until its next fault
+ * on the file. This is how the LMDB client test
+ * (clients::lmdb_default_two_processes) lost keys. Made deterministic: the
+ * peer maps the file while this process's host pwrite has landed; once the
+ * write has returned, both mappings show it. */
 static struct peer *reval_peer;
 static volatile int reval_armed;
 
@@ -630,7 +618,7 @@ static ssize_t pwrite_then_peer_maps(int fd, const void *b, size_t n, off_t off)
 	return r;
 }
 
-Test(cache_races, BUG_a_mapping_made_during_a_vme_pwrite_takes_it_for_an_outside_change,
+Test(cache_races, a_mapping_made_during_a_vme_pwrite_does_not_take_it_for_an_outside_change,
      .fini = reset_host_and_domains, .timeout = 30)
 {
 	char dname[64], path[64], open_op[96];
@@ -643,8 +631,8 @@ Test(cache_races, BUG_a_mapping_made_during_a_vme_pwrite_takes_it_for_an_outside
 	cr_assert_neq((void *)p, MAP_FAILED);
 	cr_assert_eq(p[0], pattern_byte(0));
 	snprintf(open_op, sizeof(open_op), "open:%s", path);
-	peer_start(&b, dname, (const char *const[]){ open_op, "say:ready", "wait", "mapro:4096", "get:0:3", "_exit:0",
-						   NULL });
+	peer_start(&b, dname, (const char *const[]){ open_op, "say:ready", "wait", "mapro:4096", "wait", "get:0:3",
+						   "_exit:0", NULL });
 	peer_expect(&b, "open ok");
 	peer_expect(&b, "ready");
 	reval_peer = &b;
@@ -656,6 +644,7 @@ Test(cache_races, BUG_a_mapping_made_during_a_vme_pwrite_takes_it_for_an_outside
 	char here[4];
 	memcpy(here, (const void *)p, 3);
 	here[3] = '\0';
+	peer_go(&b);		/* the write has returned: the peer looks now */
 	peer_expect(&b, "get %s", hexof("new", 3));
 	cr_assert_eq(peer_finish(&b, 10), 0);
 	cr_assert_str_eq(here, "new", "right after vme_pwrite(\"new\"), this process's own mapping shows %s",

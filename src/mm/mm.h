@@ -111,7 +111,8 @@ struct address_space {
 	const struct address_space_operations *a_ops;
 	struct device *device;		/* the driver, for a device's page cache */
 	struct vm_area_struct *i_mmap;	/* VMAs mapping this object (rmap) */
-	int refcount;			/* struct files and I/O users referring to this */
+	int refcount;			/* struct files and I/O users referring to this; changed under
+					 * mmap_lock for writing, or atomically under it for reading */
 	struct address_space *next;	/* in mm->mappings */
 };
 

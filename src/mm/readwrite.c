@@ -54,7 +54,8 @@ int io_get(struct mm_struct *mm, int fd, bool create, struct file_io *io)
 		if (m->host->kind == I_FILE && m->host->dev == (uint64_t)dev && m->host->ino == (uint64_t)ino &&
 		    m->host->gen == gen) {
 			io->mapping = m;
-			m->refcount++;
+			/* other threads' io_get run alongside, under the read lock */
+			__atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED);
 			break;
 		}
 	mmap_read_unlock();
