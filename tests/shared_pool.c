@@ -118,18 +118,15 @@ Test(shared_pool, frames_nobody_maps_are_recycled_for_another_process,
 	unlink(ypath);
 }
 
-/* BUG (design): the pool holds the largest budget among the domain's live
- * processes, not their sum, and a frame a live process maps can be freed
- * only by that process.  So when this process maps as many pages as its
- * budget allows (the whole pool), a peer with a budget of its own, and
- * nothing resident, gets SIGBUS at its first file fault: alloc_pages_run
- * finds the pool at capacity, shrink_pool finds every frame held, the
- * peer's own clock has nothing to evict (src/mm/page_alloc.c,
- * src/mm/vmscan.c).  Linux reclaims from any process; the peer's budget is
- * untouched.  With the default budgets (a quarter of RAM each, one default
- * domain per user) one process mapping a quarter of RAM of files starves
- * every other vmemu process of the user. */
-Test(shared_pool, BUG_a_process_mapping_the_whole_pool_starves_another_with_an_empty_budget,
+/* The pool's capacity is the largest budget among the domain's live
+ * processes, and a frame a live process maps can be freed only by that
+ * process. So when this process maps as many pages as its budget allows
+ * (the whole pool), a peer with nothing resident finds every frame held and
+ * none it can free: the pool then grows past the capacity for it, up to its
+ * own budget (alloc_pages_run: the capacity bounds only what nobody holds).
+ * It used to get SIGBUS at its first file fault. Linux reclaims from any
+ * process; here each process's budget is its due. */
+Test(shared_pool, a_process_mapping_the_whole_pool_does_not_starve_another_with_an_empty_budget,
      .fini = remove_test_domains, .timeout = 60)
 {
 	char dname[64], ypath[64];

@@ -30,13 +30,12 @@ static bool test_free(unsigned long pfn)
 	return dom.bitmap[pfn / 64] & (1UL << (pfn % 64));
 }
 
-/* Grow the pool towards capacity, a chunk at a time.  Caller holds
+/* Grow the pool towards cap frames, a chunk at a time.  Caller holds
  * alloc_lock.  Returns 0 or -errno (the segment could not grow: /dev/shm
  * full; the pool then stays as it is, and reclaim makes room). */
-static int pool_grow(struct domain_header *h)
+static int pool_grow(struct domain_header *h, unsigned long cap)
 {
-	unsigned long old = h->nr_frames, cap = __atomic_load_n(&h->capacity, __ATOMIC_RELAXED);
-	unsigned long new = old + POOL_CHUNK;
+	unsigned long old = h->nr_frames, new = old + POOL_CHUNK;
 	int r;
 
 	if (new > MAX_FRAMES)
@@ -116,17 +115,23 @@ unsigned long alloc_pages_run(unsigned long want, unsigned long *pfn)
 {
 	struct domain_header *h = dom.hdr;
 	unsigned long n = 0, excess = 0;
-	bool freed = false;
+	bool freed = false, reaped = false, starved = false;
 
 	for (int tries = 0; !n && tries < ALLOC_TRIES; tries++) {
 		rlock_lock(&h->alloc_lock);
 		unsigned long in_use = h->nr_frames - h->nr_free;
 		unsigned long cap = __atomic_load_n(&h->capacity, __ATOMIC_RELAXED);
+		/* Every frame is held by a live process and none could be freed,
+		 * while this one holds less than its budget: its budget is its
+		 * due whatever the others hold, so the pool grows past the
+		 * capacity (which bounds only what nobody holds). */
+		if (starved && in_use + want > cap && nr_resident_pages() + want <= nr_budget_pages())
+			cap = in_use + want;
 		if (in_use < cap) {
 			unsigned long room = cap - in_use < want ? cap - in_use : want;
 			if (h->nr_free)
 				n = take_run(h, room, pfn);
-			if (n < room && h->nr_frames < MAX_FRAMES && pool_grow(h) == 0) {
+			if (n < room && h->nr_frames < MAX_FRAMES && pool_grow(h, cap) == 0) {
 				/* scattered or none: the new chunk gives a whole run */
 				if (n) {
 					for (unsigned long i = 0; i < n; i++)
@@ -155,6 +160,14 @@ unsigned long alloc_pages_run(unsigned long want, unsigned long *pfn)
 				freed = shrink_pool(goal + (excess < 4 * goal ? excess : 4 * goal)) > 0;
 			if (!freed)	/* a cluster at a time, harder on each try */
 				freed = shrink_own_frames(goal, (4 * goal) << (tries < 8 ? tries : 8)) > 0;
+			if (!freed && !reaped) {
+				/* processes that left without detaching (_exit,
+				 * killed, exec) still hold what they mapped */
+				domain_reap_dead();
+				reaped = freed = true;
+			} else if (!freed) {
+				starved = __atomic_load_n(&h->nr_held, __ATOMIC_RELAXED) >= nr_cached_pages();
+			}
 		}
 	}
 	return n;
