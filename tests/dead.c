@@ -233,15 +233,14 @@ Test(dead, killed_in_writeback_fsync_by_a_process_attaching_later_writes_the_pag
 	killed_in_writeback_then_fsync(false);
 }
 
-/* BUG: a process that was already attached when the peer died never reaps
- * it, because nothing it does waits on a lock the dead held: the page is
- * left clean with the dead slot's PG_writeback (writeback_locked cleared
- * PG_dirty and nrdirty before the write), so do_fsync sees nrdirty == 0,
- * returns 0, and the store never reaches the file.  The reaper's repair
- * (reap_frames: "a page it was writing back is dirty again") only runs at
- * the next attach, a lock timeout, or shrink_pool freeing nothing.  Linux
- * keeps the page dirty until the write completes. */
-Test(dead, BUG_killed_in_writeback_fsync_by_a_process_already_attached_writes_nothing,
+/* A process that was already attached when the peer died in the middle of a
+ * write-back: the page is left clean, under the dead slot's PG_writeback
+ * (writeback_locked cleared PG_dirty before the write). fsync waits for
+ * write-back in flight, as Linux's does (writeback_clean_page, counted by
+ * inode.nrwriteback), so it finds the writer dead, reaps it (the page is
+ * dirty again) and writes the page. It used to see no dirty page, return 0,
+ * and leave the store out of the file. */
+Test(dead, killed_in_writeback_fsync_by_a_process_already_attached_writes_it,
      .fini = remove_test_domains, .timeout = 30)
 {
 	killed_in_writeback_then_fsync(true);

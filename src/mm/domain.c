@@ -176,10 +176,13 @@ static void reap_frames(int s)
 		uint32_t f = __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE);
 		if ((f & PG_writeback) && page->owner == (uint32_t)s) {
 			/* it died writing: the write may not have happened */
+			struct inode *inode = page->inode ? inode_of(page->inode - 1) : NULL;
 			__atomic_or_fetch(&page->flags, PG_dirty, __ATOMIC_ACQ_REL);
 			__atomic_and_fetch(&page->flags, ~PG_writeback, __ATOMIC_ACQ_REL);
-			if (page->inode && !(f & PG_dirty))
-				__atomic_add_fetch(&inode_of(page->inode - 1)->nrdirty, 1, __ATOMIC_ACQ_REL);
+			if (inode && !(f & PG_dirty))
+				__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
+			if (inode)
+				__atomic_sub_fetch(&inode->nrwriteback, 1, __ATOMIC_ACQ_REL);
 		}
 		if (!rlock_steal(&page->lock, s))
 			continue;

@@ -19,7 +19,7 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	3UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	4UL		/* bumped whenever this file changes the layout */
 #define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
@@ -38,7 +38,9 @@ struct rlock {
 #define PG_uptodate	0x01	/* the frame holds the page's bytes */
 #define PG_dirty	0x02	/* ... newer than the file's */
 #define PG_referenced	0x04	/* used since the pool's clock last passed */
-#define PG_writeback	0x08	/* being written by slot `owner`; not dirty meanwhile */
+#define PG_writeback	0x08	/* being written by slot `owner` (dirty still, if another
+				 * process may store to it meanwhile); never leaves the
+				 * cache meanwhile */
 #define PG_reserved	0x10	/* allocated by slot `owner`, not in an index yet */
 
 /* One per frame (the kernel's struct page): who holds it and who maps it. */
@@ -75,6 +77,7 @@ struct inode {
 	uint64_t nrpages;		/* frames in the index */
 	uint64_t nrswapped;		/* shmem pages in swap */
 	uint64_t nrdirty;		/* pages with PG_dirty */
+	uint64_t nrwriteback;		/* pages with PG_writeback */
 	struct rlock i_pages_lock;	/* changes to the page index */
 	struct rlock i_rwsem;		/* writers of the file: write, truncate */
 	uint32_t seq;			/* bumped when pages leave by truncate, punch or invalidation */

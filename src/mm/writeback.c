@@ -87,6 +87,24 @@ int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned lo
 	return m.err;
 }
 
+/* handler-safe: page pfn of inode, locked by the caller, is being written
+ * by this process from now on (set_page_writeback), or no longer
+ * (end_page_writeback).  A truncation, an eviction and fsync wait for it. */
+static void set_page_writeback(struct inode *inode, unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	page->owner = (uint32_t)dom.slot;
+	__atomic_or_fetch(&page->flags, PG_writeback, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&inode->nrwriteback, 1, __ATOMIC_ACQ_REL);
+}
+
+static void end_page_writeback(struct inode *inode, unsigned long pfn)
+{
+	__atomic_sub_fetch(&inode->nrwriteback, 1, __ATOMIC_ACQ_REL);
+	__atomic_and_fetch(&pfn_to_page(pfn)->flags, ~(uint32_t)PG_writeback, __ATOMIC_RELEASE);
+}
+
 /* handler-safe: write back page pfn of mapping, locked by the caller and
  * confirmed to be that page; unlocks it.  Returns 0 or the write's -errno. */
 static int writeback_locked(struct address_space *mapping, unsigned long pfn)
@@ -106,13 +124,15 @@ static int writeback_locked(struct address_space *mapping, unsigned long pfn)
 		count_vm_event(EV_writeback_error);
 		return r;
 	}
+	set_page_writeback(inode, pfn);
 	if (page_mapped_elsewhere(page, true)) {
-		/* Another process may store to it unseen: write it, keep it dirty. */
+		/* Another process may store to it unseen: write it, keep it
+		 * dirty. */
 		unlock_page(pfn);
-		return write_frame(mapping, pgoff, pfn);
+		r = write_frame(mapping, pgoff, pfn);
+		end_page_writeback(inode, pfn);
+		return r;
 	}
-	page->owner = (uint32_t)dom.slot;
-	__atomic_or_fetch(&page->flags, PG_writeback, __ATOMIC_ACQ_REL);
 	__atomic_and_fetch(&page->flags, ~(uint32_t)PG_dirty, __ATOMIC_ACQ_REL);
 	__atomic_sub_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
 	unlock_page(pfn);
@@ -120,7 +140,7 @@ static int writeback_locked(struct address_space *mapping, unsigned long pfn)
 	r = write_frame(mapping, pgoff, pfn);
 	if (r && !(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
 		__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
-	__atomic_and_fetch(&page->flags, ~(uint32_t)PG_writeback, __ATOMIC_RELEASE);
+	end_page_writeback(inode, pfn);
 	return r;
 }
 
@@ -141,13 +161,18 @@ void wait_on_page_writeback(unsigned long pfn)
 	}
 }
 
-/* Write back page pgoff of mapping if it is cached and dirty.  Returns 0
+/* Write back page pgoff of mapping if it is cached and dirty, once any
+ * write-back of it in flight (another thread's or process's; one whose
+ * writer died is dirty again) has landed, as fsync waits for it.  Returns 0
  * or the write's -errno. */
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
 {
 	unsigned long pfn = find_lock_page(mapping->host, pgoff);
 
-	return pfn == NO_PAGE ? 0 : writeback_locked(mapping, pfn);
+	if (pfn == NO_PAGE)
+		return 0;
+	wait_on_page_writeback(pfn);
+	return writeback_locked(mapping, pfn);
 }
 
 /* handler-safe: write back frame pfn if it is still a page of mapping's
@@ -180,10 +205,12 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 	if (!mapping->a_ops->writepage)
 		return 0;
 	for (unsigned long i = radix_next(inode, first, &e);
-	     i <= last && i != ~0UL && __atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE);
+	     i <= last && i != ~0UL &&
+	     (__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE) ||
+	      __atomic_load_n(&inode->nrwriteback, __ATOMIC_ACQUIRE));
 	     i = i == ~0UL - 1 ? ~0UL : radix_next(inode, i + 1, &e)) {
 		if ((e & RADIX_SWAP) || e > MAX_FRAMES ||
-		    !(__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & PG_dirty))
+		    !(__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & (PG_dirty | PG_writeback)))
 			continue;
 		if ((r = writeback_clean_page(mapping, i)) && !err)
 			err = r;
@@ -222,7 +249,7 @@ int writeback_range(struct address_space *mapping, struct inode *inode, int fd, 
 	if (mapping && (!mapping_is_file(mapping) || mapping->fd_writable))
 		return filemap_write_and_wait_range(mapping, first, last, sync);
 	int src = mapping ? mapping->fd : fd;
-	if (!__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE) && !__atomic_load_n(&inode->nrwriteback, __ATOMIC_ACQUIRE))
 		return sync && src >= 0 ? host_fdatasync(src) : 0;
 	int wfd = src >= 0 ? writable_fd(src) : -EBADF;
 	if (wfd < 0)
