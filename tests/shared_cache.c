@@ -301,12 +301,12 @@ Test(shared_cache, a_peers_shrink_and_regrow_leaves_zeros_not_stale_bytes,
 	trunc_done(&t);
 }
 
-/* BUG: the design promises the catching up at this process's next vmemu
- * call too, but nothing calls mm_catch_up() (src/mm/mm_init.c): only a
- * fault on the same file (filemap_fault -> mapping_resync) does.  So after
- * a vme_pread of the very file, a page past the new end still shows its
- * old bytes instead of raising SIGBUS. */
-Test(shared_cache, BUG_a_peers_truncation_is_not_seen_at_the_next_vmemu_call,
+/* Another process's truncation reaches this process at its next vmemu call
+ * too (vme_enter -> mm_maybe_catch_up: the domain's cache_seq moved), not
+ * only at its next fault on the same file: after a vme_pread of the very
+ * file, a page past the new end raises SIGBUS, as under Linux, instead of
+ * showing its old bytes. */
+Test(shared_cache, a_peers_truncation_is_seen_at_the_next_vmemu_call,
      .fini = remove_test_domains, .timeout = 30)
 {
 	struct trunc_setup t;

@@ -144,6 +144,7 @@ int vme_enter(struct vme_call *call)
 			return r;
 	}
 	host_trap_enter_emulator(&call->saved_mask);
+	mm_maybe_catch_up();
 	return 0;
 }
 

@@ -142,7 +142,6 @@ VME_EXPORT void *vme_mmap(void *addr, size_t length, int prot, int flags, int fd
 	if ((r = vme_enter(&call)))
 		return errno = -r, MAP_FAILED;
 	mmap_write_lock();
-	mm_catch_up();	/* before the new mapping can see a stale page */
 	r = do_mmap(&init_mm, start, length, prot, flags, fd,
 		    (unsigned long)offset >> PAGE_SHIFT, &out);
 	mmap_write_unlock();

@@ -19,7 +19,7 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	4UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	5UL		/* bumped whenever this file changes the layout */
 #define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
@@ -139,6 +139,7 @@ struct domain_header {
 	uint32_t node_hwm;		/* nodes ever used */
 	uint64_t nr_inodes;		/* inodes in use */
 	uint64_t nr_held;		/* frames some slot holds (mapped != 0) */
+	uint64_t cache_seq;		/* bumped with any inode's seq */
 };
 
 /* The segment: header, inodes, nodes, pages, bitmap, each page-aligned; the

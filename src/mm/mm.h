@@ -168,6 +168,7 @@ struct mm_struct {
 	unsigned long brk_end;		/* end of the range reserved for the heap */
 	struct address_space *mappings;	/* every live page cache */
 	unsigned long span_start, span_end;	/* covers every VMA ever linked (uaccess.c) */
+	uint64_t cache_seq;		/* the domain's cache_seq when this process last caught up */
 };
 
 /* The one carried fault state (struct vm_fault). */
@@ -472,6 +473,7 @@ int mm_init(int verbose, unsigned long cache_mb, const char *swap, const char *d
 int mm_exit(void);
 int mm_writeback_all(void);
 void mm_catch_up(void);
+void mm_maybe_catch_up(void);
 extern int mm_verbose;
 
 #endif /* VMEMU_MM_H */

@@ -64,9 +64,26 @@ int mm_writeback_all(void)
  * holds mmap_lock for writing. */
 void mm_catch_up(void)
 {
+	init_mm.cache_seq = __atomic_load_n(&dom.hdr->cache_seq, __ATOMIC_ACQUIRE);
 	writeback_orphans(false);
 	for (struct address_space *m = init_mm.mappings; m; m = m->next)
 		mapping_resync(m);
+}
+
+/* At every vmemu call: catch up if pages left some cache since this process
+ * last did, or dead processes left dirty pages, as Linux's truncation
+ * reaches every process at once.  Two loads when nothing happened.  Caller
+ * holds no mmap_lock. */
+void mm_maybe_catch_up(void)
+{
+	struct domain_header *h = dom.hdr;
+
+	if (!h || (__atomic_load_n(&h->cache_seq, __ATOMIC_ACQUIRE) == init_mm.cache_seq &&
+		   !__atomic_load_n(&h->orphans, __ATOMIC_ACQUIRE)))
+		return;
+	mmap_write_lock();
+	mm_catch_up();
+	mmap_write_unlock();
 }
 
 /* Write back everything; if that fails return the error and change nothing

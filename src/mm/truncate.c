@@ -16,6 +16,15 @@
 #include "mm/mm.h"
 #include "mm/vmstat.h"
 
+/* handler-safe: pages left inode's cache by truncation, a hole or
+ * invalidation: every process unmaps its own mappings of them at its next
+ * fault on the file (inode.seq) or its next vmemu call (cache_seq). */
+static void inode_pages_left(struct inode *inode)
+{
+	__atomic_add_fetch(&inode->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&dom.hdr->cache_seq, 1, __ATOMIC_ACQ_REL);
+}
+
 /* handler-safe: zero frame pfn from byte from to its end. */
 void zero_page_tail(unsigned long pfn, size_t from)
 {
@@ -84,7 +93,7 @@ void truncate_inode_pages(struct inode *inode, uint64_t lstart)
 		}
 	}
 	if (drop_pages(inode, (lstart + PAGE_SIZE - 1) >> PAGE_SHIFT, ~0UL, false))
-		__atomic_add_fetch(&inode->seq, 1, __ATOMIC_ACQ_REL);
+		inode_pages_left(inode);
 }
 
 struct zap_args {
@@ -179,7 +188,7 @@ int invalidate_inode_pages(struct address_space *mapping, const struct stat *st)
 	if (end)
 		n += drop_pages(inode, 0, end - 1, true);
 	if (n)
-		__atomic_add_fetch(&inode->seq, 1, __ATOMIC_ACQ_REL);
+		inode_pages_left(inode);
 	mapping_resync(mapping);
 	inode_set_stat(inode, st);
 	return 0;
@@ -222,7 +231,7 @@ int punch_pagecache(struct address_space *mapping, unsigned long first, unsigned
 	}
 	rmap_walk(mapping, first, last, zap_one_mapping, &z);
 	if (drop_pages(inode, first, last, false))
-		__atomic_add_fetch(&inode->seq, 1, __ATOMIC_ACQ_REL);
+		inode_pages_left(inode);
 	mapping->seq = __atomic_load_n(&inode->seq, __ATOMIC_ACQUIRE);
 	return 0;
 }
