@@ -627,14 +627,14 @@ Test(dead, a_fork_while_a_thread_reaps_leaves_the_child_able_to_reap, .fini = re
 	unlink(path2);
 }
 
-/* BUG: the dirty pages a killed process leaves with no user are written
- * back by the next process to attach through the path the inode recorded
- * when it was first cached (writeback_orphans, src/mm/writeback.c).  If
- * the file was renamed meanwhile (still the same file, still open here)
- * the path names nothing, and the pages are dropped with "dirty pages
- * lost, their file is gone".  Linux keeps them in the page cache and
- * writes them to the file, whatever its name. */
-Test(dead, BUG_a_dead_process_dirty_pages_are_lost_when_the_file_was_renamed, .fini = remove_test_domains,
+/* The dirty pages a killed process leaves with no user are written back by
+ * the next process to attach, through the path the inode recorded when it
+ * was first cached, or, if the file was renamed within its directory
+ * meanwhile (still the same file), through the entry of that directory that
+ * is it (open_orphan in src/mm/writeback.c). They used to be dropped with
+ * "dirty pages lost, their file is gone". Linux writes them to the file
+ * whatever its name; vmemu cannot find a file moved to another directory. */
+Test(dead, a_dead_process_dirty_pages_reach_the_file_renamed_in_its_directory, .fini = remove_test_domains,
      .timeout = 30)
 {
 	char dname[64], path[64], moved[80];

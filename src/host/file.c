@@ -4,10 +4,13 @@
  * host_read_full completes short reads and retries EINTR, so a fill sees
  * either the whole page, end of file, or a real error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -128,6 +131,31 @@ int host_reopen(int fd, int flags)
 int host_fd_flags(int fd)
 {
 	return SYSCALL_VAL(host_sys.fcntl(fd, F_GETFL, 0));
+}
+
+/* The name, in directory dir, of the file (dev, ino), written into name
+ * (of len bytes).  Returns 0, or -ENOENT if no entry names it (or the
+ * directory cannot be read).  Not in the handler: it allocates. */
+int host_find_in_dir(const char *dir, uint64_t dev, uint64_t ino, char *name, size_t len)
+{
+	int saved = errno, r = -ENOENT;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+
+	while (d && (e = readdir(d))) {
+		if ((uint64_t)e->d_ino != ino || strlen(e->d_name) >= len ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || (uint64_t)st.st_dev != dev ||
+		    (uint64_t)st.st_ino != ino)
+			continue;
+		strcpy(name, e->d_name);
+		r = 0;
+		break;
+	}
+	if (d)
+		closedir(d);
+	errno = saved;
+	return r;
 }
 
 /* Is fd's file append-only (chattr +a)?  Such a file cannot be truncated. */

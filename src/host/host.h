@@ -116,6 +116,7 @@ int host_dup(int fd);
 int host_reopen(int fd, int flags);
 int host_fd_flags(int fd);
 bool host_fd_append_only(int fd);
+int host_find_in_dir(const char *dir, uint64_t dev, uint64_t ino, char *name, size_t len);
 bool host_fd_noexec(int fd);
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);

@@ -294,10 +294,51 @@ int evict_page(struct address_space *mapping, unsigned long pgoff)
 	return 0;
 }
 
+/* Open the file inode names, for writing, if it still exists: by the path
+ * the inode recorded, or, if that names another file or nothing (renamed
+ * since, as a file written under a temporary name and renamed into place),
+ * by the entry of the same directory that is it.  Returns the descriptor or
+ * -1.  Not in the handler. */
+static int open_orphan(const struct inode *inode)
+{
+	char path[I_PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+	uint64_t gen;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			/* the directory, and the name found in it */
+			char *slash = strrchr(path, '/');
+			if (!slash || slash == path)
+				return -1;
+			*slash = '\0';
+			char name[256];
+			size_t dlen = strlen(path);
+			if (host_find_in_dir(path, inode->dev, inode->ino, name, sizeof(name)) ||
+			    dlen + 1 + strlen(name) >= sizeof(path))
+				return -1;
+			path[dlen] = '/';
+			strcpy(path + dlen + 1, name);
+		} else {
+			memcpy(path, inode->path, sizeof(path));
+			path[sizeof(path) - 1] = '\0';
+		}
+		int fd = host_open_file(path, O_RDWR);
+		if (fd < 0)
+			continue;
+		if (!host_file_identity(fd, &dev, &ino, &gen) && (uint64_t)dev == inode->dev &&
+		    (uint64_t)ino == inode->ino && gen == inode->gen)
+			return fd;
+		host_close(fd);
+	}
+	return -1;
+}
+
 /* Write back the dirty pages that processes which died left with no user:
- * each such file is opened again by the path its inode recorded, if it is
- * still the same file; if it is gone, its pages are dropped, with a
- * warning.  Not in the handler.  Returns the first error. */
+ * each such file is opened again (open_orphan); if it is gone, its pages
+ * are dropped, with a warning.  Not in the handler.  Returns the first
+ * error. */
 int writeback_orphans(bool all)
 {
 	struct domain_header *h = dom.hdr;
@@ -321,13 +362,9 @@ int writeback_orphans(bool all)
 		rlock_unlock(&h->lock);
 		if (!mine)
 			continue;
-		dev_t dev;
-		ino_t ino;
-		uint64_t gen;
-		int fd = host_open_file(inode->path, O_RDWR);
+		int fd = open_orphan(inode);
 		struct address_space *mapping = mapping_alloc(&file_aops, inode);
-		if (fd >= 0 && mapping && !host_file_identity(fd, &dev, &ino, &gen) &&
-		    (uint64_t)dev == inode->dev && (uint64_t)ino == inode->ino && gen == inode->gen) {
+		if (fd >= 0 && mapping) {
 			mapping->fd = fd;
 			mapping->fd_writable = true;
 			fd = -1;
