@@ -13,24 +13,6 @@
 #include "mm/brk.h"
 #include "mm/mm.h"
 
-/* The checks Linux's mremap makes before it looks up the old range (those
- * of do_mremap): 0 or -EINVAL. */
-static int mremap_check_args(unsigned long addr, unsigned long old_len, unsigned long new_len, int flags)
-{
-	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
-		return -EINVAL;
-	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
-		return -EINVAL;
-	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
-		return -EINVAL;
-	if (offset_in_page(addr))
-		return -EINVAL;
-	new_len = PAGE_ALIGN(new_len);
-	if (!new_len || new_len > TASK_SIZE)
-		return -EINVAL;
-	return 0;
-}
-
 VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
 {
 	unsigned long addr = (unsigned long)old_address, new_addr = 0, out;

@@ -429,6 +429,7 @@ int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 		   bool force);
 
 /* mremap.c */
+int mremap_check_args(unsigned long addr, unsigned long old_len, unsigned long new_len, int flags);
 int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out);
 

@@ -220,6 +220,24 @@ static bool vma_expandable(struct mm_struct *mm, struct vm_area_struct *vma, uns
 	return host_reserve(vma->vm_end, delta, HOST_RESERVE_NOREPLACE, &got) == 0;
 }
 
+/* The checks Linux's mremap makes before it looks up the old range (the
+ * first of do_mremap's): 0 or -EINVAL. */
+int mremap_check_args(unsigned long addr, unsigned long old_len, unsigned long new_len, int flags)
+{
+	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
+		return -EINVAL;
+	if (offset_in_page(addr))
+		return -EINVAL;
+	new_len = PAGE_ALIGN(new_len);
+	if (!new_len || new_len > TASK_SIZE)
+		return -EINVAL;
+	return 0;
+}
+
 /* The mremap system call, after the API edge has rounded nothing: returns 0
  * with the new address in *out, or -errno.  Caller holds mmap_lock for
  * writing. */
@@ -229,18 +247,10 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	struct vm_area_struct *vma;
 	int r;
 
-	if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP))
-		return -EINVAL;
-	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
-		return -EINVAL;
-	if ((flags & MREMAP_DONTUNMAP) && (!(flags & MREMAP_MAYMOVE) || old_len != new_len))
-		return -EINVAL;
-	if (offset_in_page(addr))
-		return -EINVAL;
+	if ((r = mremap_check_args(addr, old_len, new_len, flags)))
+		return r;
 	old_len = PAGE_ALIGN(old_len);
 	new_len = PAGE_ALIGN(new_len);
-	if (!new_len || new_len > TASK_SIZE)
-		return -EINVAL;
 
 	if (!old_len) {		/* a second mapping of a shared object */
 		/* The source is checked before anything is unmapped, as in
