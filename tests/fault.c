@@ -2,6 +2,7 @@
  * fault.c - the fault path through real faults, for each kind of mapping.
  */
 #include <criterion/criterion.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <vmemu.h>
 
@@ -27,8 +28,39 @@ Test(anon_private, zero_filled_on_demand_and_private_to_each_mapping)
 		cr_assert_eq(a[i], 0);
 	a[PG + 1] = 0xab;
 	cr_assert_eq(a[PG + 1], 0xab);
-	cr_assert_eq(stats().anon_fault - before.anon_fault, 4, "one do_anonymous_page per touched page");
+	/* A first touch maps the fresh pages of its aligned 16-page block with
+	 * it (fault-around): the four pages lie in one block or two (and the
+	 * host may have put b next to a, in the same anonymous VMA, whose
+	 * pages in the block are mapped too). */
+	unsigned long faults = stats().anon_fault - before.anon_fault;
+	cr_assert(faults == 1 || faults == 2, "%lu do_anonymous_page for 4 pages", faults);
+	cr_assert_geq(faults + stats().pgfaultaround - before.pgfaultaround, 4, "each page mapped");
 	cr_assert_eq(b[PG + 1], 0, "another mapping is another object");
+}
+
+/* Anonymous fault-around maps the untouched pages of the block, but they
+ * are resident only once accessed, as on Linux: mincore, after a store to
+ * one page and a load from another, says the same for both worlds. */
+static void touch_two_and_look(void *(*map)(void *, size_t, int, int, int, off_t),
+			       int (*core)(void *, size_t, unsigned char *), unsigned char *vec)
+{
+	unsigned char *a = map(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(a, MAP_FAILED);
+	a[3 * PG] = 1;
+	cr_assert_eq(((volatile unsigned char *)a)[9 * PG], 0);
+	cr_assert_eq(core(a, 16 * PG, vec), 0);
+}
+
+Test(anon_private, pages_mapped_around_a_touch_are_resident_only_once_accessed)
+{
+	unsigned char host[16], emu[16];
+	struct vme_stats before = stats();
+
+	touch_two_and_look(mmap, mincore, host);
+	touch_two_and_look(vme_mmap, vme_mincore, emu);
+	cr_assert_gt(stats().pgfaultaround, before.pgfaultaround, "the touch mapped its neighbours");
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(emu[i] & 1, host[i] & 1, "page %d: vmemu %d, Linux %d", i, emu[i] & 1, host[i] & 1);
 }
 
 Test(anon_private, nothing_is_read_at_mmap_time)

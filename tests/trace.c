@@ -143,6 +143,7 @@ Test(trace, a_tracer_that_falls_behind_loses_events_but_counts_them, .timeout = 
 	const size_t n = 6000;
 	unsigned char *a = vme_mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct vme_stats st;
+	cr_assert_eq(vme_madvise(a, n * PG, MADV_RANDOM), 0);	/* a fault, an event, per page */
 	cr_assert_eq(vme_set_tracer(slow, NULL), 0);
 	for (size_t i = 0; i < n; i++)
 		a[i * PG] = 1;

@@ -32,22 +32,30 @@
  * If the host refuses for lack of mappings (vm.max_map_count), reclaim
  * merges some and the protection is tried again: the access must not fail
  * for that.  (finish_fault) */
-static int finish_fault(struct fault *vmf, pte_t entry)
+static int finish_fault_range(struct fault *vmf, unsigned long len, pte_t entry)
 {
 	int prot = vma_host_prot(vmf->vma, entry);
 	unsigned long t0 = host_now_ns();
-	int r = host_protect(vmf->address, PAGE_SIZE, prot);
+	int r = host_protect(vmf->address, len, prot);
 
 	if (r == -ENOMEM) {
 		host_vmas_pressure();
-		r = host_protect(vmf->address, PAGE_SIZE, prot);
+		r = host_protect(vmf->address, len, prot);
 	}
 	count_vm_events(EV_protect_ns, host_now_ns() - t0);
 	if (r)
 		return VM_FAULT_OOM;
 	host_vmas_account(1);
-	set_pte_at(vmf->address, vmf->pte, entry);
 	return 0;
+}
+
+static int finish_fault(struct fault *vmf, pte_t entry)
+{
+	int r = finish_fault_range(vmf, PAGE_SIZE, entry);
+
+	if (!r)
+		set_pte_at(vmf->address, vmf->pte, entry);
+	return r;
 }
 
 /* Map the page-cache frame vmf->pfn (locked by the caller) at
@@ -74,22 +82,90 @@ static pte_t anon_entry(const struct fault *vmf, unsigned long slot)
 	return mk_pte(PTE_PRESENT | PTE_ANON | ((vmf->vma->vm_flags & VM_WRITE) ? PTE_WRITE : 0), slot);
 }
 
-/* Private anonymous memory: the host gives a zero page on first touch. */
+#define ANON_AROUND	16	/* fresh private pages a first touch maps */
+
+/* handler-safe: take the fresh private page at addr of vmf's VMA for the
+ * cluster: its PTE locked (0: never touched, nothing in swap) and a slot
+ * of the budget.  Returns the slot, or 0 having locked nothing. */
+static unsigned long take_fresh_page(struct fault *vmf, unsigned long addr)
+{
+	if (addr == vmf->address)
+		return alloc_frame();
+	pte_t *pte = pte_offset(addr, true);
+	if (!pte || ptep_get(pte) || !pte_trylock(pte))
+		return 0;
+	unsigned long slot = ptep_get(pte) ? 0 : alloc_frame();
+	if (!slot)
+		pte_unlock(pte);
+	return slot;
+}
+
+/* handler-safe: make pages [start, end), slots[] taken, present at once:
+ * one host call; then their PTEs, and all but the fault page's let go.
+ * Returns 0 or the host's refusal (the slots are freed). */
+static int map_fresh_run(struct fault *vmf, unsigned long start, unsigned long end, const unsigned long *slots,
+			 unsigned long lo)
+{
+	struct fault one = *vmf;
+	int r;
+
+	one.address = start;
+	r = finish_fault_range(&one, end - start, anon_entry(vmf, 0));
+	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+		unsigned long s = slots[(addr - lo) >> PAGE_SHIFT];
+		pte_t *pte = addr == vmf->address ? vmf->pte : pte_offset(addr, false);
+		if (r) {
+			free_frame(s);
+		} else {
+			set_pte_at(addr, pte, anon_entry(vmf, s) | (addr == vmf->address ? 0 : PTE_FRESH));
+			set_frame(s, addr);
+		}
+		if (addr != vmf->address)
+			pte_unlock(pte);
+	}
+	return r;
+}
+
+/* Private anonymous memory: the host gives a zero page on first touch.  The
+ * first touch maps the fresh pages of its aligned ANON_AROUND block with it
+ * (anonymous fault-around), a run of them in one host call, so a scan takes
+ * one signal per block: the host still populates each page only at its
+ * first access, so the process's RSS is what it touched, but each takes a
+ * slot of the budget.  Not when the budget is nearly full, nor under
+ * MADV_RANDOM. */
 static int do_anonymous_page(struct fault *vmf)
 {
-	unsigned long slot = alloc_frame();
-	int ret;
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long slots[ANON_AROUND];
+	unsigned long lo = vmf->address, hi = vmf->address + PAGE_SIZE;
+	int ret = 0;
 
 	count_vm_event(EV_anon_fault);
 	vmf->trace_kind = TRACE_ANON_FAULT;
-	if (!slot)
-		return VM_FAULT_OOM;
-	if ((ret = finish_fault(vmf, anon_entry(vmf, slot)))) {
-		free_frame(slot);
-		return ret;
+	if (!(vma->vm_flags & VM_RAND_READ) && nr_resident_pages() + 8 * ANON_AROUND <= nr_budget_pages()) {
+		unsigned long block = vmf->address & ~(ANON_AROUND * PAGE_SIZE - 1);
+		lo = block > vma->vm_start ? block : vma->vm_start;
+		hi = block + ANON_AROUND * PAGE_SIZE < vma->vm_end ? block + ANON_AROUND * PAGE_SIZE : vma->vm_end;
 	}
-	set_frame(slot, vmf->address);
-	return 0;
+	vmf->nr_mapped = 0;
+	for (unsigned long addr = lo; addr < hi;) {
+		unsigned long start = addr;
+		while (addr < hi && (slots[(addr - lo) >> PAGE_SHIFT] = take_fresh_page(vmf, addr)))
+			addr += PAGE_SIZE;
+		if (addr > start) {
+			int r = map_fresh_run(vmf, start, addr, slots, lo);
+			if (start <= vmf->address && vmf->address < addr)
+				ret = r;
+			if (!r)
+				vmf->nr_mapped += (unsigned int)((addr - start) >> PAGE_SHIFT);
+		}
+		if (addr == vmf->address && addr < hi && !slots[(addr - lo) >> PAGE_SHIFT])
+			return VM_FAULT_OOM;	/* no slot for the fault page itself */
+		addr += PAGE_SIZE;	/* the page that ended the run */
+	}
+	if (vmf->nr_mapped > 1)
+		count_vm_events(EV_pgfaultaround, vmf->nr_mapped - 1);
+	return ret;
 }
 
 /* A private page reclaim made PROT_NONE to see if it is still used: it is. */
@@ -294,6 +370,8 @@ static int handle_pte_fault(struct fault *vmf)
 			return do_anon_reactivate(vmf);
 		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
 	}
+	if (vmf->orig_pte & PTE_FRESH)		/* accessed now (a populate), as Linux would know */
+		set_pte_at(vmf->address, vmf->pte, vmf->orig_pte & ~(pte_t)PTE_FRESH);
 	if (vmf->orig_pte & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
 	if (vmf->flags & FAULT_FLAG_WRITE)

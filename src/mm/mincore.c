@@ -3,9 +3,10 @@
  *
  * For file and shared anonymous mappings, a page is resident when it is in
  * vmemu's page cache (whether or not this mapping has touched it), as Linux
- * reports page-cache residency.  For private anonymous memory, when it has
- * been touched and is not in swap.  A private copy of a file page is
- * resident unless it is in swap.
+ * reports page-cache residency.  A private page (anonymous memory, a
+ * private copy of a file page) is resident once accessed, unless it is in
+ * swap; one that anonymous fault-around made present before any access
+ * (PTE_FRESH) is resident if the host has given it memory since.
  */
 #include <errno.h>
 
@@ -28,9 +29,16 @@ static int mincore_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		pte_t *pte = pte_offset(addr, false);
 		unsigned long pgoff = linear_page_index(vma, addr);
 		pte_t v = pte ? ptep_get(pte) : 0;
-		bool present = v & (PTE_PRESENT | PTE_ANON);	/* mapped, or a private page in memory */
+		bool present = v & PTE_PRESENT;
 
-		if (!present && !(v & PTE_SWAP) && mapping) {
+		if ((v & (PTE_ANON | PTE_FRESH)) == (PTE_ANON | PTE_FRESH)) {
+			/* mapped around another's touch: has the host given it
+			 * memory (was it accessed)? */
+			unsigned char host = 0;
+			present = host_pass_mincore(addr, PAGE_SIZE, &host) == 0 && (host & 1);
+		} else if (v & PTE_ANON) {
+			present = true;	/* a private page in memory, mapped or not */
+		} else if (!present && !(v & PTE_SWAP) && mapping) {
 			uint32_t e = radix_lookup(mapping->host, pgoff);
 			present = e && !(e & RADIX_SWAP) && e <= MAX_FRAMES &&
 				  (__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & PG_uptodate);

@@ -59,6 +59,9 @@ typedef uint64_t pte_t;
 #define PTE_ANON	0x04	/* a private page: anonymous or a broken COW */
 #define PTE_SWAP	0x08	/* a private page in swap */
 #define PTE_LOCKED	0x10	/* the PTE lock */
+#define PTE_FRESH	0x20	/* a private page mapped around another's first touch,
+				 * not accessed since as far as vmemu knows: the host
+				 * may not have populated it (mincore asks) */
 #define PTE_VAL_SHIFT	8
 #define pte_val(pte)	((pte) >> PTE_VAL_SHIFT)
 #define mk_pte(flags, val) ((pte_t)(flags) | ((pte_t)(val) << PTE_VAL_SHIFT))

@@ -432,7 +432,7 @@ static int reclaim_anon_frame(struct reclaim_batch *b, unsigned long s, bool evi
 		goto busy;
 	if (!evict) {
 		if (v & PTE_PRESENT)
-			batch_add(b, BATCH_PROTNONE, addr, pte, v, mk_pte(PTE_ANON, s), 0);
+			batch_add(b, BATCH_PROTNONE, addr, pte, v, mk_pte(PTE_ANON | (v & PTE_FRESH), s), 0);
 		else
 			pte_unlock(pte);
 		count_vm_event(EV_pgdeactivate);
