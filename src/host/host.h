@@ -118,6 +118,7 @@ int host_fd_flags(int fd);
 bool host_fd_append_only(int fd);
 int host_find_in_dir(const char *dir, uint64_t dev, uint64_t ino, char *name, size_t len);
 bool host_fd_noexec(int fd);
+bool host_fd_in_memory(int fd);				/* handler-safe: tmpfs, ramfs */
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
 int host_copy_user(void *dst, const void *src, size_t len, bool to_user);

@@ -28,9 +28,9 @@ static int device_readpage(struct fault *vmf, char *dst)
 }
 
 /* Nothing to write: cleaning the page (done by the caller) is the point. */
-static int device_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
+static int device_writepage(struct address_space *mapping, unsigned long pgoff, char *page)
 {
-	(void)mapping, (void)pgoff, (void)src;
+	(void)mapping, (void)pgoff, (void)page;
 	return 0;
 }
 

@@ -84,10 +84,12 @@ struct fault;
 /* How an object's pages are read and written (address_space_operations).
  * readpage (devices only: files are read by page_cache_fill) is
  * handler-safe: it fills the frame dst of vmf->pgoff, returning 0, -ENXIO
- * for "no such page" (SIGBUS), or another -errno (I/O error). */
+ * for "no such page" (SIGBUS), or another -errno (I/O error).  writepage
+ * writes the frame page as page pgoff, and may zero its bytes past end of
+ * file, as a disk file system's does. */
 struct address_space_operations {
 	int (*readpage)(struct fault *vmf, char *dst);
-	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
+	int (*writepage)(struct address_space *mapping, unsigned long pgoff, char *page);
 };
 
 /* A user-space driver's hooks (src/api/device.c adapts vme_device_ops). */
