@@ -212,6 +212,15 @@ static inline void unlock_page(unsigned long pfn)
 	rlock_unlock(&pfn_to_page(pfn)->lock);
 }
 
+/* vmalloc.c: vmemu's own memory, which the program's calls treat as the
+ * kernel's (a hole it cannot map over).  Returns 0 or -errno. */
+int vmalloc(size_t size, void **addr);
+int vmap_segment(int fd, off_t off, size_t size, void **addr);
+void vfree(void *addr, size_t size);
+unsigned long vmalloc_part(unsigned long start, unsigned long end, bool *own);
+bool vmalloc_intersects(unsigned long start, unsigned long end);
+unsigned long vmalloc_total(void);
+
 /* pgtable.c: two-level software page table over the whole address space. */
 int pgtable_init(void);
 void pgtable_exit(void);
@@ -234,8 +243,11 @@ int vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
 int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr, int new_below);
 struct vm_area_struct *vma_merge(struct mm_struct *mm, struct vm_area_struct *vma);
+int vm_area_cache_init(void);
 struct vm_area_struct *vm_area_alloc(void);
 void vm_area_free(struct vm_area_struct *vma);
+int vmas_reserve(struct mm_struct *mm);
+void vmas_free(struct mm_struct *mm);
 int vma_host_prot(const struct vm_area_struct *vma, pte_t pte);	/* handler-safe */
 void mm_span_include(struct mm_struct *mm, unsigned long start, unsigned long end);
 void i_mmap_insert(struct vm_area_struct *vma);

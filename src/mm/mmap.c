@@ -250,7 +250,9 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	if (flags & MAP_FIXED_NOREPLACE)
 		flags |= MAP_FIXED;
 	if (flags & MAP_FIXED) {
-		if (addr > TASK_SIZE - len)
+		/* vmemu's own memory is no more the program's than the
+		 * kernel's half of the address space is */
+		if (addr > TASK_SIZE - len || vmalloc_intersects(addr, addr + len))
 			return -ENOMEM;
 		if (offset_in_page(addr))
 			return -EINVAL;
@@ -346,6 +348,21 @@ static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 	vm_area_free(vma);
 }
 
+/* The host's munmap of [start, end), but for vmemu's own memory in it,
+ * which is a hole to the program.  Returns 0 or the host's first -errno. */
+static int unmap_host_range(unsigned long start, unsigned long end)
+{
+	int err = 0, r;
+	bool own;
+
+	for (unsigned long next; start < end; start = next) {
+		next = vmalloc_part(start, end, &own);
+		if (!own && (r = host_unmap(start, next - start)) && !err)
+			err = r;
+	}
+	return err;
+}
+
 /* Unmap [start, start + len): split the VMAs at the edges, (if unmap_host)
  * unmap the whole range on the host, which also passes the call through
  * for parts vmemu does not manage, then remove the VMAs inside.  Returns 0,
@@ -367,7 +384,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_
 	}
 	/* The host first: if it refuses, nothing is unmapped, as on Linux (and
 	 * the splits are joined again). */
-	if (unmap_host && (r = host_unmap(start, len))) {
+	if (unmap_host && (r = unmap_host_range(start, end))) {
 		if ((vma = find_vma_intersection(mm, start, end)))
 			vma_merge(mm, vma);
 		if ((vma = find_vma(mm, end)) && vma->vm_start == end)

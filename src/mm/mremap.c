@@ -166,7 +166,8 @@ static int fixed_destination(struct mm_struct *mm, unsigned long addr, unsigned 
 
 	if (offset_in_page(new_addr))
 		return -EINVAL;
-	if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len)
+	if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len ||
+	    vmalloc_intersects(new_addr, new_addr + new_len))	/* as past TASK_SIZE */
 		return -EINVAL;
 	if (addr + old_len > new_addr && new_addr + new_len > addr)
 		return -EINVAL;		/* overlap */

@@ -126,15 +126,15 @@ int vmscan_init(unsigned long cache_mb)
 		return 0;
 	if ((r = host_self_mem_open(&self_mem)))
 		return r;
-	if ((r = host_alloc_private(table, &a)))
+	if ((r = vmalloc(table, &a)))
 		goto out_close;
-	if ((r = host_alloc_private(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
-		host_free(a, table);
+	if ((r = vmalloc(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
+		vfree(a, table);
 		goto out_close;
 	}
-	if ((r = host_alloc_private(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
-		host_free(a, table);
-		host_free(b, list_len + PAGE_SIZE);
+	if ((r = vmalloc(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
+		vfree(a, table);
+		vfree(b, list_len + PAGE_SIZE);
 		goto out_close;
 	}
 	frame_table = a;
