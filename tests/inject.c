@@ -1132,7 +1132,7 @@ Test(inject, madvise_passed_to_the_host_returns_its_error, .init = setup, .fini 
 	void *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	INJECT_ALL(inj_madvise, EAGAIN);
 	errno = 0;
-	cr_assert_eq(vme_madvise(p, PG, MADV_DONTFORK), -1);
+	cr_assert_eq(vme_madvise(p, PG, MADV_DONTDUMP), -1);
 	cr_assert_eq(errno, EAGAIN);
 }
 

@@ -3,8 +3,8 @@
  * kernel's calls and once over vmemu's, and bring back what each child saw:
  * its wait status, the last signal its handler caught (signal, si_code and
  * si_addr) and a few values.  Children never call Criterion; the parent
- * compares.  Used by the differential tests of signals2.c, heap.c and
- * hostmap.c.
+ * compares.  Used by the differential tests of heap.c, hostmap.c,
+ * handler_mask.c, eof_page.c, own_memory.c, mlock.c and others.
  */
 #ifndef VMEMU_TESTS_WORLDS_H
 #define VMEMU_TESTS_WORLDS_H
@@ -31,6 +31,11 @@ struct world {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 	int (*brk)(void *);
 	void *(*sbrk)(intptr_t);
+	int (*mlock)(const void *, size_t);
+	int (*mlock2)(const void *, size_t, unsigned int);
+	int (*munlock)(const void *, size_t);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
 };
 
 static inline int w_vme_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -40,10 +45,12 @@ static inline int w_vme_sigaction(int sig, const struct sigaction *act, struct s
 
 static const struct world host_world = {
 	"host", mmap, munmap, mprotect, msync, madvise, mincore, mremap, sigaction, brk, sbrk,
+	mlock, mlock2, munlock, mlockall, munlockall,
 };
 static const struct world vme_world = {
 	"vmemu", vme_mmap, vme_munmap, vme_mprotect, vme_msync, vme_madvise, vme_mincore,
 	vme_mremap, w_vme_sigaction, vme_brk, vme_sbrk,
+	vme_mlock, vme_mlock2, vme_munlock, vme_mlockall, vme_munlockall,
 };
 
 /* An address no mapping covers, hidden from the compiler's bounds checks. */

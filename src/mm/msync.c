@@ -23,6 +23,8 @@ static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	int flags = *(int *)arg;
 
 	(void)mm;
+	if ((flags & MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED))
+		return -EBUSY;		/* its pages may not go */
 	if ((flags & MS_INVALIDATE) && vma->vm_file) {
 		int r = mapping_revalidate(vma->vm_file->f_mapping);
 		if (r)

@@ -459,7 +459,8 @@ busy:
 }
 
 /* Reclaim slot s: a mapped frame is unmapped, a private page deactivated
- * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy or pinned. */
+ * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy, pinned
+ * or mlocked. */
 static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
 {
 	unsigned long owner = frame_table[s].owner;
@@ -467,6 +468,8 @@ static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
 
 	if (owner == 0 || owner == FRAME_RESERVED)
 		return -EAGAIN;
+	if (page_mlocked(owner == FRAME_ANON ? NULL : (struct address_space *)owner, frame_table[s].index))
+		return -EAGAIN;		/* mlocked: never unmapped, evicted nor swapped */
 	if (owner == FRAME_ANON)
 		r = reclaim_anon_frame(b, s, evict);
 	else
