@@ -24,11 +24,6 @@
 #define RW (PROT_READ | PROT_WRITE)
 #define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
 
-static long ret_errno(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
 static char *base;
 
 /* si_addr relative to base */
@@ -56,9 +51,9 @@ static void scenario_dontfork(const struct world *w, struct outcome *out)
 		_exit(3);
 	for (int i = 0; i < 8; i++)
 		base[i * PG] = (char)(i + 1);
-	out->v[0] = ret_errno(w->madvise(base + PG, PG, MADV_DONTFORK));
-	out->v[1] = ret_errno(w->madvise(base + 3 * PG, 4 * PG, MADV_DONTFORK));	/* anon, file, shmem */
-	out->v[2] = ret_errno(w->madvise(base + 3 * PG, PG, MADV_DOFORK));	/* page 3 comes again */
+	out->v[0] = w_ret(w->madvise(base + PG, PG, MADV_DONTFORK));
+	out->v[1] = w_ret(w->madvise(base + 3 * PG, 4 * PG, MADV_DONTFORK));	/* anon, file, shmem */
+	out->v[2] = w_ret(w->madvise(base + 3 * PG, PG, MADV_DOFORK));	/* page 3 comes again */
 	base[4 * PG + 1] = 9;	/* a page made present after the advice */
 	base[6 * PG + PG] = 8;
 	pid_t pid = fork();
@@ -68,9 +63,9 @@ static void scenario_dontfork(const struct world *w, struct outcome *out)
 		out->v[5] = out->code * 1000 + rel(out->addr);
 		out->v[6] = w_touch(base + 4 * PG + 1, true, 1);		/* the file: gone too */
 		out->v[7] = w_touch(base + 7 * PG, false, 0);		/* shmem: gone too */
-		out->v[8] = ret_errno(w->msync(base + 4 * PG, PG, MS_SYNC));	/* ENOMEM */
-		out->v[9] = ret_errno(w->mincore(base + PG, PG, vec));	/* ENOMEM */
-		out->v[10] = ret_errno(w->munmap(base + PG, PG));		/* a hole: 0 */
+		out->v[8] = w_ret(w->msync(base + 4 * PG, PG, MS_SYNC));	/* ENOMEM */
+		out->v[9] = w_ret(w->mincore(base + PG, PG, vec));	/* ENOMEM */
+		out->v[10] = w_ret(w->munmap(base + PG, PG));		/* a hole: 0 */
 		char *m = w->mmap(base + PG, PG, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0);
 		out->v[11] = m == MAP_FAILED ? -errno : m - base;		/* the place is free */
 		out->v[12] = m == MAP_FAILED ? -1 : m[0];
@@ -113,10 +108,10 @@ static void scenario_wipeonfork(const struct world *w, struct outcome *out)
 		_exit(3);
 	for (int i = 0; i < 4; i++)
 		base[i * PG] = (char)(i + 1);
-	out->v[0] = ret_errno(w->madvise(base + PG, 2 * PG, MADV_WIPEONFORK));
-	out->v[1] = ret_errno(w->madvise(s, PG, MADV_WIPEONFORK));	/* shared: EINVAL */
-	out->v[2] = ret_errno(w->madvise(f, PG, MADV_WIPEONFORK));	/* a file: EINVAL */
-	out->v[3] = ret_errno(w->madvise(base + 2 * PG, PG, MADV_KEEPONFORK));
+	out->v[0] = w_ret(w->madvise(base + PG, 2 * PG, MADV_WIPEONFORK));
+	out->v[1] = w_ret(w->madvise(s, PG, MADV_WIPEONFORK));	/* shared: EINVAL */
+	out->v[2] = w_ret(w->madvise(f, PG, MADV_WIPEONFORK));	/* a file: EINVAL */
+	out->v[3] = w_ret(w->madvise(base + 2 * PG, PG, MADV_KEEPONFORK));
 	pid_t pid = fork();
 	if (pid == 0) {
 		out->v[4] = base[0] * 1000 + base[PG] * 100 + base[2 * PG] * 10 + base[3 * PG];	/* 1034 */

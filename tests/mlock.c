@@ -35,11 +35,6 @@ static void lock_limit(unsigned long limit)
 		_exit(40);
 }
 
-static long ret_errno(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
 static long map_errno(void *p)
 {
 	return p == MAP_FAILED ? -errno : 0;
@@ -65,22 +60,22 @@ static void scenario_accounting(const struct world *w, struct outcome *out)
 	char *a = w->mmap(NULL, 8 * PG, RW, ANON, -1, 0);
 	if (a == MAP_FAILED)
 		_exit(2);
-	out->v[0] = ret_errno(w->mlock(a, 2 * PG));
-	out->v[1] = ret_errno(w->mlock(a + PG, 3 * PG));	/* page 1 counted once: 4 */
-	out->v[2] = ret_errno(w->mlock(a + 4 * PG, PG));	/* 5: ENOMEM */
-	out->v[3] = ret_errno(w->munmap(a, PG));		/* a locked page goes */
-	out->v[4] = ret_errno(w->mlock(a + 4 * PG, PG));	/* 4 again */
-	out->v[5] = ret_errno(w->munlock(a + PG, 8 * PG));	/* past the end: ENOMEM, all unlocked */
-	out->v[6] = ret_errno(w->mlock(a + PG, 4 * PG));
-	out->v[7] = ret_errno(w->mlock(a + 6 * PG + 100, 1));	/* rounded to a page: 5 */
-	out->v[8] = ret_errno(w->mlock2(a, PG, 2));
-	out->v[9] = ret_errno(w->mlockall(0));
-	out->v[10] = ret_errno(w->mlockall(MCL_ONFAULT));
+	out->v[0] = w_ret(w->mlock(a, 2 * PG));
+	out->v[1] = w_ret(w->mlock(a + PG, 3 * PG));	/* page 1 counted once: 4 */
+	out->v[2] = w_ret(w->mlock(a + 4 * PG, PG));	/* 5: ENOMEM */
+	out->v[3] = w_ret(w->munmap(a, PG));		/* a locked page goes */
+	out->v[4] = w_ret(w->mlock(a + 4 * PG, PG));	/* 4 again */
+	out->v[5] = w_ret(w->munlock(a + PG, 8 * PG));	/* past the end: ENOMEM, all unlocked */
+	out->v[6] = w_ret(w->mlock(a + PG, 4 * PG));
+	out->v[7] = w_ret(w->mlock(a + 6 * PG + 100, 1));	/* rounded to a page: 5 */
+	out->v[8] = w_ret(w->mlock2(a, PG, 2));
+	out->v[9] = w_ret(w->mlockall(0));
+	out->v[10] = w_ret(w->mlockall(MCL_ONFAULT));
 	out->v[11] = map_errno(w->mmap(NULL, PG, RW, ANON | MAP_LOCKED, -1, 0));	/* EAGAIN */
-	out->v[12] = ret_errno(w->munlock(a + 2 * PG, PG));
+	out->v[12] = w_ret(w->munlock(a + 2 * PG, PG));
 	out->v[13] = map_errno(w->mmap(NULL, PG, RW, ANON | MAP_LOCKED, -1, 0));	/* room for 1 */
-	out->v[14] = ret_errno(w->mlockall(MCL_CURRENT));	/* the whole process: ENOMEM */
-	out->v[15] = ret_errno(w->munlockall());
+	out->v[14] = w_ret(w->mlockall(MCL_CURRENT));	/* the whole process: ENOMEM */
+	out->v[15] = w_ret(w->munlockall());
 }
 
 Test(mlock, rlimit_memlock_counts_locked_pages, .timeout = 30)
@@ -103,16 +98,16 @@ static void scenario_no_right(const struct world *w, struct outcome *out)
 	char *a = w->mmap(NULL, 2 * PG, RW, ANON, -1, 0);
 	if (a == MAP_FAILED)
 		_exit(2);
-	out->v[0] = ret_errno(w->mlock(a, PG));
-	out->v[1] = ret_errno(w->mlock(a, 0));
-	out->v[2] = ret_errno(w->mlock2(a, PG, 7));
-	out->v[3] = ret_errno(w->mlock2(a, PG, MLOCK_ONFAULT));
-	out->v[4] = ret_errno(w->munlock(a, PG));
-	out->v[5] = ret_errno(w->mlockall(MCL_FUTURE));
-	out->v[6] = ret_errno(w->mlockall(0));
+	out->v[0] = w_ret(w->mlock(a, PG));
+	out->v[1] = w_ret(w->mlock(a, 0));
+	out->v[2] = w_ret(w->mlock2(a, PG, 7));
+	out->v[3] = w_ret(w->mlock2(a, PG, MLOCK_ONFAULT));
+	out->v[4] = w_ret(w->munlock(a, PG));
+	out->v[5] = w_ret(w->mlockall(MCL_FUTURE));
+	out->v[6] = w_ret(w->mlockall(0));
 	out->v[7] = map_errno(w->mmap(NULL, PG, RW, ANON | MAP_LOCKED, -1, 0));
 	out->v[8] = map_errno(w->mmap(NULL, 0, RW, ANON | MAP_LOCKED, -1, 0));
-	out->v[9] = ret_errno(w->munlockall());
+	out->v[9] = w_ret(w->munlockall());
 	out->v[10] = map_errno(w->mmap(NULL, PG, RW, ANON, -1, 0));
 }
 
@@ -146,24 +141,24 @@ static void scenario_effects(const struct world *w, struct outcome *out)
 	char *f = w->mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
 	if (a == MAP_FAILED || o == MAP_FAILED || l == MAP_FAILED || n == MAP_FAILED || f == MAP_FAILED)
 		_exit(3);
-	out->v[0] = ret_errno(w->mlock(a, 3 * PG));
+	out->v[0] = w_ret(w->mlock(a, 3 * PG));
 	out->v[1] = resident(w, a, 4);				/* 0b0111 */
-	out->v[2] = ret_errno(w->mlock2(o, 4 * PG, MLOCK_ONFAULT));
+	out->v[2] = w_ret(w->mlock2(o, 4 * PG, MLOCK_ONFAULT));
 	o[PG] = 1;
 	out->v[3] = resident(w, o, 4);				/* 0b0010 */
 	out->v[4] = resident(w, l, 2);				/* MAP_LOCKED: 0b11 */
-	out->v[5] = ret_errno(w->mlock(n, 2 * PG));		/* ENOMEM */
-	out->v[6] = ret_errno(w->mlock(f, 2 * PG));		/* page 1 past EOF: ENOMEM */
-	out->v[7] = ret_errno(w->msync(a, PG, MS_INVALIDATE));	/* EBUSY */
-	out->v[8] = ret_errno(w->msync(a, PG, MS_SYNC));
-	out->v[9] = ret_errno(w->madvise(a, PG, MADV_DONTNEED));	/* EINVAL */
-	out->v[10] = ret_errno(w->madvise(a, PG, MADV_COLD)) * 1000 + ret_errno(w->madvise(a, PG, MADV_PAGEOUT));
-	out->v[11] = ret_errno(w->madvise(a, PG, MADV_FREE)) * 1000 + ret_errno(w->madvise(f, PG, MADV_REMOVE));
+	out->v[5] = w_ret(w->mlock(n, 2 * PG));		/* ENOMEM */
+	out->v[6] = w_ret(w->mlock(f, 2 * PG));		/* page 1 past EOF: ENOMEM */
+	out->v[7] = w_ret(w->msync(a, PG, MS_INVALIDATE));	/* EBUSY */
+	out->v[8] = w_ret(w->msync(a, PG, MS_SYNC));
+	out->v[9] = w_ret(w->madvise(a, PG, MADV_DONTNEED));	/* EINVAL */
+	out->v[10] = w_ret(w->madvise(a, PG, MADV_COLD)) * 1000 + w_ret(w->madvise(a, PG, MADV_PAGEOUT));
+	out->v[11] = w_ret(w->madvise(a, PG, MADV_FREE)) * 1000 + w_ret(w->madvise(f, PG, MADV_REMOVE));
 	a[5] = 5;
-	out->v[12] = ret_errno(w->madvise(a, PG, MADV_DONTNEED_LOCKED));
+	out->v[12] = w_ret(w->madvise(a, PG, MADV_DONTNEED_LOCKED));
 	out->v[13] = a[5];					/* zero-filled again */
-	out->v[14] = ret_errno(w->munlock(a, 4 * PG)) + ret_errno(w->madvise(a, PG, MADV_DONTNEED));
-	out->v[15] = ret_errno(w->msync(f, PG, MS_INVALIDATE | MS_SYNC));	/* EBUSY */
+	out->v[14] = w_ret(w->munlock(a, 4 * PG)) + w_ret(w->madvise(a, PG, MADV_DONTNEED));
+	out->v[15] = w_ret(w->msync(f, PG, MS_INVALIDATE | MS_SYNC));	/* EBUSY */
 }
 
 Test(mlock, locked_pages_are_resident_and_stay, .timeout = 30)
@@ -194,19 +189,19 @@ static void scenario_future(const struct world *w, struct outcome *out)
 	if (g != MAP_FAILED)
 		a = g;
 	out->v[2] = resident(w, a, 4);				/* 0b1111 */
-	out->v[3] = ret_errno(w->mlockall(MCL_FUTURE));
+	out->v[3] = w_ret(w->mlockall(MCL_FUTURE));
 	char *b = w->mmap(NULL, 2 * PG, RW, ANON, -1, 0);
 	out->v[4] = map_errno(b);
 	out->v[5] = b == MAP_FAILED ? -1 : resident(w, b, 2);	/* 0b11 */
 	out->v[6] = map_errno(w->mmap(NULL, 4 * PG, RW, ANON, -1, 0));	/* 6 + 4 > 8: EAGAIN */
-	out->v[7] = ret_errno(w->mlockall(MCL_FUTURE | MCL_ONFAULT));
+	out->v[7] = w_ret(w->mlockall(MCL_FUTURE | MCL_ONFAULT));
 	char *c = w->mmap(NULL, 2 * PG, RW, ANON, -1, 0);
 	out->v[8] = c == MAP_FAILED ? -errno : resident(w, c, 2);	/* 0b00 */
 	out->v[9] = map_errno(w->mmap(NULL, PG, RW, ANON, -1, 0));	/* 9 > 8: EAGAIN */
 	out->v[10] = w->sbrk(PG) == (void *)-1 ? -errno : 0;		/* the heap too: ENOMEM */
-	out->v[11] = ret_errno(w->munlockall());
+	out->v[11] = w_ret(w->munlockall());
 	out->v[12] = map_errno(w->mmap(NULL, 4 * PG, RW, ANON, -1, 0));
-	out->v[13] = ret_errno(w->mlock(a, 4 * PG));		/* nothing is locked now */
+	out->v[13] = w_ret(w->mlock(a, 4 * PG));		/* nothing is locked now */
 }
 
 Test(mlock, mcl_future_and_growth_stay_within_the_limit, .timeout = 30)
@@ -229,15 +224,15 @@ static void scenario_fork(const struct world *w, struct outcome *out)
 	char *a = w->mmap(NULL, 4 * PG, RW, ANON, -1, 0);
 	if (a == MAP_FAILED)
 		_exit(2);
-	out->v[0] = ret_errno(w->mlock(a, 4 * PG));
-	out->v[1] = ret_errno(w->mlockall(MCL_FUTURE));
+	out->v[0] = w_ret(w->mlock(a, 4 * PG));
+	out->v[1] = w_ret(w->mlockall(MCL_FUTURE));
 	out->v[2] = map_errno(w->mmap(NULL, PG, RW, ANON, -1, 0));	/* EAGAIN */
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *c = w->mmap(NULL, 4 * PG, RW, ANON, -1, 0);
 		out->v[3] = map_errno(c);
 		out->v[4] = c == MAP_FAILED ? -1 : resident(w, c, 4);	/* not locked: 0 */
-		out->v[5] = ret_errno(w->mlock(a, 4 * PG));
+		out->v[5] = w_ret(w->mlock(a, 4 * PG));
 		_exit(0);
 	}
 	int status;

@@ -85,11 +85,6 @@ static void find_own(const struct world *w)
 		_exit(23);	/* page tables, frame table, the domain at least */
 }
 
-static long ret_errno(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
 /* The same result for every range: the result, or 999 if they differ. */
 static void same(long *slot, int i, long r)
 {
@@ -140,14 +135,14 @@ static void scenario_calls_on_own_memory(const struct world *w, struct outcome *
 	for (int i = 0; i < nown; i++) {
 		void *p = (void *)own[i].start;
 		size_t len = own[i].end - own[i].start;
-		same(&out->v[0], i, ret_errno(w->mprotect(p, len, PROT_NONE)));
-		same(&out->v[1], i, ret_errno(w->madvise(p, len, MADV_DONTNEED)));
-		same(&out->v[2], i, ret_errno(w->msync(p, len, MS_SYNC)));
-		same(&out->v[3], i, ret_errno(w->mincore(p, PG, vec)));
+		same(&out->v[0], i, w_ret(w->mprotect(p, len, PROT_NONE)));
+		same(&out->v[1], i, w_ret(w->madvise(p, len, MADV_DONTNEED)));
+		same(&out->v[2], i, w_ret(w->msync(p, len, MS_SYNC)));
+		same(&out->v[3], i, w_ret(w->mincore(p, PG, vec)));
 		void *m = w->mremap(p, PG, 2 * PG, MREMAP_MAYMOVE);
 		same(&out->v[4], i, m == MAP_FAILED ? -errno : 0);
-		same(&out->v[5], i, ret_errno(w->madvise(p, len, MADV_REMOVE)));
-		same(&out->v[6], i, ret_errno(w->munmap(p, len)));
+		same(&out->v[5], i, w_ret(w->madvise(p, len, MADV_REMOVE)));
+		same(&out->v[6], i, w_ret(w->munmap(p, len)));
 	}
 	exercise(w, out, 8);
 }

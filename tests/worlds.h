@@ -53,6 +53,12 @@ static const struct world vme_world = {
 	vme_mlock, vme_mlock2, vme_munlock, vme_mlockall, vme_munlockall,
 };
 
+/* A call's result as the kernel's system call gives it: -errno on failure. */
+static inline long w_ret(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
 /* An address no mapping covers, hidden from the compiler's bounds checks. */
 static inline volatile char *wild(unsigned long addr)
 {

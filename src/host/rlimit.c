@@ -52,21 +52,29 @@ bool host_capable_ipc_lock(void)
 	return r;
 }
 
-/* The pages of every host mapping of the process: the first field of
- * /proc/self/statm.  0 if it cannot be read. */
-unsigned long host_total_vm(void)
+/* The start of the file at path, up to size - 1 bytes and a NUL, into
+ * buf: false if nothing could be read. */
+static bool read_head(const char *path, char *buf, size_t size)
 {
-	char buf[128];
-	int saved = errno, fd = SYSCALL_VAL(host_sys.open("/proc/self/statm", O_RDONLY | O_CLOEXEC, 0));
-	ssize_t n = fd >= 0 ? host_sys.read(fd, buf, sizeof(buf) - 1) : -1;
+	int saved = errno, fd = SYSCALL_VAL(host_sys.open(path, O_RDONLY | O_CLOEXEC, 0));
+	ssize_t n = fd >= 0 ? host_sys.read(fd, buf, size - 1) : -1;
 
 	if (fd >= 0)
 		host_sys.close(fd);
 	errno = saved;
 	if (n <= 0)
-		return 0;
+		return false;
 	buf[n] = '\0';
-	return strtoul(buf, NULL, 10);
+	return true;
+}
+
+/* The pages of every host mapping of the process: the first field of
+ * /proc/self/statm.  0 if it cannot be read. */
+unsigned long host_total_vm(void)
+{
+	char buf[128];
+
+	return read_head("/proc/self/statm", buf, sizeof(buf)) ? strtoul(buf, NULL, 10) : 0;
 }
 
 /* The process's data segment as the kernel counts it against RLIMIT_DATA
@@ -76,15 +84,9 @@ unsigned long host_data_segment(void)
 {
 	char buf[1024];
 	unsigned long start = 0, end = 0;
-	int saved = errno, fd = SYSCALL_VAL(host_sys.open("/proc/self/stat", O_RDONLY | O_CLOEXEC, 0));
-	ssize_t n = fd >= 0 ? host_sys.read(fd, buf, sizeof(buf) - 1) : -1;
 
-	if (fd >= 0)
-		host_sys.close(fd);
-	errno = saved;
-	if (n <= 0)
+	if (!read_head("/proc/self/stat", buf, sizeof(buf)))
 		return 0;
-	buf[n] = '\0';
 	char *p = strrchr(buf, ')');	/* after the command name, field 3 */
 	for (int field = 2; p && field < 45; field++)
 		p = strchr(p + 1, ' ');
