@@ -7,7 +7,7 @@
  * once, through the driver's fill hook instead of pread, into a frame of the
  * pool that every mapping of the device shares.  Its pages are never
  * evicted: the driver made them, nobody could make them again.  A driver with a mkwrite hook gets write-notify:
- * its shared pages start read-only, the first write calls it, and msync
+ * its shared pages start read-only, the first write calls it, and msync (MS_SYNC)
  * write-protects written pages again (its "write-back" has nothing to
  * write), as Linux's framebuffer deferred I/O does.
  */
