@@ -8,7 +8,8 @@
  * (tmpfs never writes a page back, so there it stays).  msync(MS_ASYNC)
  * writes nothing back (Linux since 2.6.19); MS_SYNC does.  vmemu's own
  * write-back must never look like a change made outside it: mapping the
- * file again keeps what the cache holds.
+ * file again keeps what the cache holds.  Nor may its own writes hide one:
+ * a change made outside vmemu reaches the cache at the next mmap.
  *
  * Differential: each scenario runs in a child over the host's calls and in
  * another over vmemu's (worlds.h), on a file in /tmp (ext4 here) or in
@@ -134,4 +135,55 @@ Test(eof_page, tmpfs_keeps_the_tail)
 
 	cr_assert_eq(h.v[3], 'X', "tmpfs writes no page back: the byte stays");
 	w_compare(&h, v, "tmpfs: store past EOF, MS_ASYNC, MS_SYNC");
+}
+
+/* A change made outside vmemu (the host's pwrite, which vmemu sees only
+ * when it revalidates), then a write through vmemu on another descriptor:
+ * the next mmap must still see the outside change.  (vmemu recorded the
+ * file's state after its own write as its own doing, outside change
+ * included, and kept the stale page for good.) */
+static bool by_truncate;	/* the write through vmemu is a truncation */
+
+static void scenario_own_write_after_outside_change(const struct world *w, struct outcome *out)
+{
+	ssize_t (*pw)(int, const void *, size_t, off_t) = w == &vme_world ? vme_pwrite : pwrite;
+	int (*ft)(int, off_t) = w == &vme_world ? vme_ftruncate : ftruncate;
+	int fd = eof_file();
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int fd2 = open(path, O_RDWR);
+	volatile char *p = w->mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	if (fd2 < 0 || p == MAP_FAILED)
+		_exit(3);
+	out->v[0] = p[PG + 7];				/* page 1 cached */
+	out->v[1] = w->munmap((void *)p, 2 * PG);
+	out->v[2] = pwrite(fd, "outside", 7, PG + 7);	/* the host's own, and it grows the file */
+	out->v[3] = pwrite(fd, "", 1, 2 * PG + 50);
+	out->v[4] = by_truncate ? ft(fd2, 3 * PG) : pw(fd2, "vmemu", 5, 10);	/* through vmemu */
+	p = w->mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		_exit(4);
+	out->v[5] = p[PG + 7];
+	out->v[6] = p[10];
+	out->v[7] = p[PG + 4000];			/* inside the file now */
+}
+
+Test(eof_page, own_write_does_not_hide_an_outside_change)
+{
+	struct outcome h = *w_run(&host_world, scenario_own_write_after_outside_change);
+	struct outcome *v = w_run(&vme_world, scenario_own_write_after_outside_change);
+
+	cr_assert_eq(h.v[5], 'o');
+	w_compare(&h, v, "outside change, then a write through vmemu, then mmap");
+}
+
+Test(eof_page, own_truncate_does_not_hide_an_outside_change)
+{
+	by_truncate = true;
+	struct outcome h = *w_run(&host_world, scenario_own_write_after_outside_change);
+	struct outcome *v = w_run(&vme_world, scenario_own_write_after_outside_change);
+
+	cr_assert_eq(h.v[5], 'o');
+	w_compare(&h, v, "outside change, then a truncation through vmemu, then mmap");
 }
