@@ -188,7 +188,7 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 		return vma_modify_flags(mm, vma, start, end, vma->vm_flags | VM_WIPEONFORK);
 	case MADV_KEEPONFORK:
 		return vma_modify_flags(mm, vma, start, end, vma->vm_flags & ~VM_WIPEONFORK);
-	default:	/* fork, dump, KSM and THP flags: the host's own business */
+	default:	/* dump, KSM and THP flags: the host's own business */
 		return host_pass_madvise(start, end - start, advice);
 	}
 }

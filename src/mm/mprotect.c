@@ -107,9 +107,7 @@ static int mprotect_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsign
 			unsigned long end, void *arg)
 {
 	unsigned long prot = (unsigned long)*(int *)arg & VM_ACCESS_FLAGS;
-	unsigned long newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | prot;
-
-	unsigned long oldflags = vma->vm_flags;
+	unsigned long oldflags = vma->vm_flags, newflags = (oldflags & ~VM_ACCESS_FLAGS) | prot;
 	int r;
 
 	/* VM_MAY* are VM_* shifted left by 4. */

@@ -9,7 +9,6 @@
  * vmemu maps nothing for itself where the program leaves holes.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "mm/mm.h"
