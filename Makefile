@@ -226,9 +226,9 @@ ubsan:
 # the library built again by clang with coverage and ASan in build-fuzz/.
 #   make fuzz [FUZZ_SECONDS=60]   fuzz that long; corpus build-fuzz/corpus,
 #                                  seeded from tests/fuzz/corpus
-#   make fuzz FUZZ_RUNS=N          N inputs instead, however long they take: FUZZ_RUNS=100000
-#                                  is over 10^6 operations (the run ends with
-#                                  "fuzz_ops: N inputs, M operations")
+#   make fuzz FUZZ_RUNS=N          N inputs instead, however long they take: FUZZ_RUNS=40000
+#                                  is over 10^6 operations, some 3 minutes here (the
+#                                  run ends with "fuzz_ops: N inputs, M operations")
 #   make fuzz-smoke               FUZZ_SMOKE_RUNS (6000) inputs, seed 1: deterministic; `make test` runs it
 # vmemu owns SIGSEGV: libFuzzer runs with -handle_segv=0 -handle_bus=0 and
 # ASan with handle_segv=0:handle_sigbus=0, or they would take vmemu's faults.
