@@ -274,8 +274,8 @@ static void scenario_nothing_mapped_later(const struct world *w, struct outcome 
 			_exit(30);
 		mine[i] = (struct range){ (unsigned long)m, (unsigned long)m + PG };
 	}
-	qsort(mine, N, sizeof(*mine), by_start);
 	nnow = read_maps(maps_now, MAXR);
+	qsort(mine, N, sizeof(*mine), by_start);	/* after: its buffer is the C library's */
 	for (int i = 0; i < nnow; i++) {
 		const struct range *r = &maps_now[i];
 		if (overlaps(maps_before, nbefore, r->start, r->end))

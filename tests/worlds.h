@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <vmemu.h>
 
 #include "testutil.h"
@@ -43,9 +45,36 @@ static inline int w_vme_sigaction(int sig, const struct sigaction *act, struct s
 	return vme_sigaction(sig, act, old);
 }
 
+/* The host's memory locks as system calls: the sanitizers' interceptors
+ * make glibc's mlock family succeed and do nothing. */
+static inline int w_mlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+static inline int w_mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	return (int)syscall(SYS_mlock2, addr, len, flags);
+}
+
+static inline int w_munlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_munlock, addr, len);
+}
+
+static inline int w_mlockall(int flags)
+{
+	return (int)syscall(SYS_mlockall, flags);
+}
+
+static inline int w_munlockall(void)
+{
+	return (int)syscall(SYS_munlockall);
+}
+
 static const struct world host_world = {
 	"host", mmap, munmap, mprotect, msync, madvise, mincore, mremap, sigaction, brk, sbrk,
-	mlock, mlock2, munlock, mlockall, munlockall,
+	w_mlock, w_mlock2, w_munlock, w_mlockall, w_munlockall,
 };
 static const struct world vme_world = {
 	"vmemu", vme_mmap, vme_munmap, vme_mprotect, vme_msync, vme_madvise, vme_mincore,
