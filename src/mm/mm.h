@@ -224,6 +224,7 @@ static inline void unlock_page(unsigned long pfn)
 int vmalloc(size_t size, void **addr);
 int vmap_segment(int fd, off_t off, size_t size, void **addr);
 void vfree(void *addr, size_t size);
+void vmalloc_scan_for_leaks(void *addr, size_t size);
 unsigned long vmalloc_part(unsigned long start, unsigned long end, bool *own);
 bool vmalloc_intersects(unsigned long start, unsigned long end);
 unsigned long vmalloc_total(void);

@@ -79,6 +79,7 @@ int vm_area_cache_init(void)
 		return 0;
 	if ((r = vmalloc(VMAS_MAX * sizeof(struct vm_area_struct), &p)))
 		return r;
+	vmalloc_scan_for_leaks(p, VMAS_MAX * sizeof(struct vm_area_struct));	/* vm_file */
 	vm_area_cachep = p;
 	return 0;
 }

@@ -68,6 +68,18 @@ int vmap_segment(int fd, off_t off, size_t size, void **addr)
 	return r;
 }
 
+/* A leak checker (LeakSanitizer, under make asan) does not look into memory
+ * the program mapped itself, so what vmemu keeps only there, a pointer to
+ * what it got from malloc (a VMA's struct file), would look lost at exit.
+ * Such memory is shown to it, when it is there. */
+extern void __lsan_register_root_region(const void *p, size_t size) __attribute__((weak));
+
+void vmalloc_scan_for_leaks(void *addr, size_t size)
+{
+	if (__lsan_register_root_region)
+		__lsan_register_root_region(addr, size);
+}
+
 /* Unmap what vmalloc or vmap_segment returned. */
 void vfree(void *addr, size_t size)
 {
