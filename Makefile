@@ -226,6 +226,9 @@ ubsan:
 # the library built again by clang with coverage and ASan in build-fuzz/.
 #   make fuzz [FUZZ_SECONDS=60]   fuzz that long; corpus build-fuzz/corpus,
 #                                  seeded from tests/fuzz/corpus
+#   make fuzz FUZZ_RUNS=N          N inputs instead, however long they take: FUZZ_RUNS=40000
+#                                  is over 10^6 operations, some 3 minutes here (the
+#                                  run ends with "fuzz_ops: N inputs, M operations")
 #   make fuzz-smoke               FUZZ_SMOKE_RUNS (6000) inputs, seed 1: deterministic; `make test` runs it
 # vmemu owns SIGSEGV: libFuzzer runs with -handle_segv=0 -handle_bus=0 and
 # ASan with handle_segv=0:handle_sigbus=0, or they would take vmemu's faults.
@@ -235,6 +238,7 @@ ubsan:
 FUZZ_CC            ?= clang
 FUZZ_B             := build-fuzz
 FUZZ_SECONDS       ?= 60
+FUZZ_RUNS          ?=
 FUZZ_MAX_LEN       ?= 512
 FUZZ_SAN           := -fsanitize=address -fno-omit-frame-pointer
 FUZZ_CFLAGS        ?= -O1 -g
@@ -281,7 +285,9 @@ $(FUZZ_B)/fuzz_ops: tests/fuzz/fuzz_ops.c include/vmemu.h $(FUZZ_B)/libvmemu.a |
 
 fuzz: $(FUZZ_B)/fuzz_ops
 	@mkdir -p $(FUZZ_B)/corpus
-	$(FUZZ_ENV) $(FUZZ_B)/fuzz_ops $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_B)/corpus tests/fuzz/corpus
+	$(FUZZ_ENV) $(FUZZ_B)/fuzz_ops $(FUZZ_OPTS) \
+		$(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -len_control=0,-max_total_time=$(FUZZ_SECONDS)) \
+		$(FUZZ_B)/corpus tests/fuzz/corpus
 # The smoke run in make test is deterministic (fixed seed and number of
 # runs, from the committed corpus), so CI never fails on a chance find;
 # make fuzz is the open-ended search.

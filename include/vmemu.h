@@ -38,6 +38,17 @@ int vme_mincore(void *addr, size_t length, unsigned char *vec);
  * Moving keeps the contents, the dirty state and the sharing. */
 void *vme_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 
+/* Memory locks: same contract as mlock(2), mlock2(2), munlock(2),
+ * mlockall(2) and munlockall(2), RLIMIT_MEMLOCK and CAP_IPC_LOCK included.
+ * Locked emulated pages are faulted in (MLOCK_ONFAULT, MCL_ONFAULT: as
+ * they are touched) and never reclaimed nor swapped; they count against
+ * the memory budget.  vme_mlockall locks the emulated mappings only. */
+int vme_mlock(const void *addr, size_t len);
+int vme_mlock2(const void *addr, size_t len, unsigned int flags);
+int vme_munlock(const void *addr, size_t len);
+int vme_mlockall(int flags);
+int vme_munlockall(void);
+
 /* File I/O through vmemu's page cache.  Same contract as read(2),
  * write(2), pread(2), pwrite(2), readv(2), writev(2), preadv(2),
  * pwritev(2), ftruncate(2), truncate(2), fsync(2) and fdatasync(2).  On a

@@ -35,7 +35,8 @@ static const struct {
 	vme_fn fn;
 } compat_bound[] = {
 	BOUND(mmap), BOUND(mmap64), BOUND(munmap), BOUND(mprotect), BOUND(msync),
-	BOUND(madvise), BOUND(mincore), BOUND(mremap), BOUND(sigaction), BOUND(signal),
+	BOUND(madvise), BOUND(mincore), BOUND(mremap), BOUND(mlock), BOUND(mlock2), BOUND(munlock),
+	BOUND(mlockall), BOUND(munlockall), BOUND(sigaction), BOUND(signal),
 	BOUND(brk), BOUND(sbrk), BOUND(read), BOUND(write), BOUND(pread), BOUND(pread64),
 	BOUND(pwrite), BOUND(pwrite64), BOUND(readv), BOUND(writev), BOUND(preadv),
 	BOUND(preadv64), BOUND(pwritev), BOUND(pwritev64), BOUND(ftruncate),
@@ -173,6 +174,25 @@ Test(COMPAT_SUITE, checked_reads_reach_vmemu)
 	close(fd);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* The locks reach vmemu: the host's mlock would fail with ENOMEM on the
+ * PROT_NONE placeholder of pages not present yet; vmemu's faults them in. */
+Test(COMPAT_SUITE, locks_reach_vmemu)
+{
+	char *b = (char *)emulated_pages(4);
+	unsigned char vec[4];
+
+	cr_assert_eq(mlock(b, 2 * CPG), 0);
+	cr_assert_eq(mincore(b, 4 * CPG, vec), 0);
+	cr_assert(vec[0] & vec[1] & 1, "locked pages are resident");
+	cr_assert_eq(vec[2] & 1, 0);
+	cr_assert_eq(mlock2(b + 2 * CPG, CPG, MLOCK_ONFAULT), 0);
+	cr_assert_eq(mincore(b, 4 * CPG, vec), 0);
+	cr_assert_eq(vec[2] & 1, 0, "locked on fault: not yet");
+	cr_assert_eq(munlock(b, 4 * CPG), 0);
+	cr_assert_eq(mlockall(MCL_FUTURE), 0);
+	cr_assert_eq(munlockall(), 0);
 }
 
 /* vme_truncate faults the path in: the path lives in a file mapping not

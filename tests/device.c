@@ -50,7 +50,7 @@ Test(device, framebuffer_tracks_damage_with_page_mkwrite)
 	cr_assert_eq(bitmap[0], (1UL << 0) | (1UL << 3));
 	a[3 * PG + 2] = 1;
 	cr_assert_eq(vme_framebuffer_damage(&fb, NULL), 0, "still writable: not seen until re-armed");
-	cr_assert_eq(vme_msync(a, 16 * PG, MS_ASYNC), 0, "re-arm: write-protect the damaged pages");
+	cr_assert_eq(vme_msync(a, 16 * PG, MS_SYNC), 0, "re-arm: write-protect the damaged pages");
 	a[3 * PG + 3] = 1;
 	a[9 * PG] = 1;
 	cr_assert_eq(vme_framebuffer_damage(&fb, bitmap), 2);

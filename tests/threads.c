@@ -92,7 +92,7 @@ Test(threads, concurrent_writes_and_msync_lose_nothing, .timeout = 60)
 	for (long i = 0; i < NTHREADS; i++)
 		pthread_create(&t[i], NULL, writer, (void *)i);
 	for (int k = 0; k < 20; k++)	/* write-back races the writers */
-		cr_assert_eq(vme_msync(map, NPAGES * PG, MS_ASYNC), 0);
+		cr_assert_eq(vme_msync(map, NPAGES * PG, MS_SYNC), 0);
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(t[i], NULL);
 	cr_assert_eq(vme_msync(map, NPAGES * PG, MS_SYNC), 0);

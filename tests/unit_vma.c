@@ -18,7 +18,7 @@ static void teardown(void)
 			fput(&mm, vma->vm_file);
 		vm_area_free(vma);
 	}
-	free(mm.vmas);
+	vmas_free(&mm);
 	mm = (struct mm_struct){ 0 };
 }
 

@@ -17,7 +17,9 @@ static const struct {
 } calls[] = {
 	CALL(mmap, vme_mmap), CALL(mmap64, vme_mmap), CALL(munmap, vme_munmap),
 	CALL(mprotect, vme_mprotect), CALL(msync, vme_msync), CALL(madvise, vme_madvise),
-	CALL(mincore, vme_mincore), CALL(mremap, vme_mremap), CALL(sigaction, vme_sigaction),
+	CALL(mincore, vme_mincore), CALL(mremap, vme_mremap), CALL(mlock, vme_mlock),
+	CALL(mlock2, vme_mlock2), CALL(munlock, vme_munlock), CALL(mlockall, vme_mlockall),
+	CALL(munlockall, vme_munlockall), CALL(sigaction, vme_sigaction),
 	CALL(signal, vme_signal), CALL(brk, vme_brk), CALL(sbrk, vme_sbrk),
 	CALL(read, vme_read), CALL(write, vme_write), CALL(pread, vme_pread),
 	CALL(pread64, vme_pread), CALL(pwrite, vme_pwrite), CALL(pwrite64, vme_pwrite),

@@ -3,8 +3,8 @@
  * kernel's calls and once over vmemu's, and bring back what each child saw:
  * its wait status, the last signal its handler caught (signal, si_code and
  * si_addr) and a few values.  Children never call Criterion; the parent
- * compares.  Used by the differential tests of signals2.c, heap.c and
- * hostmap.c.
+ * compares.  Used by the differential tests of heap.c, hostmap.c,
+ * handler_mask.c, eof_page.c, own_memory.c, mlock.c and others.
  */
 #ifndef VMEMU_TESTS_WORLDS_H
 #define VMEMU_TESTS_WORLDS_H
@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <vmemu.h>
 
 #include "testutil.h"
@@ -31,6 +33,11 @@ struct world {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 	int (*brk)(void *);
 	void *(*sbrk)(intptr_t);
+	int (*mlock)(const void *, size_t);
+	int (*mlock2)(const void *, size_t, unsigned int);
+	int (*munlock)(const void *, size_t);
+	int (*mlockall)(int);
+	int (*munlockall)(void);
 };
 
 static inline int w_vme_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -38,13 +45,48 @@ static inline int w_vme_sigaction(int sig, const struct sigaction *act, struct s
 	return vme_sigaction(sig, act, old);
 }
 
+/* The host's memory locks as system calls: the sanitizers' interceptors
+ * make glibc's mlock family succeed and do nothing. */
+static inline int w_mlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+static inline int w_mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	return (int)syscall(SYS_mlock2, addr, len, flags);
+}
+
+static inline int w_munlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_munlock, addr, len);
+}
+
+static inline int w_mlockall(int flags)
+{
+	return (int)syscall(SYS_mlockall, flags);
+}
+
+static inline int w_munlockall(void)
+{
+	return (int)syscall(SYS_munlockall);
+}
+
 static const struct world host_world = {
 	"host", mmap, munmap, mprotect, msync, madvise, mincore, mremap, sigaction, brk, sbrk,
+	w_mlock, w_mlock2, w_munlock, w_mlockall, w_munlockall,
 };
 static const struct world vme_world = {
 	"vmemu", vme_mmap, vme_munmap, vme_mprotect, vme_msync, vme_madvise, vme_mincore,
 	vme_mremap, w_vme_sigaction, vme_brk, vme_sbrk,
+	vme_mlock, vme_mlock2, vme_munlock, vme_mlockall, vme_munlockall,
 };
+
+/* A call's result as the kernel's system call gives it: -errno on failure. */
+static inline long w_ret(long r)
+{
+	return r < 0 ? -errno : r;
+}
 
 /* An address no mapping covers, hidden from the compiler's bounds checks. */
 static inline volatile char *wild(unsigned long addr)

@@ -61,6 +61,11 @@
 #define madvise vme_madvise
 #define mincore vme_mincore
 #define mremap vme_mremap
+#define mlock vme_mlock
+#define mlock2 vme_mlock2
+#define munlock vme_munlock
+#define mlockall vme_mlockall
+#define munlockall vme_munlockall
 #define sigaction vme_sigaction
 #define signal vme_signal
 #define brk vme_brk
@@ -133,6 +138,11 @@ VME_PIN(int, msync, vme_msync, (void *, __SIZE_TYPE__, int), )
 VME_PIN(int, madvise, vme_madvise, (void *, __SIZE_TYPE__, int), VME_NOTHROW)
 VME_PIN(int, mincore, vme_mincore, (void *, __SIZE_TYPE__, unsigned char *), VME_NOTHROW)
 VME_PIN(void *, mremap, vme_mremap, (void *, __SIZE_TYPE__, __SIZE_TYPE__, int, ...), VME_NOTHROW)
+VME_PIN(int, mlock, vme_mlock, (const void *, __SIZE_TYPE__), VME_NOTHROW)
+VME_PIN(int, mlock2, vme_mlock2, (const void *, __SIZE_TYPE__, unsigned int), VME_NOTHROW)
+VME_PIN(int, munlock, vme_munlock, (const void *, __SIZE_TYPE__), VME_NOTHROW)
+VME_PIN(int, mlockall, vme_mlockall, (int), VME_NOTHROW)
+VME_PIN(int, munlockall, vme_munlockall, (void), VME_NOTHROW)
 VME_PIN(int, sigaction, vme_sigaction, (int, const struct sigaction *, struct sigaction *), VME_NOTHROW)
 VME_PIN(__typeof__(void (*)(int)), signal, vme_signal, (int, void (*)(int)), VME_NOTHROW)
 VME_PIN(int, brk, vme_brk, (void *), VME_NOTHROW)

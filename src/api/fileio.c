@@ -88,15 +88,19 @@ static ssize_t cached_write(enum io_form form, int fd, struct user_iov *u, off_t
 	struct inode *inode = io->inode;
 	size_t n = user_iov_length(u);
 	int fl = host_fd_flags(fd);
+	struct stat st;
 	ssize_t r;
 
 	/* what write(2) checks before it copies a byte: the host's answer */
 	if (!n || fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_RDONLY || (positioned(form) && off < 0))
 		return host_io(form, true, fd, u, off);
 	rlock_lock(&inode->i_rwsem);
+	/* A change made outside vmemu before this write: recording the file's
+	 * state after it would hide that change from revalidation for good. */
+	bool outside = inode_changed_outside(inode, fd, &st) > 0;
 	uint32_t gen = inode_write_begin(inode);
 	r = filemap_write(&init_mm, inode, fd, off, positioned(form), u->iov, u->cnt, n);
-	if (r > 0)
+	if (r > 0 && !outside)
 		inode_record_fd(inode, gen, fd);
 	inode_write_end(inode);
 	rlock_unlock(&inode->i_rwsem);

@@ -92,7 +92,8 @@ void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end
  * replaces the emulated VMAs there.  MAP_FIXED_NOREPLACE never replaces,
  * but the heap's reservation is no mapping for the program: a range all
  * inside it is taken as with MAP_FIXED.  Either way, a host mapping in the
- * reservation ends it below (the heap must not grow into it). */
+ * reservation ends it below (the heap must not grow into it).  vmemu's own
+ * memory is refused with ENOMEM, as do_mmap refuses it. */
 static int host_mmap_fixed(unsigned long start, size_t length, int prot, int flags, int fd,
 			   off_t offset, unsigned long *out)
 {
@@ -109,7 +110,9 @@ static int host_mmap_fixed(unsigned long start, size_t length, int prot, int fla
 	mmap_write_lock();
 	if ((flags & MAP_FIXED_NOREPLACE) && brk_range_is_hole(&init_mm, start, end))
 		flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
-	if (flags & MAP_FIXED_NOREPLACE) {
+	if (vmalloc_intersects(start, end)) {
+		r = -ENOMEM;		/* vmemu's own memory: as do_mmap says */
+	} else if (flags & MAP_FIXED_NOREPLACE) {
 		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);
 	} else if (!(r = host_fixed_begin(&init_mm, start, end))) {
 		r = host_pass_mmap(start, length, prot, flags, fd, offset, out);

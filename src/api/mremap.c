@@ -1,8 +1,9 @@
 /*
  * mremap.c - vme_mremap, variadic as glibc's mremap: new_address is read
  * only with MREMAP_FIXED.  An old range vmemu does not manage is the host's,
- * but for the heap's reservation, which is no mapping (EFAULT); a host
- * mapping moved over emulated memory replaces it.
+ * but for the heap's reservation and vmemu's own memory, which are no
+ * mapping (EFAULT); a host mapping moved over emulated memory replaces it,
+ * and one moved onto vmemu's own memory is refused (EINVAL).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -35,10 +36,16 @@ VME_EXPORT void *vme_mremap(void *old_address, size_t old_size, size_t new_size,
 		 * the reservation's placeholder goes back. */
 		if (!(r = do_mremap(&init_mm, addr, old_size, new_size, flags, new_addr, &out)))
 			brk_restore(&init_mm, addr, addr + PAGE_ALIGN(old_size));
-	} else if (brk_range_is_hole(&init_mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE)) {
-		/* The heap's reservation is no mapping of the program's. */
+	} else if (brk_range_is_hole(&init_mm, addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE) ||
+		   vmalloc_intersects(addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE)) {
+		/* The heap's reservation and vmemu's own memory are no
+		 * mapping of the program's. */
 		if (!(r = mremap_check_args(addr, old_size, new_size, flags)))
 			r = -EFAULT;
+	} else if ((flags & MREMAP_FIXED) && !offset_in_page(new_addr) && new_size && new_end > new_addr &&
+		   vmalloc_intersects(new_addr, new_end)) {
+		if (!(r = mremap_check_args(addr, old_size, new_size, flags)))
+			r = -EINVAL;	/* as do_mremap refuses it */
 	} else if ((flags & MREMAP_FIXED) && !offset_in_page(new_addr) && new_size && new_end > new_addr) {
 		/* The host's mapping moves over whatever is at new_addr,
 		 * emulated VMAs included. */

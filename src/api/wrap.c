@@ -32,6 +32,11 @@ VME_EXPORT int W(msync)(void *addr, size_t length, int flags);
 VME_EXPORT int W(madvise)(void *addr, size_t length, int advice);
 VME_EXPORT int W(mincore)(void *addr, size_t length, unsigned char *vec);
 VME_EXPORT void *W(mremap)(void *old_address, size_t old_size, size_t new_size, int flags, ...);
+VME_EXPORT int W(mlock)(const void *addr, size_t len);
+VME_EXPORT int W(mlock2)(const void *addr, size_t len, unsigned int flags);
+VME_EXPORT int W(munlock)(const void *addr, size_t len);
+VME_EXPORT int W(mlockall)(int flags);
+VME_EXPORT int W(munlockall)(void);
 VME_EXPORT int W(sigaction)(int signum, const struct sigaction *act, struct sigaction *oldact);
 VME_EXPORT vme_sighandler_t W(signal)(int signum, vme_sighandler_t handler);
 VME_EXPORT vme_sighandler_t W(__sysv_signal)(int signum, vme_sighandler_t handler);
@@ -117,6 +122,31 @@ void *W(mremap)(void *old_address, size_t old_size, size_t new_size, int flags, 
 		va_end(ap);
 	}
 	return vme_mremap(old_address, old_size, new_size, flags, new_address);
+}
+
+int W(mlock)(const void *addr, size_t len)
+{
+	return vme_mlock(addr, len);
+}
+
+int W(mlock2)(const void *addr, size_t len, unsigned int flags)
+{
+	return vme_mlock2(addr, len, flags);
+}
+
+int W(munlock)(const void *addr, size_t len)
+{
+	return vme_munlock(addr, len);
+}
+
+int W(mlockall)(int flags)
+{
+	return vme_mlockall(flags);
+}
+
+int W(munlockall)(void)
+{
+	return vme_munlockall();
 }
 
 int W(sigaction)(int signum, const struct sigaction *act, struct sigaction *oldact)

@@ -3,8 +3,8 @@
  *
  * Every mapping of the device shares its frames, so what one writes the
  * others (and a forked child) see.  Like Linux's framebuffer deferred I/O,
- * page_mkwrite records which pages were written; vme_msync on a mapping
- * write-protects them again, so the next write is recorded too.
+ * page_mkwrite records which pages were written; vme_msync(MS_SYNC) on a
+ * mapping write-protects them again, so the next write is recorded too.
  *
  * Uses only the public interface.  fault and page_mkwrite run in the SIGSEGV
  * handler: atomics only.

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -174,6 +175,19 @@ bool host_fd_noexec(int fd)
 	struct statvfs sv;
 	int saved = errno;
 	bool r = fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
+	errno = saved;
+	return r;
+}
+
+/* handler-safe: is fd's file kept in memory only (tmpfs, ramfs), where
+ * the kernel never writes a page back, so the bytes a mapping stored past
+ * end of file stay in its last page? */
+bool host_fd_in_memory(int fd)
+{
+	struct statfs sf;
+	int saved = errno;
+	bool r = fstatfs(fd, &sf) == 0 && (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
+					   sf.f_type == (__fsword_t)0x858458f6 /* RAMFS_MAGIC */);
 	errno = saved;
 	return r;
 }

@@ -74,6 +74,9 @@ struct host_syscalls {
 	int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 	int (*unlink)(const char *path);
 	int (*fchmod)(int fd, mode_t mode);
+	int (*mlock2)(const void *addr, size_t len, unsigned int flags);
+	int (*munlock)(const void *addr, size_t len);
+	int (*munlockall)(void);
 };
 extern struct host_syscalls host_sys;
 /* Put back the real system calls (tests call this after injecting). */
@@ -103,6 +106,8 @@ int host_pass_mremap(unsigned long old, size_t old_len, size_t new_len, int flag
 		     unsigned long new, unsigned long *out);
 int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
 		   off_t off, unsigned long *out);
+int host_pass_mlock(unsigned long addr, size_t len, bool lock, bool onfault);	/* mlock2 or munlock */
+int host_pass_munlockall(void);
 
 /* --- files and memory objects (host/file.c) --- */
 ssize_t host_read_full(int fd, void *dst, size_t len, off_t off);	/* handler-safe */
@@ -118,6 +123,7 @@ int host_fd_flags(int fd);
 bool host_fd_append_only(int fd);
 int host_find_in_dir(const char *dir, uint64_t dev, uint64_t ino, char *name, size_t len);
 bool host_fd_noexec(int fd);
+bool host_fd_in_memory(int fd);				/* handler-safe: tmpfs, ramfs */
 int host_fd_path(int fd, char *buf, size_t size);
 void host_close(int fd);
 int host_copy_user(void *dst, const void *src, size_t len, bool to_user);
@@ -176,6 +182,9 @@ unsigned long host_phys_pages(void);
 /* --- resource limits (host/rlimit.c) --- */
 unsigned long host_data_rlimit(void);		/* RLIMIT_DATA, ULONG_MAX for none */
 unsigned long host_data_segment(void);		/* end_data - start_data, or 0 */
+unsigned long host_memlock_rlimit(void);	/* RLIMIT_MEMLOCK, ULONG_MAX for none */
+bool host_capable_ipc_lock(void);		/* CAP_IPC_LOCK in the effective set */
+unsigned long host_total_vm(void);		/* pages the host maps for the process (VmSize) */
 
 /* --- the trap (host/trap.c) --- */
 enum host_fault {

@@ -165,3 +165,15 @@ int host_pass_mmap(unsigned long addr, size_t len, int prot, int flags, int fd,
 		*out = (unsigned long)p;
 	return r;
 }
+
+int host_pass_mlock(unsigned long addr, size_t len, bool lock, bool onfault)
+{
+	if (!lock)
+		return SYSCALL_RET(host_sys.munlock((void *)addr, len));
+	return SYSCALL_RET(host_sys.mlock2((void *)addr, len, onfault ? MLOCK_ONFAULT : 0));
+}
+
+int host_pass_munlockall(void)
+{
+	return SYSCALL_RET(host_sys.munlockall());
+}

@@ -90,6 +90,9 @@ static const struct host_syscalls host_sys_real = {
 	.linkat = linkat,
 	.unlink = unlink,
 	.fchmod = fchmod,
+	.mlock2 = mlock2,
+	.munlock = munlock,
+	.munlockall = munlockall,
 };
 
 struct host_syscalls host_sys = host_sys_real;

@@ -231,18 +231,27 @@ int do_brk(struct mm_struct *mm, unsigned long brk, unsigned long *out)
 		return 0;
 	if (mm->brk_end < brk_reserved_end && newbrk + PAGE_SIZE > mm->brk_end)
 		return 0;
+	if (!mlock_future_ok(mm, mm->def_flags, newbrk - oldbrk))	/* after mlockall(MCL_FUTURE) */
+		return 0;
 	if (!(vma = vm_area_alloc()))
 		return 0;
 	vma->vm_start = oldbrk;
 	vma->vm_end = newbrk;
-	vma->vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	vma->vm_flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | mm->def_flags;
 	vma->vm_page_prot = (int)(vma->vm_flags & VM_ACCESS_FLAGS);
 	vma->vm_pgoff = oldbrk >> PAGE_SHIFT;
 	if (vma_link(mm, vma)) {
 		vm_area_free(vma);
 		return 0;
 	}
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm += (newbrk - oldbrk) >> PAGE_SHIFT;
 	vma_merge(mm, vma);
+	mm->brk = brk;
+	*out = brk;
+	if (mm->def_flags & VM_LOCKED)	/* as sys_brk: locked memory is populated */
+		mm_populate(mm, oldbrk, newbrk, true);
+	return 0;
 success:
 	mm->brk = brk;
 	*out = brk;

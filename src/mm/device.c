@@ -7,7 +7,7 @@
  * once, through the driver's fill hook instead of pread, into a frame of the
  * pool that every mapping of the device shares.  Its pages are never
  * evicted: the driver made them, nobody could make them again.  A driver with a mkwrite hook gets write-notify:
- * its shared pages start read-only, the first write calls it, and msync
+ * its shared pages start read-only, the first write calls it, and msync (MS_SYNC)
  * write-protects written pages again (its "write-back" has nothing to
  * write), as Linux's framebuffer deferred I/O does.
  */
@@ -28,9 +28,9 @@ static int device_readpage(struct fault *vmf, char *dst)
 }
 
 /* Nothing to write: cleaning the page (done by the caller) is the point. */
-static int device_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
+static int device_writepage(struct address_space *mapping, unsigned long pgoff, char *page)
 {
-	(void)mapping, (void)pgoff, (void)src;
+	(void)mapping, (void)pgoff, (void)page;
 	return 0;
 }
 

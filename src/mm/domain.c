@@ -43,10 +43,10 @@ static int domain_map(int fd)
 	void *meta, *frames;
 	int r;
 
-	if ((r = host_map_segment(fd, 0, SEGMENT_META, &meta)))
+	if ((r = vmap_segment(fd, 0, SEGMENT_META, &meta)))
 		return r;
-	if ((r = host_map_segment(fd, (off_t)SEGMENT_META, MAX_FRAMES << PAGE_SHIFT, &frames))) {
-		host_free(meta, SEGMENT_META);
+	if ((r = vmap_segment(fd, (off_t)SEGMENT_META, MAX_FRAMES << PAGE_SHIFT, &frames))) {
+		vfree(meta, SEGMENT_META);
 		return r;
 	}
 	dom.hdr = meta;
@@ -62,9 +62,9 @@ static int domain_map(int fd)
 static void domain_unmap(void)
 {
 	if (dom.hdr)
-		host_free(dom.hdr, SEGMENT_META);
+		vfree(dom.hdr, SEGMENT_META);
 	if (dom.frames)
-		host_free(dom.frames, MAX_FRAMES << PAGE_SHIFT);
+		vfree(dom.frames, MAX_FRAMES << PAGE_SHIFT);
 	if (dom.fd >= 0)
 		host_close(dom.fd);
 	dom.hdr = NULL;

@@ -25,7 +25,7 @@
 /* handler-safe: writepage for regular files: only the bytes before end of
  * file reach it, and the file's state after it is vmemu's own doing
  * (inode_write_record). */
-static int file_writepage(struct address_space *mapping, unsigned long pgoff, const char *src)
+static int file_writepage(struct address_space *mapping, unsigned long pgoff, char *page)
 {
 	struct inode *inode = mapping->host;
 	struct stat before, after;
@@ -36,13 +36,17 @@ static int file_writepage(struct address_space *mapping, unsigned long pgoff, co
 	if ((r = host_fstat(mapping->fd, &before)) || pos >= before.st_size)
 		goto out;
 	size_t len = (size_t)(before.st_size - pos) < PAGE_SIZE ? (size_t)(before.st_size - pos) : PAGE_SIZE;
-	ssize_t n = host_write_full(mapping->fd, src, len, pos);
+	ssize_t n = host_write_full(mapping->fd, page, len, pos);
 	if (n < 0) {
 		r = (int)n;
 		goto out;
 	}
 	if (!host_fstat(mapping->fd, &after))
 		inode_write_record(inode, gen, &before, &after);
+	/* As ext4, xfs and btrfs do at write-back: the bytes past end of file
+	 * become zeros in the cached page (tmpfs never writes a page back). */
+	if (len < PAGE_SIZE && !host_fd_in_memory(mapping->fd))
+		memset(page + len, 0, PAGE_SIZE - len);
 	count_vm_event(EV_pgpgout);
 out:
 	inode_write_end(inode);

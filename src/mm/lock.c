@@ -9,7 +9,8 @@
  *
  * The page lock is an rlock in the shared struct page (mm.h, rlock.c).  At
  * fork the parent holds mmap_lock for writing, so the child never inherits
- * it half-taken, and gives the child its own slot of the domain.
+ * it half-taken, and gives the child its own slot of the domain; the child
+ * then drops what Linux's dup_mmap would not copy (fork.c).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -79,6 +80,7 @@ static void fork_child(void)
 	domain_fork_child();
 	vmscan_fork_child();
 	swap_fork_child();
+	dup_mmap(&init_mm);	/* no MADV_DONTFORK VMAs, no locks */
 	readers = 0;
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
 	pthread_mutex_init(&writer_mutex, NULL);

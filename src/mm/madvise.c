@@ -12,8 +12,12 @@
  * written back and evicted, private and shmem pages go to swap.  MADV_FREE
  * is accepted and changes nothing, as Linux without memory pressure.
  * MADV_REMOVE punches a hole in the object and drops the pages from every
- * mapping.  Flags that only concern the host's own handling of the range
- * (fork, dumps, KSM, THP) are passed to the host for it.
+ * mapping.  None of these that would take pages away is allowed on a
+ * locked VMA (EINVAL); MADV_DONTNEED_LOCKED is.  MADV_DONTFORK and
+ * MADV_WIPEONFORK (and their inverses) set VM_DONTCOPY and VM_WIPEONFORK,
+ * which fork.c applies in a forked child.  Flags that only concern the
+ * host's own handling of the range (dumps, KSM, THP) are passed to the
+ * host for it.
  */
 #include <errno.h>
 #include <linux/mman.h>
@@ -141,6 +145,15 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	int advice = *(int *)arg;
 	unsigned long flags = vma->vm_flags & ~(VM_RAND_READ | VM_SEQ_READ);
 
+	switch (advice) {	/* what would take locked pages away */
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		if (vma->vm_flags & VM_LOCKED)
+			return -EINVAL;
+	}
 	switch (advice) {
 	case MADV_DONTNEED:
 	case MADV_DONTNEED_LOCKED:
@@ -165,7 +178,17 @@ static int madvise_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigne
 	case MADV_PAGEOUT:
 	case MADV_COLD:
 		return cold_pageout_range(vma, start, end, advice == MADV_PAGEOUT);
-	default:	/* fork, dump, KSM and THP flags: the host's own business */
+	case MADV_DONTFORK:
+		return vma_modify_flags(mm, vma, start, end, vma->vm_flags | VM_DONTCOPY);
+	case MADV_DOFORK:
+		return vma_modify_flags(mm, vma, start, end, vma->vm_flags & ~VM_DONTCOPY);
+	case MADV_WIPEONFORK:	/* private anonymous memory only */
+		if (vma->vm_file || (vma->vm_flags & VM_SHARED))
+			return -EINVAL;
+		return vma_modify_flags(mm, vma, start, end, vma->vm_flags | VM_WIPEONFORK);
+	case MADV_KEEPONFORK:
+		return vma_modify_flags(mm, vma, start, end, vma->vm_flags & ~VM_WIPEONFORK);
+	default:	/* dump, KSM and THP flags: the host's own business */
 		return host_pass_madvise(start, end - start, advice);
 	}
 }

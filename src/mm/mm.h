@@ -34,9 +34,14 @@
 #define VM_MAYWRITE	0x00000020UL
 #define VM_MAYEXEC	0x00000040UL
 #define VM_MAYSHARE	0x00000080UL
+#define VM_LOCKED	0x00002000UL	/* mlock: populated, never reclaimed */
 #define VM_SEQ_READ	0x00008000UL
 #define VM_RAND_READ	0x00010000UL
+#define VM_DONTCOPY	0x00020000UL	/* MADV_DONTFORK: not in a forked child */
+#define VM_LOCKONFAULT	0x00080000UL	/* with VM_LOCKED: pages locked as they fault in */
 #define VM_NORESERVE	0x00200000UL
+#define VM_WIPEONFORK	0x02000000UL	/* MADV_WIPEONFORK: empty in a forked child */
+#define VM_LOCKED_MASK	(VM_LOCKED | VM_LOCKONFAULT)
 #define VM_ACCESS_FLAGS	(VM_READ | VM_WRITE | VM_EXEC)
 
 /* Software PTE: one 64-bit word per virtual page (pgtable.c), like the
@@ -87,10 +92,12 @@ struct fault;
 /* How an object's pages are read and written (address_space_operations).
  * readpage (devices only: files are read by page_cache_fill) is
  * handler-safe: it fills the frame dst of vmf->pgoff, returning 0, -ENXIO
- * for "no such page" (SIGBUS), or another -errno (I/O error). */
+ * for "no such page" (SIGBUS), or another -errno (I/O error).  writepage
+ * writes the frame page as page pgoff, and may zero its bytes past end of
+ * file, as a disk file system's does. */
 struct address_space_operations {
 	int (*readpage)(struct fault *vmf, char *dst);
-	int (*writepage)(struct address_space *mapping, unsigned long pgoff, const char *src);
+	int (*writepage)(struct address_space *mapping, unsigned long pgoff, char *page);
 };
 
 /* A user-space driver's hooks (src/api/device.c adapts vme_device_ops). */
@@ -172,6 +179,8 @@ struct mm_struct {
 	struct address_space *mappings;	/* every live page cache */
 	unsigned long span_start, span_end;	/* covers every VMA ever linked (uaccess.c) */
 	uint64_t cache_seq;		/* the domain's cache_seq when this process last caught up */
+	unsigned long locked_vm;	/* pages of VM_LOCKED VMAs, against RLIMIT_MEMLOCK */
+	unsigned long def_flags;	/* given to every new VMA: VM_LOCKED[ONFAULT] (MCL_FUTURE) */
 };
 
 /* The one carried fault state (struct vm_fault). */
@@ -213,6 +222,16 @@ static inline void unlock_page(unsigned long pfn)
 	rlock_unlock(&pfn_to_page(pfn)->lock);
 }
 
+/* vmalloc.c: vmemu's own memory, which the program's calls treat as the
+ * kernel's (a hole it cannot map over).  Returns 0 or -errno. */
+int vmalloc(size_t size, void **addr);
+int vmap_segment(int fd, off_t off, size_t size, void **addr);
+void vfree(void *addr, size_t size);
+void vmalloc_scan_for_leaks(void *addr, size_t size);
+unsigned long vmalloc_part(unsigned long start, unsigned long end, bool *own);
+bool vmalloc_intersects(unsigned long start, unsigned long end);
+unsigned long vmalloc_total(void);
+
 /* pgtable.c: two-level software page table over the whole address space. */
 int pgtable_init(void);
 void pgtable_exit(void);
@@ -235,8 +254,11 @@ int vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
 int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr, int new_below);
 struct vm_area_struct *vma_merge(struct mm_struct *mm, struct vm_area_struct *vma);
+int vm_area_cache_init(void);
 struct vm_area_struct *vm_area_alloc(void);
 void vm_area_free(struct vm_area_struct *vma);
+int vmas_reserve(struct mm_struct *mm);
+void vmas_free(struct mm_struct *mm);
 int vma_host_prot(const struct vm_area_struct *vma, pte_t pte);	/* handler-safe */
 void mm_span_include(struct mm_struct *mm, unsigned long start, unsigned long end);
 void i_mmap_insert(struct vm_area_struct *vma);
@@ -450,6 +472,21 @@ void zap_pte(unsigned long addr, pte_t *ptep, pte_t pte);
 int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned long end);
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags);
+
+/* mlock.c: memory locks and RLIMIT_MEMLOCK.  Callers hold mmap_lock (for
+ * writing where the tree changes). */
+bool can_do_mlock(void);
+bool mlock_future_ok(struct mm_struct *mm, unsigned long flags, unsigned long bytes);
+int do_mlock(struct mm_struct *mm, unsigned long start, size_t len, unsigned long flags);
+int do_munlock(struct mm_struct *mm, unsigned long start, size_t len);
+int do_mlockall(struct mm_struct *mm, int flags);
+int do_munlockall(struct mm_struct *mm);
+int mm_populate(struct mm_struct *mm, unsigned long start, unsigned long end, bool ignore_errors);
+bool page_mlocked(struct address_space *mapping, unsigned long index);	/* handler-safe */
+
+/* fork.c: the child's copy of the address space (dup_mmap).  In the forked
+ * child, mmap_lock held for writing. */
+void dup_mmap(struct mm_struct *mm);
 
 /* uaccess.c: the program's buffers; copies return 0 or -EFAULT if inaccessible. */
 bool user_range_maybe_emulated(const struct mm_struct *mm, const void *addr, size_t len);

@@ -20,7 +20,9 @@ int mm_init(int verbose, unsigned long cache_mb, const char *swap, const char *d
 	int r;
 
 	mm_verbose = verbose;
-	if ((r = mmap_lock_init()) || (r = pgtable_init()) || (r = vmscan_init(cache_mb)))
+	/* vmemu's own memory, all of it now (vmalloc.c) */
+	if ((r = mmap_lock_init()) || (r = pgtable_init()) || (r = vmscan_init(cache_mb)) ||
+	    (r = vm_area_cache_init()) || (r = vmas_reserve(&init_mm)))
 		return r;
 	if (!dom.hdr && (r = domain_attach(domain, nr_budget_pages())))
 		return r;
@@ -104,7 +106,7 @@ int mm_exit(void)
 		return r;
 	if (mm->start_brk)	/* the heap's reservation */
 		host_unmap(mm->start_brk, mm->brk_end - mm->start_brk);
-	free(mm->vmas);
+	vmas_free(mm);
 	*mm = (struct mm_struct){ 0 };
 	unmap_all_frames();
 	domain_detach();

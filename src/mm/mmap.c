@@ -132,6 +132,8 @@ static int mmap_region(struct mm_struct *mm, struct file *file, unsigned long ad
 	clear_ptes(addr, addr + len);
 	if ((r = vma_link(mm, vma)))
 		goto out_free;
+	if (vm_flags & VM_LOCKED)
+		mm->locked_vm += len >> PAGE_SHIFT;
 	*vmap = vma_merge(mm, vma);
 	return 0;
 
@@ -145,14 +147,16 @@ out_fput:
 	return r;
 }
 
-/* calc_vm_prot_bits, calc_vm_flag_bits */
-static unsigned long calc_vm_flags(int prot, int flags)
+/* calc_vm_prot_bits, calc_vm_flag_bits, and mm->def_flags (MCL_FUTURE) */
+static unsigned long calc_vm_flags(struct mm_struct *mm, int prot, int flags)
 {
 	unsigned long vm_flags = (unsigned long)(prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
 
-	vm_flags |= VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	vm_flags |= VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | mm->def_flags;
 	if (flags & MAP_NORESERVE)
 		vm_flags |= VM_NORESERVE;
+	if (flags & MAP_LOCKED)
+		vm_flags |= VM_LOCKED;
 	return vm_flags;
 }
 
@@ -230,7 +234,7 @@ static int mmap_errno(int r)
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot,
 	    int flags, int fd, unsigned long pgoff, unsigned long *out)
 {
-	unsigned long vm_flags = calc_vm_flags(prot, flags);
+	unsigned long vm_flags = calc_vm_flags(mm, prot, flags);
 	struct vm_area_struct *vma;
 	struct file *file = NULL;
 	bool anon = flags & MAP_ANONYMOUS;
@@ -250,7 +254,9 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	if (flags & MAP_FIXED_NOREPLACE)
 		flags |= MAP_FIXED;
 	if (flags & MAP_FIXED) {
-		if (addr > TASK_SIZE - len)
+		/* vmemu's own memory is no more the program's than the
+		 * kernel's half of the address space is */
+		if (addr > TASK_SIZE - len || vmalloc_intersects(addr, addr + len))
 			return -ENOMEM;
 		if (offset_in_page(addr))
 			return -EINVAL;
@@ -259,6 +265,14 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		if ((r = get_unmapped_area(mm, addr, len, flags, &addr)))
 			return r;
 		reserved = true;
+	}
+	if ((flags & MAP_LOCKED) && !can_do_mlock()) {
+		r = -EPERM;
+		goto out_unreserve;
+	}
+	if (!mlock_future_ok(mm, vm_flags, len)) {
+		r = -EAGAIN;
+		goto out_unreserve;
 	}
 	if (!anon) {
 		if ((r = mmap_file_checks(fd, prot, flags, pgoff, len, &vm_flags)))
@@ -289,10 +303,8 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		return mmap_errno(r);
 	}
 	*out = addr;
-	if (flags & (MAP_POPULATE | MAP_LOCKED)) {	/* errors are ignored, as in mm_populate */
-		bool write = (vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
-		populate_range(mm, addr, addr + len, write, true);
-	}
+	if ((vm_flags & VM_LOCKED) || (flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE)
+		mm_populate(mm, addr, addr + len, true);	/* errors ignored, as Linux's */
 	return 0;
 
 out_fput:
@@ -338,12 +350,29 @@ static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 	 * goes through the library's own view of the frames. */
 	clear_ptes(vma->vm_start, vma->vm_end);
 	vma_unlink(mm, vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm -= vma_pages(vma);
 	if (vma_is_shared_file(vma))
 		filemap_write_and_wait_range(vma->vm_file->f_mapping, vma->vm_pgoff,
 					     vma->vm_pgoff + vma_pages(vma) - 1, false);
 	if (vma->vm_file)
 		fput(mm, vma->vm_file);
 	vm_area_free(vma);
+}
+
+/* The host's munmap of [start, end), but for vmemu's own memory in it,
+ * which is a hole to the program.  Returns 0 or the host's first -errno. */
+static int unmap_host_range(unsigned long start, unsigned long end)
+{
+	int err = 0, r;
+	bool own;
+
+	for (unsigned long next; start < end; start = next) {
+		next = vmalloc_part(start, end, &own);
+		if (!own && (r = host_unmap(start, next - start)) && !err)
+			err = r;
+	}
+	return err;
 }
 
 /* Unmap [start, start + len): split the VMAs at the edges, (if unmap_host)
@@ -367,7 +396,7 @@ int do_munmap(struct mm_struct *mm, unsigned long start, size_t len, bool unmap_
 	}
 	/* The host first: if it refuses, nothing is unmapped, as on Linux (and
 	 * the splits are joined again). */
-	if (unmap_host && (r = host_unmap(start, len))) {
+	if (unmap_host && (r = unmap_host_range(start, end))) {
 		if ((vma = find_vma_intersection(mm, start, end)))
 			vma_merge(mm, vma);
 		if ((vma = find_vma(mm, end)) && vma->vm_start == end)

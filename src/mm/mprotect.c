@@ -70,8 +70,9 @@ int change_protection(struct vm_area_struct *vma, unsigned long start, unsigned 
 }
 
 /* Give [start, end) of vma the flags newflags: split off the parts outside,
- * change, then merge with the neighbours.  (mprotect_fixup, also used by
- * madvise for VM_RAND_READ / VM_SEQ_READ.)  Returns 0 or -ENOMEM. */
+ * change (the host's protections too if the access flags changed), then
+ * merge with the neighbours.  (mprotect_fixup, also used by madvise and
+ * mlock for their flags.)  Returns 0 or -ENOMEM. */
 int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long start,
 		     unsigned long end, unsigned long newflags)
 {
@@ -90,7 +91,7 @@ int vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	unsigned long oldflags = vma->vm_flags;
 	vma->vm_flags = newflags;
 	vma->vm_page_prot = (int)(newflags & VM_ACCESS_FLAGS);
-	if ((r = change_protection(vma, start, end))) {
+	if (((oldflags ^ newflags) & VM_ACCESS_FLAGS) && (r = change_protection(vma, start, end))) {
 		/* The host refused (its mapping limit): put the old protection
 		 * back, so the VMA and the host agree, and say so. */
 		vma->vm_flags = oldflags;
@@ -106,12 +107,19 @@ static int mprotect_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsign
 			unsigned long end, void *arg)
 {
 	unsigned long prot = (unsigned long)*(int *)arg & VM_ACCESS_FLAGS;
-	unsigned long newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | prot;
+	unsigned long oldflags = vma->vm_flags, newflags = (oldflags & ~VM_ACCESS_FLAGS) | prot;
+	int r;
 
 	/* VM_MAY* are VM_* shifted left by 4. */
 	if ((newflags & ~(vma->vm_flags >> 4)) & VM_ACCESS_FLAGS)
 		return -EACCES;
-	return vma_modify_flags(mm, vma, start, end, newflags);
+	if ((r = vma_modify_flags(mm, vma, start, end, newflags)))
+		return r;
+	/* A locked private mapping made writable gets its copies now, as
+	 * mprotect_fixup breaks COW for it. */
+	if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
+		populate_range(mm, start, end, true, true);
+	return 0;
 }
 
 static int mprotect_gap(unsigned long start, unsigned long end, void *arg)

@@ -123,12 +123,15 @@ static int move_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned l
 				fput(mm, new->vm_file);
 			goto out_free;
 		}
+		vma->vm_flags &= ~VM_LOCKED_MASK;	/* the lock moved with the pages */
 	} else {
 		vma_unlink(mm, vma);
 		if (vma->vm_file)
 			fput(mm, vma->vm_file);
 		vm_area_free(vma);
 	}
+	if (new->vm_flags & VM_LOCKED)	/* the old range's pages are the new's now */
+		mm->locked_vm += (new_len - old_len) >> PAGE_SHIFT;
 	vma_merge(mm, new);
 	/* The emptied old range (DONTUNMAP) rejoins its neighbours, as on
 	 * Linux, where it has lost its anon_vma.  Looked up again: the merge
@@ -142,9 +145,11 @@ out_free:
 	return r;
 }
 
-/* vma_to_resize: the VMA holding all of [addr, addr + old_len). */
+/* vma_to_resize: the VMA holding all of [addr, addr + old_len), which may
+ * grow by delta bytes if it is locked and RLIMIT_MEMLOCK has room
+ * (resize_is_valid): -EFAULT, -EAGAIN or 0. */
 static int vma_to_resize(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
-			 struct vm_area_struct **vmap)
+			 unsigned long delta, struct vm_area_struct **vmap)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 
@@ -152,6 +157,8 @@ static int vma_to_resize(struct mm_struct *mm, unsigned long addr, unsigned long
 		return -EFAULT;
 	if (old_len > vma->vm_end - addr)
 		return -EFAULT;
+	if (delta && !mlock_future_ok(mm, vma->vm_flags, delta))
+		return -EAGAIN;
 	*vmap = vma;
 	return 0;
 }
@@ -166,7 +173,8 @@ static int fixed_destination(struct mm_struct *mm, unsigned long addr, unsigned 
 
 	if (offset_in_page(new_addr))
 		return -EINVAL;
-	if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len)
+	if (new_len > TASK_SIZE || new_addr > TASK_SIZE - new_len ||
+	    vmalloc_intersects(new_addr, new_addr + new_len))	/* as past TASK_SIZE */
 		return -EINVAL;
 	if (addr + old_len > new_addr && new_addr + new_len > addr)
 		return -EINVAL;		/* overlap */
@@ -192,7 +200,7 @@ static int mremap_to(struct mm_struct *mm, unsigned long addr, unsigned long old
 			goto out_unreserve;
 		old_len = new_len;
 	}
-	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+	if ((r = vma_to_resize(mm, addr, old_len, new_len - old_len, &vma)))
 		goto out_unreserve;
 	if (!(flags & MREMAP_FIXED) && (r = host_reserve(0, new_len, 0, &new_addr)))
 		return r;
@@ -238,11 +246,28 @@ int mremap_check_args(unsigned long addr, unsigned long old_len, unsigned long n
 	return 0;
 }
 
+static int mremap_vma(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+		      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out);
+
 /* The mremap system call, after the API edge has rounded nothing: returns 0
- * with the new address in *out, or -errno.  Caller holds mmap_lock for
+ * with the new address in *out, or -errno.  The grown part of a locked
+ * mapping is populated, as Linux's mremap does.  Caller holds mmap_lock for
  * writing. */
 int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out)
+{
+	int r = mremap_vma(mm, addr, old_len, new_len, flags, new_addr, out);
+	struct vm_area_struct *vma;
+
+	old_len = PAGE_ALIGN(old_len);
+	new_len = PAGE_ALIGN(new_len);
+	if (!r && new_len > old_len && (vma = find_vma(mm, *out + old_len)) && (vma->vm_flags & VM_LOCKED))
+		mm_populate(mm, *out + old_len, *out + new_len, true);
+	return r;
+}
+
+static int mremap_vma(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
+		      unsigned long new_len, int flags, unsigned long new_addr, unsigned long *out)
 {
 	struct vm_area_struct *vma;
 	int r;
@@ -255,7 +280,7 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 	if (!old_len) {		/* a second mapping of a shared object */
 		/* The source is checked before anything is unmapped, as in
 		 * Linux, and looked up again after: the unmap may free it. */
-		r = vma_to_resize(mm, addr, PAGE_SIZE, &vma);
+		r = vma_to_resize(mm, addr, PAGE_SIZE, new_len, &vma);
 		if (!r && (!(vma->vm_flags & VM_MAYSHARE) || !vma->vm_file))
 			r = -EINVAL;
 		if (!r && !(flags & MREMAP_MAYMOVE))
@@ -265,7 +290,7 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		if (flags & MREMAP_FIXED) {
 			if ((r = fixed_destination(mm, addr, 0, new_addr, new_len)))
 				return r;
-			if ((r = vma_to_resize(mm, addr, PAGE_SIZE, &vma))) {
+			if ((r = vma_to_resize(mm, addr, PAGE_SIZE, 0, &vma))) {
 				host_unmap(new_addr, new_len);
 				return r;
 			}
@@ -290,6 +315,8 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			host_unmap(new_addr, new_len);
 			return r;
 		}
+		if (dup->vm_flags & VM_LOCKED)
+			mm->locked_vm += new_len >> PAGE_SHIFT;
 		vma_merge(mm, dup);
 		*out = new_addr;
 		return 0;
@@ -304,7 +331,7 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 		*out = addr;
 		return 0;
 	}
-	if ((r = vma_to_resize(mm, addr, old_len, &vma)))
+	if ((r = vma_to_resize(mm, addr, old_len, new_len - old_len, &vma)))
 		return r;
 	/* Grow in place, if the range ends where the VMA ends and there is room. */
 	if (old_len == vma->vm_end - addr && vma_expandable(mm, vma, new_len - old_len)) {
@@ -314,6 +341,8 @@ int do_mremap(struct mm_struct *mm, unsigned long addr, unsigned long old_len,
 			return r;
 		}
 		vma->vm_end = addr + new_len;
+		if (vma->vm_flags & VM_LOCKED)
+			mm->locked_vm += (new_len - old_len) >> PAGE_SHIFT;
 		mm_span_include(mm, vma->vm_start, vma->vm_end);
 		vma_merge(mm, vma);
 		*out = addr;

@@ -2,7 +2,8 @@
  * msync.c - write back a range of shared file mappings (mm/msync.c).
  *
  * MS_SYNC writes back the dirty pages of the range and calls fdatasync;
- * MS_ASYNC writes them back without waiting for the device.  MS_INVALIDATE
+ * MS_ASYNC does nothing, as on Linux since 2.6.19 (the pages stay dirty
+ * until MS_SYNC, munmap, reclaim or exit write them).  MS_INVALIDATE
  * makes the cache catch up with the file: if something outside vmemu
  * (write(2), ftruncate(2), another program) changed it, clean pages are
  * dropped and read again, and pages past a new end go (mapping_revalidate);
@@ -22,16 +23,18 @@ static int msync_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	int flags = *(int *)arg;
 
 	(void)mm;
+	if ((flags & MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED))
+		return -EBUSY;		/* its pages may not go */
 	if ((flags & MS_INVALIDATE) && vma->vm_file) {
 		int r = mapping_revalidate(vma->vm_file->f_mapping);
 		if (r)
 			return r;
 	}
-	if (!vma_is_shared_file(vma) || !(flags & (MS_SYNC | MS_ASYNC)))
+	if (!vma_is_shared_file(vma) || !(flags & MS_SYNC))
 		return 0;
 	struct address_space *mapping = vma->vm_file->f_mapping;
 	return writeback_range(mapping, mapping->host, -1, linear_page_index(vma, start),
-			       linear_page_index(vma, end - PAGE_SIZE), flags & MS_SYNC);
+			       linear_page_index(vma, end - PAGE_SIZE), true);
 }
 
 static int msync_gap(unsigned long start, unsigned long end, void *arg)

@@ -32,10 +32,10 @@ int pgtable_init(void)
 
 	if (pgd)
 		return 0;
-	if ((r = host_alloc_private(PTRS_PER_PGD * sizeof(*pgd), &a)))
+	if ((r = vmalloc(PTRS_PER_PGD * sizeof(*pgd), &a)))
 		return r;
-	if ((r = host_alloc_private(POOL_TABLES * PTRS_PER_PTE * sizeof(pte_t), &b))) {
-		host_free(a, PTRS_PER_PGD * sizeof(*pgd));
+	if ((r = vmalloc(POOL_TABLES * PTRS_PER_PTE * sizeof(pte_t), &b))) {
+		vfree(a, PTRS_PER_PGD * sizeof(*pgd));
 		return r;
 	}
 	pgd = a;
@@ -48,8 +48,8 @@ void pgtable_exit(void)
 {
 	if (!pgd)
 		return;
-	host_free(pgd, PTRS_PER_PGD * sizeof(*pgd));
-	host_free(pool, POOL_TABLES * PTRS_PER_PTE * sizeof(pte_t));
+	vfree(pgd, PTRS_PER_PGD * sizeof(*pgd));
+	vfree(pool, POOL_TABLES * PTRS_PER_PTE * sizeof(pte_t));
 	pgd = NULL;
 	pool = NULL;
 }

@@ -320,7 +320,8 @@ int filemap_write_caught_up(struct mm_struct *mm, struct inode *inode, int fd, o
 
 /* Record the file's state after the write through vmemu begun as gen
  * (inode_write_begin): vmemu's own doing, never an outside change for
- * revalidation. */
+ * revalidation.  Not after a change made outside vmemu before the write
+ * (inode_changed_outside): the record would hide it for good. */
 void inode_record_fd(struct inode *inode, uint32_t gen, int fd)
 {
 	struct stat st;
@@ -366,6 +367,8 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 
 	if ((r = truncate_permitted(fd)))
 		return r;
+	/* a change made outside vmemu before: left for revalidation to find */
+	bool outside = inode_changed_outside(inode, fd, &st) > 0;
 	uint32_t gen = inode_write_begin(inode);
 	if (!host_fstat(fd, &st))
 		old = (uint64_t)st.st_size;
@@ -387,7 +390,8 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 			__atomic_store_n(&inode->i_size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
 	} else {
 		__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);
-		inode_record_fd(inode, gen, fd);
+		if (!outside)
+			inode_record_fd(inode, gen, fd);
 	}
 	inode_write_end(inode);
 	return r;

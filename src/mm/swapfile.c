@@ -67,7 +67,7 @@ int swap_init(const char *path)
 	if (!(swap_dir = strdup(path)))
 		return -ENOMEM;
 	if ((r = host_open_swap(path, &swap_fd[0], &is_dir)) ||
-	    (r = host_alloc_private(SWAP_MAX_PAGES * sizeof(*free_slots) + NR_BOUNCE * PAGE_SIZE, &mem))) {
+	    (r = vmalloc(SWAP_MAX_PAGES * sizeof(*free_slots) + NR_BOUNCE * PAGE_SIZE, &mem))) {
 		if (swap_fd[0] >= 0)
 			host_close(swap_fd[0]);
 		swap_fd[0] = -1;

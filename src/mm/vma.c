@@ -3,10 +3,12 @@
  *
  * The VMAs of the mm sit in an array sorted by address, so find_vma is a
  * binary search.  Writers change it under mmap_lock held for writing; the
- * fault handler reads it under mmap_lock held for reading.
+ * fault handler reads it under mmap_lock held for reading.  The array and
+ * the VMAs themselves are vmemu's own memory (vmalloc.c), reserved once
+ * for up to VMAS_MAX of each and filled in as they are used, so that
+ * vmemu maps nothing for itself where the program leaves holes.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "mm/mm.h"
@@ -58,14 +60,50 @@ struct vm_area_struct *vma_next(struct mm_struct *mm, struct vm_area_struct *vma
 	return i + 1 < mm->map_count ? mm->vmas[i + 1] : NULL;
 }
 
+#define VMAS_MAX	(1UL << 20)	/* VMAs per mm, and in all (Linux: vm.max_map_count) */
+
+/* The VMA cache (the kernel's vm_area_cachep): VMAS_MAX slots, handed out
+ * from the bottom, freed ones on a list through their first word.  Caller
+ * holds mmap_lock for writing. */
+static struct vm_area_struct *vm_area_cachep;
+static unsigned long vm_area_next;
+static struct vm_area_struct *vm_area_free_list;
+
+/* Reserve the VMA cache, once.  Returns 0 or -errno. */
+int vm_area_cache_init(void)
+{
+	void *p;
+	int r;
+
+	if (vm_area_cachep)
+		return 0;
+	if ((r = vmalloc(VMAS_MAX * sizeof(struct vm_area_struct), &p)))
+		return r;
+	vmalloc_scan_for_leaks(p, VMAS_MAX * sizeof(struct vm_area_struct));	/* vm_file */
+	vm_area_cachep = p;
+	return 0;
+}
+
+/* A zeroed VMA, or NULL. */
 struct vm_area_struct *vm_area_alloc(void)
 {
-	return calloc(1, sizeof(struct vm_area_struct));
+	struct vm_area_struct *vma = vm_area_free_list;
+
+	if (vma) {
+		vm_area_free_list = *(struct vm_area_struct **)vma;
+	} else {
+		if (vm_area_cache_init() || vm_area_next == VMAS_MAX)
+			return NULL;
+		vma = &vm_area_cachep[vm_area_next++];
+	}
+	memset(vma, 0, sizeof(*vma));
+	return vma;
 }
 
 void vm_area_free(struct vm_area_struct *vma)
 {
-	free(vma);
+	*(struct vm_area_struct **)vma = vm_area_free_list;
+	vm_area_free_list = vma;
 }
 
 void i_mmap_insert(struct vm_area_struct *vma)
@@ -97,17 +135,28 @@ void mm_span_include(struct mm_struct *mm, unsigned long start, unsigned long en
 		__atomic_store_n(&mm->span_end, end, __ATOMIC_RELEASE);
 }
 
-static int vmas_reserve(struct mm_struct *mm)
+/* Room for one more VMA in mm's array (reserved whole at its first use).
+ * Returns 0 or -ENOMEM. */
+int vmas_reserve(struct mm_struct *mm)
 {
-	if (mm->map_count < mm->vmas_cap)
-		return 0;
-	size_t cap = mm->vmas_cap ? mm->vmas_cap * 2 : 64;
-	void *p = realloc(mm->vmas, cap * sizeof(*mm->vmas));
-	if (!p)
-		return -ENOMEM;
-	mm->vmas = p;
-	mm->vmas_cap = cap;
-	return 0;
+	void *p;
+
+	if (!mm->vmas) {
+		if (vmalloc(VMAS_MAX * sizeof(*mm->vmas), &p))
+			return -ENOMEM;
+		mm->vmas = p;
+		mm->vmas_cap = VMAS_MAX;
+	}
+	return mm->map_count < mm->vmas_cap ? 0 : -ENOMEM;
+}
+
+/* Give mm's array back (it has no VMAs left). */
+void vmas_free(struct mm_struct *mm)
+{
+	if (mm->vmas)
+		vfree(mm->vmas, mm->vmas_cap * sizeof(*mm->vmas));
+	mm->vmas = NULL;
+	mm->vmas_cap = 0;
 }
 
 /* Insert vma into the sorted array and its object's rmap.  Returns 0 or

@@ -126,15 +126,15 @@ int vmscan_init(unsigned long cache_mb)
 		return 0;
 	if ((r = host_self_mem_open(&self_mem)))
 		return r;
-	if ((r = host_alloc_private(table, &a)))
+	if ((r = vmalloc(table, &a)))
 		goto out_close;
-	if ((r = host_alloc_private(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
-		host_free(a, table);
+	if ((r = vmalloc(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
+		vfree(a, table);
 		goto out_close;
 	}
-	if ((r = host_alloc_private(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
-		host_free(a, table);
-		host_free(b, list_len + PAGE_SIZE);
+	if ((r = vmalloc(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
+		vfree(a, table);
+		vfree(b, list_len + PAGE_SIZE);
 		goto out_close;
 	}
 	frame_table = a;
@@ -459,7 +459,8 @@ busy:
 }
 
 /* Reclaim slot s: a mapped frame is unmapped, a private page deactivated
- * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy or pinned. */
+ * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy, pinned
+ * or mlocked. */
 static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
 {
 	unsigned long owner = frame_table[s].owner;
@@ -467,6 +468,8 @@ static int reclaim_slot(struct reclaim_batch *b, unsigned long s, bool evict)
 
 	if (owner == 0 || owner == FRAME_RESERVED)
 		return -EAGAIN;
+	if (page_mlocked(owner == FRAME_ANON ? NULL : (struct address_space *)owner, frame_table[s].index))
+		return -EAGAIN;		/* mlocked: never unmapped, evicted nor swapped */
 	if (owner == FRAME_ANON)
 		r = reclaim_anon_frame(b, s, evict);
 	else

@@ -5,8 +5,8 @@
  * VMAs, the program's own host mappings and holes.  walk_range hands the
  * emulated parts to vma_range and everything else to gap (the host call,
  * which knows about its own mappings and reports ENOMEM for holes), except
- * the heap's reservation, which is a hole for the program though the host
- * has it mapped.
+ * the heap's reservation and vmemu's own memory (vmalloc.c), which are
+ * holes for the program though the host has them mapped.
  */
 #include <errno.h>
 
@@ -28,6 +28,8 @@ int walk_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 		if (next > addr) {
 			bool hole;
 			next = brk_hole_part(mm, addr, next, &hole);
+			if (!hole)
+				next = vmalloc_part(addr, next, &hole);
 			r = ops->gap && !hole ? ops->gap(addr, next, arg) : -ENOMEM;
 			if (r == -ENOMEM && ops->continue_past_holes)
 				unmapped_error = r;
