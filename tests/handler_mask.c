@@ -436,6 +436,7 @@ Test(hmask, realtime_signal_never_runs_inside_a_fault, .timeout = 120)
 	cr_assert_neq(f, MAP_FAILED);
 	cr_assert_neq(rt_region, MAP_FAILED);
 	cr_assert_eq(vme_madvise((void *)f, SCAN_PAGES * PG, MADV_RANDOM), 0);	/* a fault per page */
+	cr_assert_eq(vme_madvise((void *)rt_region, RT_PAGES * PG, MADV_RANDOM), 0);	/* no anonymous fault-around */
 	sa.sa_handler = rt_handler;
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(vme_sigaction(SIGRTMIN, &sa, NULL), 0);
