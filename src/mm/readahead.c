@@ -313,14 +313,14 @@ static void fault_around_range(struct fault *vmf, unsigned long *lo, unsigned lo
  * filemap_map_pages): every page of the range that is cached, uptodate,
  * not mapped here and free to lock, a run of frames that follow each other
  * at a time, each run in one host call.  The caller holds the fault page's
- * lock and PTE lock.  Returns true if it mapped the fault page, with
- * vmf->nr_mapped set to the pages it mapped; false leaves it to the
- * caller. */
+ * lock and PTE lock.  Sets vmf->nr_mapped to the pages mapped, the fault
+ * page included.  Returns true if it mapped the fault page; false leaves
+ * that to the caller. */
 bool do_fault_around(struct fault *vmf, pte_t entry)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct address_space *mapping = vma->vm_file->f_mapping;
-	unsigned long lo, hi, nr = 0;
+	unsigned long lo, hi, nr = 0;		/* neighbours mapped */
 	bool mapped = false;
 
 	if ((vma->vm_flags & VM_RAND_READ) || mapping->device)
@@ -354,21 +354,15 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 			break;
 		}
 		bool has_fault = addr <= vmf->address && vmf->address < end;
-		if (end - addr == PAGE_SIZE && has_fault) {
-			addr = end;		/* alone: the caller maps it */
-			continue;
-		}
 		if (map_run(vmf, addr, end, first, entry)) {
-			nr += (end - addr) >> PAGE_SHIFT;
+			nr += ((end - addr) >> PAGE_SHIFT) - has_fault;
 			mapped |= has_fault;
 		}
 		addr = end;
 	}
 	if (!mapped)
-		frame_unmap(vmf->pfn, entry & PTE_WRITE);
-	else {
-		vmf->nr_mapped = (unsigned int)nr;
-		count_vm_events(EV_pgfaultaround, nr - 1);
-	}
+		frame_unmap(vmf->pfn, entry & PTE_WRITE);	/* the caller maps it */
+	vmf->nr_mapped = (unsigned int)nr + 1;
+	count_vm_events(EV_pgfaultaround, nr);
 	return mapped;
 }
