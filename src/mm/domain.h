@@ -19,7 +19,7 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	5UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	6UL		/* bumped whenever this file changes the layout */
 #define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
@@ -128,6 +128,8 @@ struct domain_header {
 	uint64_t nr_free;		/* ... of which free */
 	uint64_t capacity;		/* frames in use may not exceed this */
 	uint64_t cursor;		/* next-fit allocation starts here */
+	uint64_t hot;			/* the frame freed last + 1: a single frame's
+					 * allocation takes it first (cache-hot, populated) */
 	uint64_t hand;			/* the pool's reclaim clock */
 	uint64_t next_gen;		/* names of anonymous objects */
 	uint32_t orphans;		/* inodes with I_ORPHAN_DIRTY */

@@ -62,11 +62,22 @@ static int pool_grow(struct domain_header *h, unsigned long cap)
 	return 0;
 }
 
-/* Take up to want free frames in a row, from the cursor on (wrapping once).
- * Caller holds alloc_lock and knows one is free.  Returns how many. */
+/* Take up to want free frames in a row, from the cursor on (wrapping once);
+ * a single frame is the one freed last if it is still free (hot: in the
+ * caches and already populated, as Linux's per-cpu lists hand out).  Caller
+ * holds alloc_lock and knows one is free.  Returns how many. */
 static unsigned long take_run(struct domain_header *h, unsigned long want, unsigned long *first)
 {
 	unsigned long nr = h->nr_frames, pfn = h->cursor < nr ? h->cursor : 0, n = 0;
+
+	if (want == 1 && h->hot && h->hot <= nr && test_free(h->hot - 1)) {
+		pfn = h->hot - 1;
+		h->hot = 0;
+		dom.bitmap[pfn / 64] &= ~(1UL << (pfn % 64));
+		h->nr_free--;
+		*first = pfn;
+		return 1;
+	}
 
 	for (unsigned long seen = 0; seen < nr && !test_free(pfn); seen++) {
 		if (!(pfn % 64) && !dom.bitmap[pfn / 64] && pfn + 64 <= nr) {
@@ -189,6 +200,7 @@ void free_page_frame(unsigned long pfn)
 	rlock_lock(&h->alloc_lock);
 	dom.bitmap[pfn / 64] |= 1UL << (pfn % 64);
 	h->nr_free++;
+	h->hot = pfn + 1;
 	rlock_unlock(&page->lock);
 	rlock_unlock(&h->alloc_lock);
 }

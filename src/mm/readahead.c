@@ -99,6 +99,7 @@ static int device_fill(struct fault *vmf)
 
 	if (!alloc_pages_run(1, &pfn))
 		return -ENOMEM;
+	memset(page_address(pfn), 0, PAGE_SIZE);	/* a recycled frame: the driver may fill nothing */
 	if ((r = vmf->vma->vm_file->f_mapping->a_ops->readpage(vmf, page_address(pfn))) ||
 	    (r = add_to_page_cache(inode, pfn, vmf->pgoff))) {
 		free_page_frame(pfn);
