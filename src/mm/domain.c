@@ -178,7 +178,9 @@ static void reap_frames(int s)
 			/* it died writing: the write may not have happened */
 			struct inode *inode = page->inode ? inode_of(page->inode - 1) : NULL;
 			__atomic_or_fetch(&page->flags, PG_dirty, __ATOMIC_ACQ_REL);
-			__atomic_and_fetch(&page->flags, ~PG_writeback, __ATOMIC_ACQ_REL);
+			if (__atomic_fetch_and(&page->flags, ~(uint32_t)(PG_writeback | PG_waiters), __ATOMIC_ACQ_REL) &
+			    PG_waiters)
+				host_futex_wake(&page->flags, 0x7fffffff);
 			if (inode && !(f & PG_dirty))
 				__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
 			if (inode)

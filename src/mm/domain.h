@@ -42,6 +42,7 @@ struct rlock {
 				 * process may store to it meanwhile); never leaves the
 				 * cache meanwhile */
 #define PG_reserved	0x10	/* allocated by slot `owner`, not in an index yet */
+#define PG_waiters	0x20	/* someone sleeps (futex on flags) until PG_writeback clears */
 
 /* One per frame (the kernel's struct page): who holds it and who maps it. */
 struct page {

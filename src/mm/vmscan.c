@@ -23,7 +23,7 @@
  * stay locked until the host change has landed, so no fault can map a page
  * again in between (and have the batch unmap it after).
  *
- * The frame table is guarded by lru_lock, a spinlock taken in the fault
+ * The frame table is guarded by lru_lock, a futex mutex taken in the fault
  * path and in system calls with asynchronous signals blocked, so no handler
  * can interrupt its holder.  Reclaim takes page and PTE locks only with
  * trylock, and does its write-back and swap I/O with lru_lock dropped.
@@ -56,8 +56,7 @@ static struct frame *frame_table;	/* slots 1 .. nr_slots; 0 means "no slot" */
 static uint32_t *free_list;		/* freed slots */
 static uint32_t *pfn_slot;		/* pool frame -> its slot here, 0 if not mapped here */
 static unsigned long nr_slots, nr_free, high_water, hand = 1;
-static int lru_lock;
-static char *swap_buf;			/* reclaim's bounce page for swap-out */
+static uint32_t lru_lock;
 static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written */
 
 /* The host-mapping budget: vm.max_map_count, how many mappings reclaim lets
@@ -65,15 +64,23 @@ static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written *
 static unsigned long host_vma_limit, host_vma_soft, host_vma_estimate, host_vmas_counted;
 static unsigned long host_vma_next_check;	/* count again when the estimate reaches this */
 
+/* lru_lock: 0 free, 1 taken, 2 taken with sleepers (a futex mutex, as
+ * Drepper's "Futexes are tricky"): a waiter spins briefly, then sleeps. */
 static void lru_lock_take(void)
 {
-	while (__atomic_exchange_n(&lru_lock, 1, __ATOMIC_ACQUIRE))
-		host_yield();
+	uint32_t c = 0;
+
+	for (int spin = 0; spin < 64; spin++, c = 0)
+		if (__atomic_compare_exchange_n(&lru_lock, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
+	while (__atomic_exchange_n(&lru_lock, 2, __ATOMIC_ACQUIRE))
+		host_futex_wait(&lru_lock, 2, 0);
 }
 
 static void lru_lock_drop(void)
 {
-	__atomic_store_n(&lru_lock, 0, __ATOMIC_RELEASE);
+	if (__atomic_exchange_n(&lru_lock, 0, __ATOMIC_RELEASE) == 2)
+		host_futex_wake(&lru_lock, 1);
 }
 
 /* Slot s is free again.  Caller holds lru_lock. */
@@ -128,18 +135,17 @@ int vmscan_init(unsigned long cache_mb)
 		return r;
 	if ((r = vmalloc(table, &a)))
 		goto out_close;
-	if ((r = vmalloc(list_len + PAGE_SIZE, &b))) {	/* the list, then swap_buf */
+	if ((r = vmalloc(list_len, &b))) {
 		vfree(a, table);
 		goto out_close;
 	}
 	if ((r = vmalloc(MAX_FRAMES * sizeof(*pfn_slot), &c))) {
 		vfree(a, table);
-		vfree(b, list_len + PAGE_SIZE);
+		vfree(b, list_len);
 		goto out_close;
 	}
 	frame_table = a;
 	free_list = b;
-	swap_buf = (char *)b + list_len;
 	pfn_slot = c;
 	nr_slots = pages;
 	host_vma_limit = host_max_map_count();
@@ -310,6 +316,35 @@ static int unmap_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep
 static unsigned long pending_wb[RECLAIM_BATCH];
 static unsigned int nr_pending_wb;
 
+/* Private pages eviction chose for swap, PROT_NONE and their PTEs locked,
+ * to be written once lru_lock is dropped (lru_unlock). */
+struct pending_swap {
+	unsigned long addr, slot;
+	pte_t *ptep;
+	pte_t old;
+};
+static struct pending_swap pending_swap[RECLAIM_BATCH];
+static unsigned int nr_pending_swap;
+
+/* handler-safe: write the private page ps (PROT_NONE, its PTE locked) to
+ * swap, with no lock held: read through /proc/self/mem into a bounce page,
+ * then the swap slot.  Returns its swap entry, or 0 (it stays in memory:
+ * nothing lost). */
+static unsigned long swap_out_page(const struct pending_swap *ps)
+{
+	unsigned long entry = 0;
+	char *buf = swap_bounce_get();
+
+	if (host_self_mem_rw(self_mem, buf, PAGE_SIZE, ps->addr, false) < 0 || !get_swap_pages(1, &entry)) {
+		entry = 0;
+	} else if (swap_writepage(entry, buf, 1)) {
+		swap_free(entry);
+		entry = 0;
+	}
+	swap_bounce_put(buf);
+	return entry;
+}
+
 /* Forget slot s, which holds a frame this process no longer maps: it no
  * longer holds it either. */
 static void drop_slot(unsigned long s)
@@ -375,8 +410,29 @@ busy:
 static unsigned long lru_unlock(void)
 {
 	unsigned long wb[RECLAIM_BATCH], freed = 0;
-	unsigned int n = nr_pending_wb;
 
+	/* The private pages eviction chose for swap, one at a time: the I/O
+	 * with the lock dropped, then the page gone from the host and its PTE
+	 * a swap entry, or its protection back. */
+	while (nr_pending_swap) {
+		struct pending_swap ps = pending_swap[--nr_pending_swap];
+		lru_lock_drop();
+		unsigned long entry = swap_out_page(&ps);
+		lru_lock_take();
+		if (entry && host_map_anon(ps.addr, PAGE_SIZE)) {
+			swap_free(entry);
+			entry = 0;
+		}
+		if (entry) {
+			set_pte_at(ps.addr, ps.ptep, mk_pte(PTE_SWAP, entry));
+			put_slot(ps.slot);
+			freed++;
+		} else if (ps.old & PTE_PRESENT) {
+			host_protect(ps.addr, PAGE_SIZE, vma_host_prot(find_vma(&init_mm, ps.addr), ps.old));
+		}
+		pte_unlock(ps.ptep);
+	}
+	unsigned int n = nr_pending_wb;
 	for (unsigned int i = 0; i < n; i++)
 		wb[i] = pending_wb[i];
 	nr_pending_wb = 0;
@@ -422,7 +478,7 @@ static int reclaim_mapped_frame(struct reclaim_batch *b, unsigned long s, bool e
 static int reclaim_anon_frame(struct reclaim_batch *b, unsigned long s, bool evict)
 {
 	struct frame *f = &frame_table[s];
-	unsigned long addr = f->index, entry;
+	unsigned long addr = f->index;
 	pte_t *pte = pte_offset(addr, false);
 
 	if (!pte || (evict && !swap_enabled()) || !pte_trylock(pte))
@@ -438,25 +494,20 @@ static int reclaim_anon_frame(struct reclaim_batch *b, unsigned long s, bool evi
 		count_vm_event(EV_pgdeactivate);
 		return 0;
 	}
-	/* No store may land after the copy: PROT_NONE first, now. */
+	if (nr_pending_swap == RECLAIM_BATCH)
+		goto busy;
+	/* No store may land after the copy: PROT_NONE first, now.  The copy
+	 * and the write to swap are lru_unlock's, with lru_lock dropped; the
+	 * PTE stays locked until then. */
 	if ((v & PTE_PRESENT) && host_protect(addr, PAGE_SIZE, HOST_PROT_NONE))
 		goto busy;
-	if (!get_swap_pages(1, &entry))
-		goto restore;
-	if (host_self_mem_rw(self_mem, swap_buf, PAGE_SIZE, addr, false) < 0 ||
-	    swap_writepage(entry, swap_buf, 1)) {
-		swap_free(entry);
-		goto restore;	/* still in memory: nothing lost */
-	}
-	batch_add(b, BATCH_ZAP, addr, pte, v, mk_pte(PTE_SWAP, entry), s);
+	pending_swap[nr_pending_swap++] = (struct pending_swap){ .addr = addr, .slot = s, .ptep = pte, .old = v };
 	return 0;
-restore:
-	if (v & PTE_PRESENT)
-		host_protect(addr, PAGE_SIZE, vma_host_prot(find_vma(&init_mm, addr), v));
 busy:
 	pte_unlock(pte);
 	return -EAGAIN;
 }
+
 
 /* Reclaim slot s: a mapped frame is unmapped, a private page deactivated
  * or (evict) swapped.  Returns 0, or -EAGAIN if it is free, busy, pinned
@@ -494,7 +545,8 @@ static unsigned long sweep(unsigned long want, unsigned long scan, bool frames_o
 
 	if (scan > high_water)
 		scan = high_water;
-	for (unsigned long seen = 0; b->progress < want && seen < scan && nr_pending_wb < RECLAIM_BATCH;
+	for (unsigned long seen = 0; b->progress + nr_pending_swap < want && seen < scan && nr_pending_wb < RECLAIM_BATCH &&
+				     nr_pending_swap < RECLAIM_BATCH;
 	     seen++) {
 		unsigned long s = clock_tick();
 		if (frames_only && frame_table[s].owner == FRAME_ANON)

@@ -101,8 +101,11 @@ static void set_page_writeback(struct inode *inode, unsigned long pfn)
 
 static void end_page_writeback(struct inode *inode, unsigned long pfn)
 {
+	struct page *page = pfn_to_page(pfn);
+
 	__atomic_sub_fetch(&inode->nrwriteback, 1, __ATOMIC_ACQ_REL);
-	__atomic_and_fetch(&pfn_to_page(pfn)->flags, ~(uint32_t)PG_writeback, __ATOMIC_RELEASE);
+	if (__atomic_fetch_and(&page->flags, ~(uint32_t)(PG_writeback | PG_waiters), __ATOMIC_RELEASE) & PG_waiters)
+		host_futex_wake(&page->flags, 0x7fffffff);
 }
 
 /* handler-safe: write back page pfn of mapping, locked by the caller and
@@ -145,19 +148,29 @@ static int writeback_locked(struct address_space *mapping, unsigned long pfn)
 }
 
 /* handler-safe: wait until the write-back of locked page pfn that is in
- * flight, if any, has landed (folio_wait_writeback).  No other can start
- * while the caller holds the page lock.  A writer that died never clears
+ * flight, if any, has landed (folio_wait_writeback): asleep on the page's
+ * flags word (PG_waiters tells the writer to wake it), looking every 10 ms
+ * whether the writer still lives.  No other write-back can start while the
+ * caller holds the page lock.  A writer that died never clears
  * PG_writeback: it is reaped, which makes the page dirty again. */
 void wait_on_page_writeback(unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
 
-	for (unsigned int spins = 1; __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & PG_writeback; spins++) {
+	for (;;) {
+		uint32_t f = __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE);
+		if (!(f & PG_writeback))
+			return;
 		int owner = (int)__atomic_load_n(&page->owner, __ATOMIC_ACQUIRE);
-		if (!(spins % 64) && owner != dom.slot && !slot_alive(owner))
+		if (owner != dom.slot && !slot_alive(owner)) {
 			domain_reap(owner);
-		else
-			host_yield();
+			continue;
+		}
+		if (!(f & PG_waiters) &&
+		    !__atomic_compare_exchange_n(&page->flags, &f, f | PG_waiters, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			continue;
+		host_futex_wait(&page->flags, f | PG_waiters, 10000000UL);
 	}
 }
 
