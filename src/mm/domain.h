@@ -19,7 +19,7 @@
 #define NR_INODES	16384UL
 #define NR_NODES	(1UL << 22)	/* radix nodes of all page indexes */
 #define INODE_HASH	4096UL
-#define DOMAIN_LAYOUT	6UL		/* bumped whenever this file changes the layout */
+#define DOMAIN_LAYOUT	7UL		/* bumped whenever this file changes the layout */
 #define DOMAIN_NAME_MAX	200		/* bytes of a domain's name (VMEMU_DOMAIN) */
 
 typedef uint64_t slotmask_t;
