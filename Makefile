@@ -42,7 +42,7 @@ SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined
 endif
 
 .PHONY: all test demo bench install clean asan ubsan deps deps-lib deps-test deps-clients deps-sdt probes \
-	check-headers clients deps-autoconf check-compat check-autoconf check-static-wrap
+	check-headers clients deps-autoconf check-compat check-autoconf check-static-wrap check-host-syms
 all: deps-lib $(B)/libvmemu.a $(B)/libvmemu.so
 
 # --- dependencies ---------------------------------------------------------
@@ -134,6 +134,17 @@ COMPAT_OBJ := $(filter $(B)/tests/compat_%,$(TEST_OBJ))
 check-compat: $(COMPAT_OBJ)
 	tests/compat_syms.sh $^
 
+# Every system call the library makes goes through host_sys: no object but
+# src/host/syscalls.o may call a libc function that tests/host_syms.allow
+# does not list as making no system call.  The script must also reject an
+# object that calls open(2) directly, or the check would prove nothing.
+check-host-syms: $(LIB_OBJ)
+	tests/host_syms.sh $^
+	@printf 'int open(const char *, int, ...);\nint f(void);\nint f(void) { return open("x", 0); }\n' | \
+		$(CC) -c -x c - -o $(B)/host_syms_bypass.o
+	@! tests/host_syms.sh $(B)/host_syms_bypass.o 2>/dev/null || \
+		{ echo "tests/host_syms.sh accepts a direct open(2): it checks nothing" >&2; exit 1; }
+
 # The autoconf recipe of README.md, run for real: configure (generated from
 # tests/autoconf/) with compat.h in CPPFLAGS must find every call, and the
 # program built with what it chose must reach vmemu.  Not under a sanitizer:
@@ -206,7 +217,8 @@ check-headers: | deps-lib
 	$(CC) -std=c11 -pedantic $(WARN) -Iinclude -fsyntax-only $(B)/hdr1.c
 	$(CC) -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $(B)/hdr1.c
 
-test: deps-test deps-clients all check-headers check-compat $(if $(SAN),,check-autoconf check-static-wrap) \
+test: deps-test deps-clients all check-headers check-compat check-host-syms \
+	$(if $(SAN),,check-autoconf check-static-wrap) \
 	$(B)/tests/run \
 	$(B)/vmemu-bench $(B)/vmemu $(B)/vmemu-peer clients
 	$(B)/tests/run --jobs 2 $(TESTFLAGS)

@@ -32,6 +32,10 @@ struct mm_struct;
 int host_fixed_begin(struct mm_struct *mm, unsigned long start, unsigned long end);
 void host_fixed_end(struct mm_struct *mm, unsigned long start, unsigned long end, int host_err);
 
+/* signal.c: signal() (BSD semantics) or, for sysv, glibc's __sysv_signal. */
+typedef void (*api_sighandler_t)(int);
+api_sighandler_t api_signal(int signum, api_sighandler_t handler, bool sysv);
+
 static inline int api_ret(int r)
 {
 	if (r < 0) {

@@ -157,6 +157,6 @@ VME_EXPORT int vme_device_close(int fd)
 	vme_leave(&call);
 	if (!d)
 		return api_ret(-EBADF);
-	close(fd);
+	host_close(fd);
 	return 0;
 }

@@ -1,7 +1,6 @@
 /*
  * init.c - vme_init, vme_shutdown, vme_stats, vme_dump_maps.
  */
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #include "mm/mm.h"
 #include "mm/vmstat.h"
 
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static DEFINE_MUTEX(init_lock);
 static bool initialised;
 
 /* Options: each field of struct vme_config, with its VMEMU_<NAME> variable. */
@@ -122,12 +121,12 @@ VME_EXPORT int vme_init(const struct vme_config *cfg)
 {
 	int r = 0;
 
-	pthread_mutex_lock(&init_lock);
+	mutex_lock(&init_lock);
 	if (initialised)
 		r = cfg ? -EBUSY : 0;
 	else
 		r = init_locked(cfg);
-	pthread_mutex_unlock(&init_lock);
+	mutex_unlock(&init_lock);
 	return api_ret(r);
 }
 
@@ -136,10 +135,10 @@ int vme_enter(struct vme_call *call)
 	int r = 0;
 
 	if (!vme_initialised()) {
-		pthread_mutex_lock(&init_lock);
+		mutex_lock(&init_lock);
 		if (!initialised)
 			r = init_locked(NULL);
-		pthread_mutex_unlock(&init_lock);
+		mutex_unlock(&init_lock);
 		if (r)
 			return r;
 	}
@@ -158,7 +157,7 @@ VME_EXPORT int vme_shutdown(void)
 	struct vme_call call;
 	int r = 0;
 
-	pthread_mutex_lock(&init_lock);
+	mutex_lock(&init_lock);
 	if (initialised) {
 		host_trap_enter_emulator(&call.saved_mask);
 		mmap_write_lock();
@@ -170,7 +169,7 @@ VME_EXPORT int vme_shutdown(void)
 		if (!r)
 			__atomic_store_n(&initialised, false, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&init_lock);
+	mutex_unlock(&init_lock);
 	return api_ret(r);
 }
 
@@ -240,11 +239,11 @@ VME_EXPORT int vme_dump_maps(int fd)
 	if (!out && init_mm.map_count)
 		return api_ret(-ENOMEM);
 	for (size_t done = 0; done < len;) {
-		ssize_t n = write(fd, out + done, len - done);
-		if (n < 0 && errno == EINTR)
+		ssize_t n = host_user_write(fd, out + done, len - done);
+		if (n == -EINTR)
 			continue;
 		if (n < 0) {
-			r = -errno;
+			r = (int)n;
 			break;
 		}
 		done += (size_t)n;

@@ -28,27 +28,49 @@ VME_EXPORT int vme_sigaction(int signum, const struct sigaction *act, struct sig
 		r = copy_from_user(&init_mm, &copy, act, sizeof(copy));
 	if (!r && signum == SIGSEGV)
 		host_trap_sigaction(act ? &copy : NULL, &old);
-	else if (!r && sigaction(signum, act ? &copy : NULL, &old) < 0)
-		r = -errno;
+	else if (!r)
+		r = host_pass_sigaction(signum, act ? &copy : NULL, &old);
 	if (!r && oldact)
 		r = copy_to_user(&init_mm, oldact, &old, sizeof(old));
 	vme_leave(&call);
 	return api_ret(r);
 }
 
-VME_EXPORT vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler)
+/* signal() with glibc's semantics: BSD (the handler stays, the signal is
+ * blocked in it, system calls restart) or, for sysv, System V (the handler
+ * is reset when it runs and the signal not blocked in it).  SIGSEGV is the
+ * trap's; any other signal is the host's, as signal() would set it, with
+ * vmemu not initialised for it. */
+api_sighandler_t api_signal(int signum, api_sighandler_t handler, bool sysv)
 {
 	struct sigaction act, old;
 
-	if (signum != SIGSEGV)
-		return signal(signum, handler);
-	/* glibc's signal(): BSD semantics. */
+	if (handler == SIG_ERR || signum < 1 || signum >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
 	memset(&act, 0, sizeof(act));
 	act.sa_handler = handler;
 	sigemptyset(&act.sa_mask);
-	sigaddset(&act.sa_mask, signum);
-	act.sa_flags = SA_RESTART;
-	if (vme_sigaction(signum, &act, &old) < 0)
+	if (sysv) {
+		act.sa_flags = SA_RESETHAND | SA_NODEFER;
+	} else {
+		sigaddset(&act.sa_mask, signum);
+		act.sa_flags = SA_RESTART;
+	}
+	if (signum != SIGSEGV) {
+		int r = host_pass_sigaction(signum, &act, &old);
+		if (r) {
+			errno = -r;
+			return SIG_ERR;
+		}
+	} else if (vme_sigaction(signum, &act, &old) < 0) {
 		return SIG_ERR;
+	}
 	return old.sa_handler;
+}
+
+VME_EXPORT vme_sighandler_t vme_signal(int signum, vme_sighandler_t handler)
+{
+	return api_signal(signum, handler, false);
 }

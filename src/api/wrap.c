@@ -163,12 +163,7 @@ vme_sighandler_t W(signal)(int signum, vme_sighandler_t handler)
  * handler reset when it runs and the signal not blocked in it. */
 vme_sighandler_t W(__sysv_signal)(int signum, vme_sighandler_t handler)
 {
-	struct sigaction act = { .sa_handler = handler, .sa_flags = SA_RESETHAND | SA_NODEFER }, old;
-
-	if (signum != SIGSEGV)
-		return __sysv_signal(signum, handler);
-	sigemptyset(&act.sa_mask);
-	return vme_sigaction(signum, &act, &old) < 0 ? SIG_ERR : old.sa_handler;
+	return api_signal(signum, handler, true);
 }
 
 int W(brk)(void *addr)

@@ -125,7 +125,7 @@ int host_reopen(int fd, int flags)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return SYSCALL_VAL(open(path, flags | O_CLOEXEC));
+	return SYSCALL_VAL(host_sys.open(path, flags | O_CLOEXEC, 0));
 }
 
 /* F_GETFL, or -errno (-EBADF for a descriptor that is not open). */
@@ -136,25 +136,30 @@ int host_fd_flags(int fd)
 
 /* The name, in directory dir, of the file (dev, ino), written into name
  * (of len bytes).  Returns 0, or -ENOENT if no entry names it (or the
- * directory cannot be read).  Not in the handler: it allocates. */
+ * directory cannot be read).  Not in the handler: 4 KiB of stack. */
 int host_find_in_dir(const char *dir, uint64_t dev, uint64_t ino, char *name, size_t len)
 {
+	char buf[4096] __attribute__((aligned(8)));
 	int saved = errno, r = -ENOENT;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	struct stat st;
+	int fd = SYSCALL_VAL(host_sys.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+	ssize_t n;
 
-	while (d && (e = readdir(d))) {
-		if ((uint64_t)e->d_ino != ino || strlen(e->d_name) >= len ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || (uint64_t)st.st_dev != dev ||
-		    (uint64_t)st.st_ino != ino)
-			continue;
-		strcpy(name, e->d_name);
-		r = 0;
-		break;
+	while (fd >= 0 && r && (n = host_sys.getdents64(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct dirent64 *e = (const struct dirent64 *)(buf + off);
+			struct stat st;
+			off += e->d_reclen;
+			if ((uint64_t)e->d_ino != ino || strlen(e->d_name) >= len ||
+			    host_sys.fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+			    (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+				continue;
+			strcpy(name, e->d_name);
+			r = 0;
+			break;
+		}
 	}
-	if (d)
-		closedir(d);
+	if (fd >= 0)
+		host_sys.close(fd);
 	errno = saved;
 	return r;
 }
@@ -174,7 +179,7 @@ bool host_fd_noexec(int fd)
 {
 	struct statvfs sv;
 	int saved = errno;
-	bool r = fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
+	bool r = host_sys.fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
 	errno = saved;
 	return r;
 }
@@ -186,7 +191,7 @@ bool host_fd_in_memory(int fd)
 {
 	struct statfs sf;
 	int saved = errno;
-	bool r = fstatfs(fd, &sf) == 0 && (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
+	bool r = host_sys.fstatfs(fd, &sf) == 0 && (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
 					   sf.f_type == (__fsword_t)0x858458f6 /* RAMFS_MAGIC */);
 	errno = saved;
 	return r;
@@ -199,7 +204,7 @@ int host_fd_path(int fd, char *buf, size_t size)
 	int saved = errno;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, buf, size - 1);
+	ssize_t n = host_sys.readlink(link, buf, size - 1);
 	int r = n < 0 ? -errno : 0;
 	buf[n < 0 ? 0 : n] = '\0';
 	errno = saved;
@@ -220,8 +225,9 @@ int host_copy_user(void *dst, const void *src, size_t len, bool to_user)
 	struct iovec local = { .iov_base = to_user ? (void *)src : dst, .iov_len = len };
 	struct iovec remote = { .iov_base = to_user ? dst : (void *)src, .iov_len = len };
 	int saved = errno;
-	ssize_t n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0)
-			    : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	pid_t self = host_sys.getpid();
+	ssize_t n = to_user ? host_sys.process_vm_writev(self, &local, 1, &remote, 1, 0)
+			    : host_sys.process_vm_readv(self, &local, 1, &remote, 1, 0);
 	int r = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EFAULT;
 	errno = saved;
 	return r;

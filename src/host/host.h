@@ -4,7 +4,8 @@
  * src/mm/ is the emulated kernel and calls only these functions.  Every
  * system call goes through host_sys, a table of function pointers, so that
  * tests can inject EINTR, short reads, EIO, ENOSPC or ENOMEM at any call (the
- * SQLite os_unix.c pattern).
+ * SQLite os_unix.c pattern).  No file but src/host/syscalls.c calls a libc
+ * function that makes a system call (tests/host_syms.sh checks it).
  *
  * Contract: functions return 0 (or a count) on success and -errno on failure.
  * They never leave errno changed for the caller.  Functions marked
@@ -32,55 +33,105 @@
 #define HOST_PROT_WRITE	0x2
 #define HOST_PROT_EXEC	0x4
 
-/* The system call table.  Entries follow the libc calling convention
- * (-1 and errno); the host_ functions below translate to -errno. */
+/*
+ * The system call table: every call through which vmemu reaches the host
+ * kernel, or the host's thread and fork machinery.  One line per entry,
+ * X(return type, name, (parameters), (arguments)), so that tests can build
+ * a wrapper for every entry (tests/host_table.c) and none is forgotten.
+ * Entries follow the libc calling convention (-1 and errno, also for the
+ * pthread calls, whose real entries translate); the host_ functions below
+ * translate to -errno.  Which calls stay outside it, and why, is said at the
+ * top of syscalls.c; tests/host_syms.sh fails the build if any other does.
+ */
+struct statfs;
+struct statvfs;
+struct sysinfo;
+struct rlimit;
+#define HOST_SYSCALLS(X) \
+	X(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off), \
+	  (addr, len, prot, flags, fd, off)) \
+	X(int, munmap, (void *addr, size_t len), (addr, len)) \
+	X(int, mprotect, (void *addr, size_t len, int prot), (addr, len, prot)) \
+	X(int, madvise, (void *addr, size_t len, int advice), (addr, len, advice)) \
+	X(int, mincore, (void *addr, size_t len, unsigned char *vec), (addr, len, vec)) \
+	X(int, msync, (void *addr, size_t len, int flags), (addr, len, flags)) \
+	X(void *, mremap, (void *old, size_t old_len, size_t new_len, int flags, void *new_addr), \
+	  (old, old_len, new_len, flags, new_addr)) \
+	X(ssize_t, pread, (int fd, void *buf, size_t len, off_t off), (fd, buf, len, off)) \
+	X(ssize_t, pwrite, (int fd, const void *buf, size_t len, off_t off), (fd, buf, len, off)) \
+	X(int, fdatasync, (int fd), (fd)) \
+	X(int, fstat, (int fd, struct stat *st), (fd, st)) \
+	X(int, ftruncate, (int fd, off_t len), (fd, len)) \
+	X(int, fallocate, (int fd, int mode, off_t off, off_t len), (fd, mode, off, len)) \
+	X(int, memfd_create, (const char *name, unsigned int flags), (name, flags)) \
+	X(int, fcntl, (int fd, int cmd, long arg), (fd, cmd, arg)) \
+	X(int, close, (int fd), (fd)) \
+	X(int, open, (const char *path, int flags, int mode), (path, flags, mode)) \
+	X(ssize_t, read, (int fd, void *buf, size_t len), (fd, buf, len)) \
+	X(off_t, lseek, (int fd, off_t off, int whence), (fd, off, whence)) \
+	X(int, fadvise, (int fd, off_t off, off_t len, int advice), (fd, off, len, advice)) \
+	X(ssize_t, write, (int fd, const void *buf, size_t len), (fd, buf, len)) \
+	X(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt)) \
+	X(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt)) \
+	X(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off)) \
+	X(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off)) \
+	X(int, truncate, (const char *path, off_t len), (path, len)) \
+	X(int, fsync, (int fd), (fd)) \
+	X(ssize_t, sendto, (int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, \
+			    socklen_t tolen), (fd, buf, len, flags, to, tolen)) \
+	X(ssize_t, recvfrom, (int fd, void *buf, size_t len, int flags, struct sockaddr *from, \
+			      socklen_t *fromlen), (fd, buf, len, flags, from, fromlen)) \
+	X(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags)) \
+	X(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags)) \
+	X(long, futex, (uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout), \
+	  (uaddr, op, val, timeout)) \
+	X(int, ioctl, (int fd, unsigned long req, void *arg), (fd, req, arg)) \
+	X(int, statx, (int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx), \
+	  (dirfd, path, flags, mask, sx)) \
+	X(int, linkat, (int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags), \
+	  (olddirfd, oldpath, newdirfd, newpath, flags)) \
+	X(int, unlink, (const char *path), (path)) \
+	X(int, fchmod, (int fd, mode_t mode), (fd, mode)) \
+	X(int, mlock2, (const void *addr, size_t len, unsigned int flags), (addr, len, flags)) \
+	X(int, munlock, (const void *addr, size_t len), (addr, len)) \
+	X(int, munlockall, (void), ()) \
+	X(int, fstatat, (int dirfd, const char *path, struct stat *st, int flags), (dirfd, path, st, flags)) \
+	X(int, fstatvfs, (int fd, struct statvfs *sv), (fd, sv)) \
+	X(int, fstatfs, (int fd, struct statfs *sf), (fd, sf)) \
+	X(ssize_t, getdents64, (int fd, void *buf, size_t len), (fd, buf, len)) \
+	X(ssize_t, readlink, (const char *path, char *buf, size_t len), (path, buf, len)) \
+	X(ssize_t, process_vm_readv, (pid_t pid, const struct iovec *local, unsigned long nlocal, \
+				      const struct iovec *remote, unsigned long nremote, unsigned long flags), \
+	  (pid, local, nlocal, remote, nremote, flags)) \
+	X(ssize_t, process_vm_writev, (pid_t pid, const struct iovec *local, unsigned long nlocal, \
+				       const struct iovec *remote, unsigned long nremote, unsigned long flags), \
+	  (pid, local, nlocal, remote, nremote, flags)) \
+	X(pid_t, getpid, (void), ()) \
+	X(pid_t, gettid, (void), ()) \
+	X(uid_t, geteuid, (void), ()) \
+	X(int, capget, (void *hdr, void *data), (hdr, data)) \
+	X(int, getrlimit, (int resource, struct rlimit *rl), (resource, rl)) \
+	X(int, sysinfo, (struct sysinfo *info), (info)) \
+	X(int, clock_gettime, (clockid_t clock, struct timespec *ts), (clock, ts)) \
+	X(int, nanosleep, (const struct timespec *req, struct timespec *rem), (req, rem)) \
+	X(int, sched_yield, (void), ()) \
+	X(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *old), (sig, act, old)) \
+	X(int, sigprocmask, (int how, const sigset_t *set, sigset_t *old), (how, set, old)) \
+	X(int, raise, (int sig), (sig)) \
+	X(int, abort, (void), ()) \
+	X(int, thread_create, (pthread_t *thread, void *(*fn)(void *), void *arg), (thread, fn, arg)) \
+	X(int, thread_join, (pthread_t thread), (thread)) \
+	X(int, atfork, (void (*prepare)(void), void (*parent)(void), void (*child)(void)), \
+	  (prepare, parent, child))
+
 struct host_syscalls {
-	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-	int (*munmap)(void *addr, size_t len);
-	int (*mprotect)(void *addr, size_t len, int prot);
-	int (*madvise)(void *addr, size_t len, int advice);
-	int (*mincore)(void *addr, size_t len, unsigned char *vec);
-	int (*msync)(void *addr, size_t len, int flags);
-	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
-	ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
-	ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
-	int (*fdatasync)(int fd);
-	int (*fstat)(int fd, struct stat *st);
-	int (*ftruncate)(int fd, off_t len);
-	int (*fallocate)(int fd, int mode, off_t off, off_t len);
-	int (*memfd_create)(const char *name, unsigned int flags);
-	int (*fcntl)(int fd, int cmd, long arg);
-	int (*close)(int fd);
-	int (*open)(const char *path, int flags, int mode);
-	ssize_t (*read)(int fd, void *buf, size_t len);
-	off_t (*lseek)(int fd, off_t off, int whence);
-	int (*fadvise)(int fd, off_t off, off_t len, int advice);
-	ssize_t (*write)(int fd, const void *buf, size_t len);
-	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
-	ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
-	ssize_t (*preadv)(int fd, const struct iovec *iov, int cnt, off_t off);
-	ssize_t (*pwritev)(int fd, const struct iovec *iov, int cnt, off_t off);
-	int (*truncate)(const char *path, off_t len);
-	int (*fsync)(int fd);
-	ssize_t (*sendto)(int fd, const void *buf, size_t len, int flags,
-			  const struct sockaddr *to, socklen_t tolen);
-	ssize_t (*recvfrom)(int fd, void *buf, size_t len, int flags,
-			    struct sockaddr *from, socklen_t *fromlen);
-	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
-	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
-	long (*futex)(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout);
-	int (*ioctl)(int fd, unsigned long req, void *arg);
-	int (*statx)(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx);
-	int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
-	int (*unlink)(const char *path);
-	int (*fchmod)(int fd, mode_t mode);
-	int (*mlock2)(const void *addr, size_t len, unsigned int flags);
-	int (*munlock)(const void *addr, size_t len);
-	int (*munlockall)(void);
+#define HOST_SYSCALL_ENTRY(ret, name, params, args) ret (*name) params;
+	HOST_SYSCALLS(HOST_SYSCALL_ENTRY)
+#undef HOST_SYSCALL_ENTRY
 };
 extern struct host_syscalls host_sys;
-/* Put back the real system calls (tests call this after injecting). */
 void host_check_link(void);
+/* Put back the real system calls (tests call this after injecting). */
 void host_sys_reset(void);
 
 /* --- address space (host/map.c) --- */
@@ -209,6 +260,7 @@ host_fault_fn host_trap_hook_fault(host_fault_fn fn);	/* tests only */
 void host_trap_set_unmapped(bool (*fn)(unsigned long addr));
 void host_trap_uninstall(void);
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact);
+int host_pass_sigaction(int sig, const struct sigaction *act, struct sigaction *oldact);
 void host_trap_enter_emulator(sigset_t *saved);
 void host_trap_leave_emulator(const sigset_t *saved);
 bool host_trap_in_emulator(void);
@@ -220,5 +272,15 @@ void host_write_str(const char *s);		/* handler-safe, to stderr */
 void host_write_num(const char *label, unsigned long v);	/* handler-safe */
 _Noreturn void host_die(const char *why);	/* handler-safe */
 const char *host_getenv(const char *name);
+
+/* --- the process and its threads (host/proc.c) --- */
+pid_t host_getpid(void);			/* handler-safe */
+pid_t host_gettid(void);			/* handler-safe */
+uid_t host_geteuid(void);			/* handler-safe */
+void host_sleep_ns(unsigned long ns);		/* handler-safe; EINTR ends it early */
+int host_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+int host_thread_join(pthread_t thread);
+bool host_thread_is_self(pthread_t thread);
+int host_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 #endif /* VMEMU_HOST_H */

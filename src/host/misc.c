@@ -1,7 +1,7 @@
 /*
  * misc.c - small handler-safe helpers: yielding, messages, dying.
  */
-#include <sched.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,7 +13,7 @@
 /* handler-safe */
 void host_yield(void)
 {
-	sched_yield();
+	host_sys.sched_yield();
 }
 
 /* handler-safe: clock_gettime is async-signal-safe (POSIX). */
@@ -21,15 +21,18 @@ unsigned long host_now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	host_sys.clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long)ts.tv_sec * 1000000000UL + (unsigned long)ts.tv_nsec;
 }
 
 /* handler-safe */
 void host_write_str(const char *s)
 {
-	ssize_t r = write(STDERR_FILENO, s, strlen(s));
+	int saved = errno;
+	ssize_t r = host_sys.write(STDERR_FILENO, s, strlen(s));
+
 	(void)r;
+	errno = saved;
 }
 
 /* handler-safe: "label<decimal>\n" in one writev, so lines from several
@@ -49,8 +52,11 @@ void host_write_num(const char *label, unsigned long v)
 		{ .iov_base = (void *)label, .iov_len = strlen(label) },
 		{ .iov_base = buf + i, .iov_len = sizeof(buf) - 1 - (size_t)i },
 	};
-	ssize_t r = writev(STDERR_FILENO, iov, 2);
+	int saved = errno;
+	ssize_t r = host_sys.writev(STDERR_FILENO, iov, 2);
+
 	(void)r;
+	errno = saved;
 }
 
 /* handler-safe */
@@ -59,7 +65,8 @@ _Noreturn void host_die(const char *why)
 	host_write_str("vmemu: fatal: ");
 	host_write_str(why);
 	host_write_str("\n");
-	abort();
+	host_sys.abort();
+	__builtin_trap();	/* a test's abort entry returned */
 }
 
 const char *host_getenv(const char *name)

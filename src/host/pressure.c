@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "host/host.h"
@@ -105,19 +105,25 @@ out:
 /* vm.max_map_count, or the kernel's default if it cannot be read. */
 unsigned long host_max_map_count(void)
 {
-	unsigned long v = 65530;
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	char buf[32];
+	unsigned long v = 0;
+	int saved = errno, fd = SYSCALL_VAL(host_sys.open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC, 0));
+	ssize_t n = fd >= 0 ? host_sys.read(fd, buf, sizeof(buf) - 1) : -1;
 
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1 || !v)
-			v = 65530;
-		fclose(f);
-	}
-	return v;
+	if (fd >= 0)
+		host_sys.close(fd);
+	errno = saved;
+	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (unsigned long)(buf[i] - '0');
+	return v ? v : 65530;
 }
 
+/* The host's physical memory, in pages (sysconf's _SC_PHYS_PAGES). */
 unsigned long host_phys_pages(void)
 {
-	long n = sysconf(_SC_PHYS_PAGES);
-	return n > 0 ? (unsigned long)n : 0;
+	struct sysinfo si;
+	int saved = errno, r = host_sys.sysinfo(&si);
+
+	errno = saved;
+	return r ? 0 : (unsigned long)si.totalram * si.mem_unit / (unsigned long)getpagesize();
 }

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "host/host.h"
 #include "host/sysret.h"
@@ -23,7 +21,7 @@ static unsigned long soft_limit(int resource)
 	struct rlimit r;
 	int saved = errno;
 
-	if (getrlimit(resource, &r) || r.rlim_cur == RLIM_INFINITY || r.rlim_cur > ULONG_MAX)
+	if (host_sys.getrlimit(resource, &r) || r.rlim_cur == RLIM_INFINITY || r.rlim_cur > ULONG_MAX)
 		r.rlim_cur = ULONG_MAX;
 	errno = saved;
 	return (unsigned long)r.rlim_cur;
@@ -46,7 +44,7 @@ bool host_capable_ipc_lock(void)
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	int saved = errno;
-	bool r = syscall(SYS_capget, &hdr, data) == 0 && (data[0].effective & (1U << CAP_IPC_LOCK));
+	bool r = host_sys.capget(&hdr, data) == 0 && (data[0].effective & (1U << CAP_IPC_LOCK));
 
 	errno = saved;
 	return r;

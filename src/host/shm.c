@@ -28,7 +28,7 @@ int host_shm_open(const char *path, int *fd)
 
 	if (r < 0)
 		return r;
-	if (host_fstat(r, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	if (host_fstat(r, &st) || !S_ISREG(st.st_mode) || st.st_uid != host_sys.geteuid() ||
 	    (st.st_mode & 077)) {
 		host_close(r);
 		return -EPERM;	/* not ours: never trust it */

@@ -26,13 +26,13 @@
  * Everything here that runs in the handler is async-signal-safe.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sigsegv.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
 
 #include "host/host.h"
+#include "host/sysret.h"
 
 
 static host_fault_fn fault_fn;
@@ -42,10 +42,23 @@ static bool (*unmapped_fn)(unsigned long addr);
 static struct sigaction libsigsegv_act;	/* what sigsegv_install_handler set */
 
 /* The program's SIGSEGV disposition, as vme_sigaction sees it.  Written with
- * a sequence count so the handler never reads a torn copy. */
+ * a sequence count so the handler never reads a torn copy.  Writers take
+ * user_lock, a spinlock: it is held for a copy of the structure, with
+ * asynchronous signals blocked. */
 static struct sigaction user_act;
 static unsigned user_seq;
-static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
+static int user_lock;
+
+static void user_lock_take(void)
+{
+	while (__atomic_exchange_n(&user_lock, 1, __ATOMIC_ACQUIRE))
+		host_yield();
+}
+
+static void user_lock_drop(void)
+{
+	__atomic_store_n(&user_lock, 0, __ATOMIC_RELEASE);
+}
 
 static __thread const siginfo_t *tls_info __attribute__((tls_model("initial-exec")));
 static __thread void *tls_uc __attribute__((tls_model("initial-exec")));
@@ -163,12 +176,12 @@ static void run_handler(int sig, const struct sigaction *act, const siginfo_t *i
 		if (!tls_segv_frame)
 			tls_segv_frame = (unsigned long)&mask;	/* the handler's frames are below */
 	}
-	pthread_sigmask(SIG_SETMASK, &mask, &saved);
+	host_sys.sigprocmask(SIG_SETMASK, &mask, &saved);
 	if (act->sa_flags & SA_SIGINFO)
 		act->sa_sigaction(sig, (siginfo_t *)info, uc);
 	else
 		act->sa_handler(sig);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	host_sys.sigprocmask(SIG_SETMASK, &saved, NULL);
 	tls_segv_frame = outer_frame;
 }
 
@@ -218,7 +231,7 @@ static void deliver_sigbus(void *addr)
 	struct sigaction act;
 	siginfo_t info;
 
-	sigaction(SIGBUS, NULL, &act);
+	host_sys.sigaction(SIGBUS, NULL, &act);
 	memset(&info, 0, sizeof(info));
 	info.si_signo = SIGBUS;
 	info.si_code = BUS_ADRERR;
@@ -229,12 +242,12 @@ static void deliver_sigbus(void *addr)
 		sigset_t bus;
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
-		sigaction(SIGBUS, &dfl, NULL);
+		host_sys.sigaction(SIGBUS, &dfl, NULL);
 		if (fatal) {
 			sigemptyset(&bus);
 			sigaddset(&bus, SIGBUS);
-			pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
-			raise(SIGBUS);
+			host_sys.sigprocmask(SIG_UNBLOCK, &bus, NULL);
+			host_sys.raise(SIGBUS);
 			host_die("SIGBUS did not end the process");
 		}
 	}
@@ -323,11 +336,11 @@ int host_trap_install(host_fault_fn fn)
 	struct sigaction prev, entry;
 
 	__atomic_store_n(&fault_fn, fn, __ATOMIC_RELEASE);
-	if (sigaction(SIGSEGV, NULL, &prev))
+	if (host_sys.sigaction(SIGSEGV, NULL, &prev))
 		return -errno;
 	if (sigsegv_install_handler(on_sigsegv))
 		return -ENOTSUP;
-	if (sigaction(SIGSEGV, NULL, &libsigsegv_act))
+	if (host_sys.sigaction(SIGSEGV, NULL, &libsigsegv_act))
 		return -errno;
 	/* The front entry blocks every signal but the synchronous ones while
 	 * it emulates, as vme_ calls do: libsigsegv's own mask leaves out the
@@ -338,11 +351,11 @@ int host_trap_install(host_fault_fn fn)
 	entry.sa_sigaction = trap_entry;
 	all_but_synchronous(&entry.sa_mask);
 	entry.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
-	if (sigaction(SIGSEGV, &entry, NULL))
+	if (host_sys.sigaction(SIGSEGV, &entry, NULL))
 		return -errno;
-	pthread_mutex_lock(&user_lock);
+	user_lock_take();
 	write_user_act(&prev);
-	pthread_mutex_unlock(&user_lock);
+	user_lock_drop();
 	return 0;
 }
 
@@ -353,7 +366,7 @@ void host_trap_uninstall(void)
 
 	sigsegv_deinstall_handler();
 	read_user_act(&act);
-	sigaction(SIGSEGV, &act, NULL);
+	host_sys.sigaction(SIGSEGV, &act, NULL);
 }
 
 /* vme_sigaction(SIGSEGV, ...): the program's disposition, kept for delivery. */
@@ -361,14 +374,20 @@ int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact)
 {
 	struct sigaction old;
 
-	pthread_mutex_lock(&user_lock);
+	user_lock_take();
 	read_user_act(&old);
 	if (act)
 		write_user_act(act);
-	pthread_mutex_unlock(&user_lock);
+	user_lock_drop();
 	if (oldact)
 		*oldact = old;
 	return 0;
+}
+
+/* vme_sigaction of any other signal: the host's, as the program asked. */
+int host_pass_sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
+{
+	return SYSCALL_RET(host_sys.sigaction(sig, act, oldact));
 }
 
 /* Enter a vme_ call: block the asynchronous signals, so that no signal
@@ -380,14 +399,14 @@ void host_trap_enter_emulator(sigset_t *saved)
 	sigset_t all;
 
 	all_but_synchronous(&all);
-	pthread_sigmask(SIG_BLOCK, &all, saved);
+	host_sys.sigprocmask(SIG_BLOCK, &all, saved);
 	tls_in_emulator++;
 }
 
 void host_trap_leave_emulator(const sigset_t *saved)
 {
 	tls_in_emulator--;
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
+	host_sys.sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
 bool host_trap_in_emulator(void)

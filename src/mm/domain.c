@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "host/host.h"
 #include "mm/mm.h"
@@ -290,7 +289,7 @@ static int claim_slot(int fd, unsigned long budget)
 			host_ofd_unlock(fd, (unsigned int)s);
 			return -ESTALE;
 		}
-		h->slots[s] = (struct slot){ .state = SLOT_LIVE, .pid = (int32_t)getpid(), .budget = budget };
+		h->slots[s] = (struct slot){ .state = SLOT_LIVE, .pid = (int32_t)host_getpid(), .budget = budget };
 		__atomic_or_fetch(&h->live, SLOT_BIT(s), __ATOMIC_ACQ_REL);
 		domain_set_capacity();
 		rlock_unlock(&h->lock);
@@ -354,7 +353,7 @@ int domain_attach(const char *name, unsigned long budget_frames)
 again:
 	dom.shared = strcmp(name, "private") != 0;
 	if (dom.shared) {
-		int len = snprintf(dom.path, sizeof(dom.path), "%s/vmemu-%u-v%lu-%s", dir, (unsigned)geteuid(),
+		int len = snprintf(dom.path, sizeof(dom.path), "%s/vmemu-%u-v%lu-%s", dir, (unsigned)host_geteuid(),
 				   DOMAIN_LAYOUT, name);
 		r = len < 0 || (size_t)len >= sizeof(dom.path) ? -ENAMETOOLONG : domain_open_shared(dir, dom.path);
 		if (r) {
@@ -524,7 +523,7 @@ void domain_fork_child(void)
 	dom.slot_fd = fork_child_fd;
 	if (host_shm_reopen(dom.fd, &dom.reap_fd))
 		dom.reap_fd = -1;
-	h->slots[dom.slot].pid = (int32_t)getpid();
+	h->slots[dom.slot].pid = (int32_t)host_getpid();
 	fork_child_fd = -1;
 	fork_child_slot = -1;
 }

@@ -12,7 +12,6 @@
  * it half-taken, and gives the child its own slot of the domain; the child
  * then drops what Linux's dup_mmap would not copy (fork.c).
  */
-#include <pthread.h>
 #include <signal.h>
 
 #include "host/host.h"
@@ -20,7 +19,7 @@
 
 static int readers;
 static int writer;
-static pthread_mutex_t writer_mutex = PTHREAD_MUTEX_INITIALIZER;
+static DEFINE_MUTEX(writer_mutex);
 
 /* handler-safe: takes mmap_lock for reading. */
 void mmap_read_lock(void)
@@ -44,7 +43,7 @@ void mmap_read_unlock(void)
 /* Takes mmap_lock for writing: excludes every fault handler. */
 void mmap_write_lock(void)
 {
-	pthread_mutex_lock(&writer_mutex);
+	mutex_lock(&writer_mutex);
 	__atomic_store_n(&writer, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&readers, __ATOMIC_SEQ_CST))
 		host_yield();
@@ -53,7 +52,7 @@ void mmap_write_lock(void)
 void mmap_write_unlock(void)
 {
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&writer_mutex);
+	mutex_unlock(&writer_mutex);
 }
 
 /* fork: no child may inherit the lock half-taken.  The parent holds it for
@@ -83,7 +82,7 @@ static void fork_child(void)
 	dup_mmap(&init_mm);	/* no MADV_DONTFORK VMAs, no locks */
 	readers = 0;
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
-	pthread_mutex_init(&writer_mutex, NULL);
+	writer_mutex = (struct mutex){ 0 };
 	host_trap_leave_emulator(&fork_saved_mask);
 }
 
@@ -94,5 +93,5 @@ int mmap_lock_init(void)
 	if (registered)
 		return 0;
 	registered = true;
-	return -pthread_atfork(fork_prepare, fork_parent, fork_child);
+	return host_atfork(fork_prepare, fork_parent, fork_child);
 }

@@ -208,6 +208,16 @@ void mmap_read_unlock(void);		/* handler-safe */
 void mmap_write_lock(void);
 void mmap_write_unlock(void);
 int mmap_lock_init(void);
+
+/* mutex.c: a sleeping lock for this process's threads, for locks the fault
+ * handler never takes. */
+struct mutex {
+	uint32_t state;		/* 0 free, 1 held, 2 held with possible sleepers */
+};
+#define DEFINE_MUTEX(name)	struct mutex name = { 0 }
+void mutex_lock(struct mutex *m);
+void mutex_unlock(struct mutex *m);
+
 /* The page lock (handler-safe): an rlock in the shared struct page. */
 static inline void lock_page(unsigned long pfn)
 {

@@ -7,11 +7,7 @@
  * handler.  A full ring drops the event and counts it.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <sys/syscall.h>
 #include <stdint.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "host/host.h"
 #include "mm/trace.h"
@@ -47,7 +43,7 @@ void trace_record(unsigned kind, unsigned flags, unsigned long address, unsigned
 		}
 	} while (!__atomic_compare_exchange_n(&head, &h, h + 1, true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	if (!tls_tid)
-		tls_tid = (int)syscall(SYS_gettid);
+		tls_tid = (int)host_gettid();
 	struct slot *s = &ring[h % RING_SIZE];
 	s->ev = (struct trace_event){
 		.time_ns = host_now_ns(), .address = address, .pgoff = pgoff,
@@ -78,12 +74,10 @@ static unsigned long deliver(void)
 
 static void *consumer_main(void *arg)
 {
-	struct timespec nap = { 0, 1000000 };	/* 1 ms when idle */
-
 	(void)arg;
 	while (!__atomic_load_n(&consumer_stop, __ATOMIC_ACQUIRE))
 		if (!deliver())
-			nanosleep(&nap, NULL);
+			host_sleep_ns(1000000);	/* 1 ms when idle */
 	deliver();
 	return NULL;
 }
@@ -92,12 +86,12 @@ static void *consumer_main(void *arg)
  * Returns 0 or -errno.  Not from the tracer itself. */
 int trace_set(trace_fn fn, void *arg)
 {
-	if (consumer_running && pthread_equal(pthread_self(), consumer))
+	if (consumer_running && host_thread_is_self(consumer))
 		return -EDEADLK;
 	if (consumer_running) {
 		__atomic_store_n(&trace_enabled, false, __ATOMIC_RELEASE);
 		__atomic_store_n(&consumer_stop, true, __ATOMIC_RELEASE);
-		pthread_join(consumer, NULL);
+		host_thread_join(consumer);
 		consumer_running = false;
 	}
 	tracer = fn;
@@ -105,9 +99,9 @@ int trace_set(trace_fn fn, void *arg)
 	if (!fn)
 		return 0;
 	consumer_stop = false;
-	int r = pthread_create(&consumer, NULL, consumer_main, NULL);
+	int r = host_thread_start(&consumer, consumer_main, NULL);
 	if (r)
-		return -r;
+		return r;
 	consumer_running = true;
 	__atomic_store_n(&trace_enabled, true, __ATOMIC_RELEASE);
 	return 0;
@@ -116,14 +110,13 @@ int trace_set(trace_fn fn, void *arg)
 /* Wait until every event recorded before the call was delivered. */
 int trace_flush(void)
 {
-	struct timespec nap = { 0, 200000 };
 	unsigned long want = __atomic_load_n(&head, __ATOMIC_ACQUIRE);
 
 	if (!consumer_running)
 		return 0;
-	if (pthread_equal(pthread_self(), consumer))
+	if (host_thread_is_self(consumer))
 		return -EDEADLK;
 	while ((long)(__atomic_load_n(&tail, __ATOMIC_ACQUIRE) - want) < 0)
-		nanosleep(&nap, NULL);
+		host_sleep_ns(200000);
 	return 0;
 }
