@@ -331,6 +331,24 @@ struct address_space *mapping_find(struct mm_struct *mm, const struct inode *ino
 	return NULL;
 }
 
+/* The frames of mapping this process still holds, unmapped (read ahead,
+ * or deactivated), leave its frame table: the table must not name an
+ * address_space that is about to be freed (eviction would read it).  A
+ * slot is let go of as MADV_PAGEOUT lets go of it.  Caller holds
+ * mmap_lock; mapping has no VMA left. */
+static void mapping_drop_frames(struct address_space *mapping)
+{
+	struct frame_table_info t;
+	struct frame_info fi;
+
+	frame_table_info(&t);
+	for (unsigned long s = 1; s <= t.high_water; s++) {
+		frame_slot_info(s, &fi);
+		if (fi.kind == FI_MAPPED && fi.mapping == mapping)
+			reclaim_pfn_now(fi.pfn, true);
+	}
+}
+
 static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
 {
 	struct address_space **p = &mm->mappings;
@@ -339,6 +357,7 @@ static void mapping_free(struct mm_struct *mm, struct address_space *mapping)
 		p = &(*p)->next;
 	if (*p)
 		*p = mapping->next;
+	mapping_drop_frames(mapping);
 	if (mapping->fd >= 0)
 		host_close(mapping->fd);
 	struct device *dev = mapping->device;

@@ -427,6 +427,31 @@ unsigned long nr_host_mappings(void);
 int self_mem_fd(void);							/* handler-safe */
 void unmap_all_frames(void);
 
+/* The frame table as it is, slot by slot: for the invariant walker
+ * (debug.c) and for letting go of an address_space (filemap.c). */
+enum frame_kind {
+	FI_FREE,		/* on the free list */
+	FI_RESERVED,		/* taken by a fault that has not installed it yet */
+	FI_ANON,		/* a private page, at address index */
+	FI_MAPPED,		/* frame pfn, page index of mapping */
+};
+struct frame_info {
+	enum frame_kind kind;
+	struct address_space *mapping;	/* FI_MAPPED */
+	unsigned long index;		/* FI_MAPPED: page offset; FI_ANON: address */
+	unsigned long pfn;		/* FI_MAPPED */
+	unsigned int mapcount, wcount;	/* FI_MAPPED: PTEs here mapping pfn, writable ones */
+};
+struct frame_table_info {
+	unsigned long nr_slots;		/* the budget, in pages */
+	unsigned long high_water;	/* slots 1 .. high_water have been used */
+	unsigned long nr_free;		/* ... of which free: free_list[0 .. nr_free) */
+	const uint32_t *free_list;
+	const uint32_t *pfn_slot;	/* frame -> its slot here, 0 if none */
+};
+void frame_table_info(struct frame_table_info *t);
+void frame_slot_info(unsigned long s, struct frame_info *f);
+
 /* swapfile.c: swap areas (handler-safe unless noted). */
 int swap_init(const char *path);	/* not handler-safe */
 void swap_fork_child(void);

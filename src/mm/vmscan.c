@@ -980,3 +980,31 @@ void host_vmas_pressure(void)
 	__atomic_store_n(&host_vma_next_check, 0UL, __ATOMIC_RELAXED);
 	host_vmas_account(0);
 }
+
+/* ---- the frame table as it is (debug.c, filemap.c) ----------------------- */
+
+/* The table's counts and arrays, read without lru_lock: exact when no other
+ * thread of the process is in vmemu (the walker), a hint otherwise. */
+void frame_table_info(struct frame_table_info *t)
+{
+	*t = (struct frame_table_info){ .nr_slots = nr_slots, .high_water = high_water, .nr_free = nr_free,
+					.free_list = free_list, .pfn_slot = pfn_slot };
+}
+
+/* Slot s (1 .. high water) as it is, read the same way. */
+void frame_slot_info(unsigned long s, struct frame_info *fi)
+{
+	const struct frame *f = &frame_table[s];
+
+	*fi = (struct frame_info){ .index = f->index };
+	if (f->owner == 0)
+		fi->kind = FI_FREE;
+	else if (f->owner == FRAME_RESERVED)
+		fi->kind = FI_RESERVED;
+	else if (f->owner == FRAME_ANON)
+		fi->kind = FI_ANON;
+	else
+		*fi = (struct frame_info){ .kind = FI_MAPPED, .mapping = (struct address_space *)f->owner,
+					   .index = f->index, .pfn = f->pfn, .mapcount = f->mapcount,
+					   .wcount = f->wcount };
+}
