@@ -272,15 +272,21 @@ void domain_reap_dead(void)
 }
 
 /* Take a free slot through the open file description fd: lock its byte
- * (reaping what a dead owner left there).  Returns the slot or -EAGAIN
+ * (reaping what a dead owner left there).  self: the slot is for this
+ * process, which takes it as its identity before it reaps (the locks it
+ * takes meanwhile must name it, not whatever dom.slot held: another live
+ * process would be taken for their holder); otherwise (a child's slot, at
+ * fork) the reaping is this process's own.  Returns the slot or -EAGAIN
  * (64 processes already). */
-static int claim_slot(int fd, unsigned long budget)
+static int claim_slot(int fd, unsigned long budget, bool self)
 {
 	struct domain_header *h = dom.hdr;
 
 	for (int s = 0; s < NR_SLOTS; s++) {
 		if (host_ofd_trylock(fd, (unsigned int)s))
 			continue;
+		if (self)
+			dom.slot = s;
 		if (__atomic_load_n(&h->slots[s].state, __ATOMIC_ACQUIRE) != SLOT_FREE)
 			reap_slot(s);
 		rlock_lock(&h->lock);
@@ -372,7 +378,7 @@ again:
 	}
 	if ((r = host_shm_reopen(dom.fd, &dom.slot_fd)) || (r = host_shm_reopen(dom.fd, &dom.reap_fd)))
 		goto out_unmap;
-	if ((r = claim_slot(dom.slot_fd, budget_frames)) == -ESTALE && renewals++ < 4) {
+	if ((r = claim_slot(dom.slot_fd, budget_frames, true)) == -ESTALE && renewals++ < 4) {
 		host_close(dom.slot_fd);
 		host_close(dom.reap_fd);
 		dom.slot_fd = dom.reap_fd = -1;
@@ -467,7 +473,7 @@ void domain_fork_prepare(void)
 	fork_child_slot = -1;
 	if (!h || (fork_child_err = host_shm_reopen(dom.fd, &fork_child_fd)))
 		return;
-	int c = claim_slot(fork_child_fd, h->slots[dom.slot].budget);
+	int c = claim_slot(fork_child_fd, h->slots[dom.slot].budget, false);
 	if (c < 0) {
 		fork_child_err = c;
 		host_close(fork_child_fd);
