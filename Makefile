@@ -291,8 +291,8 @@ $(FUZZ_B)/%.o: %.c $(wildcard src/*/*.h include/*.h include/vmemu/*.h) | deps-fu
 $(FUZZ_B)/libvmemu.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(FUZZ_B)/fuzz_ops: tests/fuzz/fuzz_ops.c include/vmemu.h $(FUZZ_B)/libvmemu.a | deps-fuzz
-	$(FUZZ_CC) -D_GNU_SOURCE -Iinclude -std=gnu11 $(WARN) -pthread $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer \
+$(FUZZ_B)/fuzz_ops: tests/fuzz/fuzz_ops.c include/vmemu.h src/mm/debug.h $(FUZZ_B)/libvmemu.a | deps-fuzz
+	$(FUZZ_CC) -D_GNU_SOURCE -Iinclude -Isrc -std=gnu11 $(WARN) -pthread $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer \
 		$< $(FUZZ_B)/libvmemu.a $(LIBS) -o $@
 
 fuzz: $(FUZZ_B)/fuzz_ops

@@ -9,7 +9,9 @@
  * MAP_FIXED_NOREPLACE), so page i of one arena corresponds to page i of the
  * other.  Every return value and errno is compared, every byte read, whole
  * pages periodically, anonymous residency (mincore), and the files (pread)
- * after msync(MS_SYNC) and after unmapping everything.
+ * after msync(MS_SYNC) and after unmapping everything.  Every 50
+ * operations and at the end, vmemu's invariant walker (check_vm) must find
+ * its own structures consistent.
  *
  * A per-page model of the host world (mapped, prot, kind, file page) decides
  * which accesses are legal; illegal ones (PROT_NONE, unmapped, writes to
@@ -28,6 +30,7 @@
 #include <sys/prctl.h>
 
 #include "difftest.h"
+#include "mm/debug.h"
 
 #define NPAGES		64	/* arena size */
 #define FILE_PAGES	40	/* file size; mappings reach up to page 56 */
@@ -681,6 +684,16 @@ static void op_probe(void)
 		      r[0][0], r[0][1], r[0][2], r[1][0], r[1][1], r[1][2]);
 }
 
+/* The invariant walker (src/mm/debug.c) finds vmemu's own structures
+ * consistent: counts against what they count, PTEs against frames. */
+static void check_invariants(void)
+{
+	struct vm_check c = { .report = true };
+
+	if (check_vm(&c))
+		FAILF("the invariant walker found %lu violations; the first: %s", c.errors, c.first);
+}
+
 static void run_seed(uint64_t seed, int probes)
 {
 	struct sigaction sa;
@@ -738,6 +751,7 @@ static void run_seed(uint64_t seed, int probes)
 		if (S.op % 50 == 49) {
 			describe("compare all readable pages");
 			compare_memory("periodic page comparison");
+			check_invariants();
 		}
 		if (S.op % 200 == 199)
 			checkpoint_msync();
@@ -757,6 +771,7 @@ static void run_seed(uint64_t seed, int probes)
 	compare_memory("final");
 	checkpoint_msync();
 	checkpoint_unmap_all("final");
+	check_invariants();
 	world_fini(&S.w[0]);
 	world_fini(&S.w[1]);
 }

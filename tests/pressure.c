@@ -3,7 +3,9 @@
  * swap, readahead, the host-mapping budget, and terabyte reservations.
  *
  * Each test runs in its own process (Criterion forks), so each sets the
- * budget it needs with vme_init before its first vme_ call.
+ * budget it needs with vme_init before its first vme_ call.  Each ends
+ * (before its last unmap) with the invariant walker: reclaim, swap and
+ * eviction left every count agreeing with what it counts.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <vmemu.h>
 
 #include "testutil.h"
+#include "vm_valid.h"
 
 #define MB (1UL << 20)
 
@@ -73,6 +76,7 @@ Test(pressure, the_budget_is_configured_and_reported)
 	struct vme_stats s = stats();
 	cr_assert_eq(s.nr_budget, 8 * MB / PG);
 	cr_assert_eq(s.nr_resident, 0);
+	assert_vm_valid("after the workload");
 }
 
 /* A file four times the budget, read sequentially then at random through
@@ -107,6 +111,7 @@ Test(pressure, a_file_four_times_the_budget_reads_right_within_it, .timeout = 12
 	cr_assert_leq(status_kb("RssShmem:"), shmem_before + 2 * 4 * 1024 + 1024,
 		      "the host sees no more frames than the budget (twice, plus 1 MiB of flags): "
 		      "%lu KiB, was %lu", status_kb("RssShmem:"), shmem_before);
+	assert_vm_valid("after the workload");
 }
 
 /* A /dev/shm too small for the budget (a container's 64 MiB one, say): the
@@ -135,6 +140,7 @@ Test(pressure, a_dev_shm_smaller_than_the_budget_caps_the_pool_without_sigbus, .
 	struct vme_stats s = stats();
 	cr_assert_leq(s.nr_cached, 4 * MB / PG, "%lu frames in a 4 MiB /dev/shm", (unsigned long)s.nr_cached);
 	cr_assert_gt(s.pgevict, pages / 2, "the pool recycled its frames");
+	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)p, pages * PG), 0);
 	close(fd);
 }
@@ -166,6 +172,7 @@ Test(pressure, dirty_pages_survive_eviction_and_reach_the_file, .timeout = 120)
 		cr_assert_eq(f[1], pattern_byte(pg * PG + 12));
 		free(f);
 	}
+	assert_vm_valid("after the workload");
 }
 
 /* Fill n pages at p with a word that names each page, then check them. */
@@ -199,6 +206,7 @@ Test(pressure, anonymous_pages_survive_a_trip_through_swap, .timeout = 120)
 	check_pages(a, pages, 0xabcdef);
 	cr_assert_gt(stats().pswpin, pages / 2);
 	assert_within_budget();
+	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)a, pages * PG), 0);
 	cr_assert_eq(stats().nr_swap, 0, "munmap frees the swap slots");
 	cr_assert_eq(stats().nr_resident, 0, "... and the frames");
@@ -220,6 +228,7 @@ Test(pressure, private_copies_and_shared_anonymous_pages_swap_too, .timeout = 12
 	for (size_t pg = 0; pg < pages; pg += 7)	/* the copies kept the file's other bytes */
 		cr_assert_eq(c[pg * PG + PG - 1], pattern_byte(pg * PG + PG - 1));
 	assert_within_budget();
+	assert_vm_valid("after the workload");
 }
 
 Test(pressure, madv_pageout_swaps_and_madv_cold_deactivates)
@@ -241,6 +250,7 @@ Test(pressure, madv_pageout_swaps_and_madv_cold_deactivates)
 	struct vme_stats after = stats();
 	cr_assert_eq(after.pswpin - before.pswpin, 4);
 	cr_assert_eq(after.pgactivate - before.pgactivate, 4, "the cold pages were used again");
+	assert_vm_valid("after the workload");
 }
 
 Test(pressure, without_swap_anonymous_memory_past_the_budget_gets_sigbus, .signal = SIGBUS,
@@ -284,6 +294,7 @@ Test(pressure, a_one_pass_scan_does_not_flush_the_working_set, .timeout = 120)
 	for (size_t i = 0; i < hot; i++)
 		cr_assert_eq(vec[i] & 1, 1, "hot page %zu still cached", i);
 	cr_assert_gt(st.pgactivate, 0);
+	assert_vm_valid("after the workload");
 }
 
 static unsigned long max_map_count(void)
@@ -328,6 +339,7 @@ Test(pressure, scattered_access_beyond_the_host_mapping_cap_never_fails, .timeou
 	cr_assert_gt(s.host_vma_reclaim, 0);
 	cr_assert_lt(count_maps(), max_map_count() / 2, "well under the cap: %zu maps, last counted %lu",
 		     count_maps(), (unsigned long)s.nr_host_vmas);
+	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)a, 2 * touches * PG), 0);
 }
 
@@ -359,6 +371,7 @@ Test(pressure, a_terabyte_anonymous_reservation_is_cheap_and_works, .timeout = 3
 	for (size_t i = 0; i < touches; i += 10)
 		cr_assert_eq(*(volatile unsigned long *)(a + pg[i] * PG), pg[i]);
 	free(pg);
+	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)a, tib), 0);
 }
 
@@ -386,6 +399,7 @@ Test(pressure, a_terabyte_sparse_file_mapping_is_cheap_and_works, .timeout = 300
 	cr_assert_eq(sum, 0, "a sparse file reads as zeros");
 	cr_assert_eq(p[tib - PG], 0x77);
 	assert_within_budget();
+	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)p, tib), 0);
 }
 
@@ -423,6 +437,7 @@ Test(pressure, readahead_follows_the_advice)
 	cr_assert_eq(vme_mincore((void *)(p + 128 * PG), 64 * PG, vec), 0);
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(vec[i] & 1, 1);
+	assert_vm_valid("after the workload");
 }
 
 /* Across fork: swapped pages read right in both processes, each swaps to
@@ -460,4 +475,5 @@ Test(pressure, fork_keeps_swapped_pages_and_shared_caches, .timeout = 120)
 		  "the child read wrong bytes: %#x (1: inherited swap, 2: its own, 4: shared cache)",
 		  WIFEXITED(status) ? WEXITSTATUS(status) : 0x100 | WTERMSIG(status));
 	cr_assert_eq(f[PG + 3], pattern_byte(PG + 3));
+	assert_vm_valid("after the workload");
 }

@@ -17,7 +17,9 @@
  * MAP_FIXED_NOREPLACE, so page i of one arena corresponds to page i of the
  * other.  Return values and errno are compared after every call; bytes are
  * compared on reads, on "compare" operations and at the end of the input;
- * the files after msync(MS_SYNC) of the arena and after unmapping it.
+ * the files after msync(MS_SYNC) of the arena and after unmapping it.  At
+ * the end of each input vmemu's invariant walker (check_vm) must find its
+ * own structures consistent, before and after the unmap.
  *
  * A per-page model of the host world (mapped, prot, kind, backing object and
  * page in it) decides which accesses are legal.  Probe operations make
@@ -83,6 +85,7 @@
 #include <unistd.h>
 
 #include "vmemu.h"
+#include "mm/debug.h"	/* check_vm: the invariant walker */
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -1102,6 +1105,16 @@ static void op_compare(void)
 }
 
 /* The end of every input: write back, compare, unmap both arenas. */
+/* vmemu's own structures agree with themselves (src/mm/debug.c): counts
+ * against what they count, PTEs against frames. */
+static void check_invariants(const char *when)
+{
+	struct vm_check c = { .report = true };
+
+	if (check_vm(&c))
+		FAILF("%s: the invariant walker found %lu violations; the first: %s", when, c.errors, c.first);
+}
+
 static void input_finish(void)
 {
 	unsigned char shared[FILE_PAGES] = { 0 };
@@ -1123,6 +1136,8 @@ static void input_finish(void)
 	model_check_maps(0);
 	for (int i = 0; i < NPAGES; i++)
 		mincore_range((struct range){ i, 1, (size_t)i * PG, PG, "" });
+	describe("end: the invariant walker");
+	check_invariants("end of input");
 	describe("end: munmap(arena), compare the files");
 	for (int k = 0; k < 2; k++) {
 		errno = 0;
@@ -1130,6 +1145,7 @@ static void input_finish(void)
 	}
 	cmp_rv("munmap(arena)", rv[0], rv[1]);
 	compare_files("after unmapping everything", NULL);
+	check_invariants("after unmapping everything");
 }
 
 static void (*const op_table[32])(void) = {
