@@ -763,10 +763,10 @@ void frame_set_writable(unsigned long pfn, bool writable)
  * slot s: deactivate it, or swap it now.  Returns 0 or -EAGAIN. */
 int reclaim_frame_now(unsigned long s, bool evict)
 {
-	struct reclaim_batch *b = batch_begin();
 	int r;
 
 	lru_lock_take();
+	struct reclaim_batch *b = batch_begin();	/* the one batch: under lru_lock */
 	r = reclaim_slot(b, s, evict);
 	flush_batch(b);
 	lru_unlock();
@@ -778,10 +778,10 @@ int reclaim_frame_now(unsigned long s, bool evict)
  * let go of at once.  Returns 0 or -EAGAIN. */
 int reclaim_pfn_now(unsigned long pfn, bool evict)
 {
-	struct reclaim_batch *b = batch_begin();
 	int r = -EAGAIN;
 
 	lru_lock_take();
+	struct reclaim_batch *b = batch_begin();	/* the one batch: under lru_lock */
 	unsigned long s = pfn_slot[pfn];
 	if (s) {
 		r = reclaim_slot(b, s, false);
