@@ -209,14 +209,13 @@ void mmap_write_lock(void);
 void mmap_write_unlock(void);
 int mmap_lock_init(void);
 
-/* mutex.c: a sleeping lock for this process's threads, for locks the fault
- * handler never takes. */
+/* mutex.c: a sleeping lock for this process's threads (handler-safe). */
 struct mutex {
 	uint32_t state;		/* 0 free, 1 held, 2 held with possible sleepers */
 };
 #define DEFINE_MUTEX(name)	struct mutex name = { 0 }
-void mutex_lock(struct mutex *m);
-void mutex_unlock(struct mutex *m);
+void mutex_lock(struct mutex *m);				/* handler-safe */
+void mutex_unlock(struct mutex *m);				/* handler-safe */
 
 /* The page lock (handler-safe): an rlock in the shared struct page. */
 static inline void lock_page(unsigned long pfn)
@@ -353,6 +352,7 @@ extern const struct address_space_operations file_aops;
 /* writeback.c: write-back (mm/page-writeback.c). */
 int filemap_write_and_wait_range(struct address_space *mapping, unsigned long first,
 				 unsigned long last, bool sync);
+int writable_fd(int fd);
 int writeback_range(struct address_space *mapping, struct inode *inode, int fd, unsigned long first,
 		    unsigned long last, bool sync);
 int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);

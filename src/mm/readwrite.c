@@ -213,9 +213,9 @@ static void cache_update(struct inode *inode, uint64_t pos, const char *buf, siz
  * writes where it is told (fd's, unless it appends). */
 static int rewrite(int fd, const char *buf, size_t n, uint64_t pos)
 {
-	int fl = host_fd_flags(fd), wfd = fd;
+	int wfd = writable_fd(fd);
 
-	if (fl >= 0 && (fl & O_APPEND) && (wfd = host_reopen(fd, O_WRONLY)) < 0)
+	if (wfd < 0)
 		return wfd;
 	ssize_t w = host_write_full(wfd, buf, n, (off_t)pos);
 	if (wfd != fd)
@@ -367,10 +367,12 @@ int do_truncate(struct mm_struct *mm, struct file_io *io, int fd, off_t length)
 
 	if ((r = truncate_permitted(fd)))
 		return r;
-	/* a change made outside vmemu before: left for revalidation to find */
-	bool outside = inode_changed_outside(inode, fd, &st) > 0;
+	/* a change made outside vmemu before: left for revalidation to find
+	 * (the look takes the file's stat: its size is the old one) */
+	int changed = inode_changed_outside(inode, fd, &st);
+	bool outside = changed > 0;
 	uint32_t gen = inode_write_begin(inode);
-	if (!host_fstat(fd, &st))
+	if (changed >= 0)
 		old = (uint64_t)st.st_size;
 	if ((uint64_t)length < old) {
 		__atomic_store_n(&inode->i_size, (uint64_t)length, __ATOMIC_RELEASE);

@@ -56,7 +56,7 @@ static struct frame *frame_table;	/* slots 1 .. nr_slots; 0 means "no slot" */
 static uint32_t *free_list;		/* freed slots */
 static uint32_t *pfn_slot;		/* pool frame -> its slot here, 0 if not mapped here */
 static unsigned long nr_slots, nr_free, high_water, hand = 1;
-static uint32_t lru_lock;
+static DEFINE_MUTEX(lru_lock);
 static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written */
 
 /* The host-mapping budget: vm.max_map_count, how many mappings reclaim lets
@@ -64,23 +64,14 @@ static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written *
 static unsigned long host_vma_limit, host_vma_soft, host_vma_estimate, host_vmas_counted;
 static unsigned long host_vma_next_check;	/* count again when the estimate reaches this */
 
-/* lru_lock: 0 free, 1 taken, 2 taken with sleepers (a futex mutex, as
- * Drepper's "Futexes are tricky"): a waiter spins briefly, then sleeps. */
 static void lru_lock_take(void)
 {
-	uint32_t c = 0;
-
-	for (int spin = 0; spin < 64; spin++, c = 0)
-		if (__atomic_compare_exchange_n(&lru_lock, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			return;
-	while (__atomic_exchange_n(&lru_lock, 2, __ATOMIC_ACQUIRE))
-		host_futex_wait(&lru_lock, 2, 0);
+	mutex_lock(&lru_lock);
 }
 
 static void lru_lock_drop(void)
 {
-	if (__atomic_exchange_n(&lru_lock, 0, __ATOMIC_RELEASE) == 2)
-		host_futex_wake(&lru_lock, 1);
+	mutex_unlock(&lru_lock);
 }
 
 /* Slot s is free again.  Caller holds lru_lock. */
@@ -164,7 +155,7 @@ out_close:
 /* In a forked child: /proc/self/mem still shows the parent. */
 void vmscan_fork_child(void)
 {
-	lru_lock = 0;
+	lru_lock = (struct mutex){ 0 };
 	if (self_mem >= 0) {
 		host_close(self_mem);
 		if (host_self_mem_open(&self_mem))

@@ -238,7 +238,7 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 /* A descriptor that can write fd's file: fd, or one opened again through
  * /proc/self/fd (not appending: write-back writes where it is told).
  * Returns it (the caller closes it if it is not fd) or -errno. */
-static int writable_fd(int fd)
+int writable_fd(int fd)
 {
 	int fl = host_fd_flags(fd);
 
