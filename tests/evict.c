@@ -155,6 +155,7 @@ Test(evict, eight_threads_fault_while_pages_are_evicted, .timeout = 120)
 	map_fd = pattern_file(NP * PG, 0);
 	map = vme_mmap(NULL, NP * PG, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
 	host_sys.pread = watched_pread;
+	fill_with_pread_only();
 	pthread_barrier_init(&bar, NULL, NT);
 	pthread_create(&ev, NULL, evictor, NULL);
 	for (long i = 0; i < NT; i++)

@@ -88,6 +88,30 @@ static ssize_t w_pread(int fd, void *buf, size_t len, off_t off)
 	return pread(fd, buf, len, off);
 }
 
+/* A fill reads a file by splicing it into a pipe (then the pipe into the
+ * segment): that read is a read of the file, which inj_pread and
+ * pread_chunk govern as they govern pread.  splice_off makes the host
+ * refuse splicing altogether (the fill then reads with pread). */
+static bool splice_off;
+static volatile struct inj inj_splice_out;	/* the pipe into the segment */
+
+static ssize_t w_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	if (splice_off) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (off_in) {
+		if (inj_fail(&inj_pread))
+			return -1;
+		if (pread_chunk && len > pread_chunk)
+			len = pread_chunk;
+	} else if (inj_fail(&inj_splice_out)) {
+		return -1;
+	}
+	return splice(in, off_in, out, off_out, len, flags);
+}
+
 static ssize_t w_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	if (inj_fail(&inj_pwrite))
@@ -170,6 +194,7 @@ static int w_fcntl(int fd, int cmd, long arg)
 static void install_wrappers(void)
 {
 	host_sys.pread = w_pread;
+	host_sys.splice = w_splice;
 	host_sys.pwrite = w_pwrite;
 	host_sys.fdatasync = w_fdatasync;
 	host_sys.mmap = w_mmap;
@@ -191,8 +216,9 @@ static void heal(void)
 {
 	host_sys_reset();
 	pread_chunk = pwrite_chunk = 0;
-	pwrite_zero = false;
+	pwrite_zero = splice_off = false;
 	INJECT(inj_pread, 0, 0, 0);
+	INJECT(inj_splice_out, 0, 0, 0);
 	INJECT(inj_pwrite, 0, 0, 0);
 	INJECT(inj_fdatasync, 0, 0, 0);
 	INJECT(inj_mmap, 0, 0, 0);
@@ -441,6 +467,49 @@ Test(inject, pread_eio_while_filling_is_sigbus, .init = setup, .fini = teardown,
 	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	INJECT_ALL(inj_pread, EIO);
 	p[0] = 1;				/* do_shared_fault */
+}
+
+/* A file system that cannot splice: fills read with pread, whose errors
+ * are the fault's. */
+Test(inject, a_file_that_cannot_splice_is_read_with_pread, .init = setup, .fini = teardown, .timeout = 20)
+{
+	int fd = pattern_file(64 * PG + 100, 0);
+	unsigned char *p = vme_mmap(NULL, 65 * PG, PROT_READ, MAP_SHARED, fd, 0);
+
+	splice_off = true;
+	INJECT(inj_pread, 0, 0, 0);
+	assert_pattern(p, 0, 64 * PG + 100);
+	cr_assert_gt(inj_pread.calls, 0, "no pread when splice is refused");
+	for (size_t i = 100; i < PG; i++)
+		cr_assert_eq(p[64 * PG + i], 0, "byte %zu past end of file", 64 * PG + i);
+}
+
+Test(inject, pread_eio_when_splice_is_refused_is_sigbus, .init = setup, .fini = teardown,
+     .signal = SIGBUS, .timeout = 20)
+{
+	int fd = pattern_file(PG, 0);
+	volatile unsigned char *p = vme_mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+
+	splice_off = true;
+	INJECT_ALL(inj_pread, EIO);
+	(void)p[0];
+}
+
+/* The pipe refusing to go into the segment (after the file's bytes went
+ * into it) : the fill reads the window again with pread, and the next fill
+ * gets a clean pipe, not the bytes left in the old one. */
+Test(inject, a_splice_into_the_segment_failing_reads_again_and_leaves_no_bytes_behind, .init = setup,
+     .fini = teardown, .timeout = 20)
+{
+	int fd = pattern_file(256 * PG, 0);
+	unsigned char *p = vme_mmap(NULL, 256 * PG, PROT_READ, MAP_SHARED, fd, 0);
+
+	INJECT(inj_pread, 0, 0, 0);
+	INJECT_NTH(inj_splice_out, EFAULT, 1);
+	assert_pattern(p, 0, 256 * PG);
+	cr_assert_eq(inj_splice_out.failed, 1);
+	cr_assert_gt(inj_pread.calls, 1, "the window was not read again");
+	cr_assert_eq(stats().read_error, 0);
 }
 
 Test(inject, pread_eio_sigbus_has_adrerr_exact_address_and_counts_read_error, .init = setup,

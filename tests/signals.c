@@ -142,6 +142,7 @@ static void io_error(void)
 	expect_fatal(SIGBUS, BUS_ADRERR, p + PG + 6);
 	REQUIRE(p[0] == (char)pattern_byte(0));
 	host_sys.pread = eio_pread;
+	fill_with_pread_only();
 	fatal_arm();
 	(void)p[PG + 6];
 }

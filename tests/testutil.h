@@ -122,4 +122,22 @@ static inline const char *hexof(const void *b, size_t n)
 	return out;
 }
 
+#ifdef VMEMU_HOST_H
+/* The host's splice refusing, as it does for a file that cannot splice. */
+static inline ssize_t splice_unsupported(int in, off_t *off_in, int out, off_t *off_out, size_t len,
+					 unsigned int flags)
+{
+	(void)in, (void)off_in, (void)out, (void)off_out, (void)len, (void)flags;
+	errno = EINVAL;
+	return -1;
+}
+
+/* Fills then read files with pread only, so that a test's pread hook sees
+ * every read of a file. */
+static inline void fill_with_pread_only(void)
+{
+	host_sys.splice = splice_unsupported;
+}
+#endif
+
 #endif

@@ -60,6 +60,7 @@ Test(threads, no_thread_sees_a_partly_filled_page, .timeout = 60)
 	map = vme_mmap(NULL, NPAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
 	cr_assert_neq(map, MAP_FAILED);
 	host_sys.pread = slow_pread;
+	fill_with_pread_only();
 	pthread_barrier_init(&barrier, NULL, NTHREADS);
 	for (long i = 0; i < NTHREADS; i++)
 		pthread_create(&t[i], NULL, reader, (void *)i);

@@ -566,8 +566,9 @@ Test(tool, demo_json_has_one_event_per_fault_in_pattern_order, .timeout = 30)
 Test(tool, demo_json_shows_readahead_and_fault_around_per_fault, .timeout = 30)
 {
 	struct result r = run_tool(ARGS("demo", "--json", "--pages", "64", "--pattern", "seq"));
-	/* The reads: read-around at page 0, then sequential windows of 32
-	 * and 64 pages, the last cut at the end of the file. */
+	/* The reads: read-around at page 0, then windows twice as long as
+	 * the pages cached before them (16, then 48, cut at the end of the
+	 * file), each mapped whole by the fault that read it: three faults. */
 	static const struct { int pgoff, pages; } reads[] = { { 0, 16 }, { 16, 32 }, { 48, 16 } };
 	size_t nreads = 0;
 	double readahead = 0;
@@ -575,31 +576,18 @@ Test(tool, demo_json_shows_readahead_and_fault_around_per_fault, .timeout = 30)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	struct json *j = json_doc(r.out), *evs = get(j, "events"), *c = get(j, "counters");
 	cr_assert_eq(evs->n, num(c, "pgfault"), "one event per fault");
-	/* The first fault is at the start of the mapping: its address tells
-	 * where the 16-page fault-around blocks begin. */
-	unsigned long base = strtoul(str(evs->items[0], "address"), NULL, 16);
-	bool aligned = !((base / PG) % 16);
-	cr_assert_eq(evs->n, aligned ? 3 : 6, "%zu faults; mapping at %#lx", evs->n, base);
+	cr_assert_eq(evs->n, 3, "%zu faults", evs->n);
 	for (size_t i = 0; i < evs->n; i++) {
 		struct json *ev = evs->items[i];
 		double pgoff = num(ev, "pgoff"), pages = num(ev, "pages");
 		cr_assert_str_eq(str(ev, "kind"), "read_fault");
 		readahead += num(ev, "readahead");
-		if (get(ev, "major")->num) {
-			cr_assert_lt(nreads, 3, "only three reads");
-			cr_assert_eq(pgoff, reads[nreads].pgoff, "read %zu", nreads);
-			cr_assert_eq(pages, reads[nreads].pages, "read %zu", nreads);
-			cr_assert_eq(num(ev, "readahead"), pages - 1);
-			cr_assert_eq(get(ev, "fault_around")->type, J_NULL);
-			nreads++;
-			continue;
-		}
-		/* Minor: it mapped its page and the cached ones after it, up to
-		 * the page the next fault is at. */
-		double next = i + 1 < evs->n ? num(evs->items[i + 1], "pgoff") : 64;
-		cr_assert_eq(num(ev, "readahead"), 0);
-		cr_assert_eq(num(ev, "fault_around"), pages - 1);
-		cr_assert_eq(pgoff + pages, next, "event %zu at page %.0f maps %.0f pages", i, pgoff, pages);
+		cr_assert(get(ev, "major")->num, "fault %zu read", i);
+		cr_assert_eq(pgoff, reads[nreads].pgoff, "read %zu", nreads);
+		cr_assert_eq(pages, reads[nreads].pages, "read %zu", nreads);
+		cr_assert_eq(num(ev, "readahead"), pages - 1);
+		cr_assert_eq(get(ev, "fault_around")->type, J_NULL);
+		nreads++;
 	}
 	cr_assert_eq(nreads, 3);
 	cr_assert_eq(readahead, num(c, "pgreadahead"));

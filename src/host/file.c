@@ -2,7 +2,9 @@
  * file.c - file and memory-object I/O for the page cache.
  *
  * host_read_full completes short reads and retries EINTR, so a fill sees
- * either the whole page, end of file, or a real error.
+ * either the whole page, end of file, or a real error.  host_splice_full
+ * does the same into another file (the page cache's segment) inside the
+ * host kernel, through a pipe.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +43,108 @@ ssize_t host_read_full(int fd, void *dst, size_t len, off_t off)
 	}
 	errno = saved;
 	return (ssize_t)done;
+}
+
+/* Pipes for host_splice_full, each used by one thread at a time (busy, an
+ * atomic flag: a thread takes a free one or does without; a thread in the
+ * middle of a splice runs with signals blocked and holds it for one call).
+ * Made on first use; an error leaves a pipe possibly holding bytes, so it
+ * is closed and made again.  A forked child closes its copies. */
+#define SPLICE_PIPES	4
+#define SPLICE_PIPE_SIZE (1 << 20)	/* what an unprivileged process may ask */
+static struct splice_pipe {
+	int fd[2];
+	int busy;
+} splice_pipes[SPLICE_PIPES] = { [0 ... SPLICE_PIPES - 1] = { { -1, -1 }, 0 } };
+
+static void splice_pipe_close(struct splice_pipe *p)
+{
+	if (p->fd[0] >= 0) {
+		host_sys.close(p->fd[0]);
+		host_sys.close(p->fd[1]);
+	}
+	p->fd[0] = p->fd[1] = -1;
+}
+
+static struct splice_pipe *splice_pipe_get(void)
+{
+	for (int i = 0; i < SPLICE_PIPES; i++) {
+		struct splice_pipe *p = &splice_pipes[i];
+		if (__atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE))
+			continue;
+		if (p->fd[0] < 0) {
+			if (host_sys.pipe2(p->fd, O_CLOEXEC)) {
+				p->fd[0] = p->fd[1] = -1;
+				__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+				return NULL;
+			}
+			host_sys.fcntl(p->fd[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);	/* else 64 KiB a round */
+		}
+		return p;
+	}
+	return NULL;
+}
+
+static void splice_pipe_put(struct splice_pipe *p, bool clean)
+{
+	if (!clean)
+		splice_pipe_close(p);
+	__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+}
+
+void host_splice_fork_child(void)
+{
+	for (int i = 0; i < SPLICE_PIPES; i++) {
+		splice_pipe_close(&splice_pipes[i]);
+		splice_pipes[i].busy = 0;
+	}
+}
+
+/* handler-safe: copy up to len bytes of fd at off to out at out_off, inside
+ * the host kernel (file pages into a pipe, the pipe into out), so that no
+ * page of this process is touched.  Returns the bytes copied (less than len
+ * only at end of fd), -errno if reading fd failed, or -EOPNOTSUPP if
+ * splicing cannot do it (no pipe to be had, a file that cannot splice, out
+ * refusing): the caller then reads another way, from the start. */
+ssize_t host_splice_full(int fd, off_t off, int out, off_t out_off, size_t len)
+{
+	struct splice_pipe *p = splice_pipe_get();
+	int saved = errno;
+	size_t done = 0;
+	ssize_t r = 0;
+
+	if (!p)
+		return -EOPNOTSUPP;
+	while (done < len) {
+		off_t in_pos = off + (off_t)done;
+		ssize_t n = host_sys.splice(fd, &in_pos, p->fd[1], NULL, len - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = errno == EINVAL || errno == ENOSYS ? -EOPNOTSUPP : -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		/* drain it all: a pipe left holding bytes would hand them to
+		 * the next copy */
+		for (ssize_t left = n; left > 0;) {
+			off_t out_pos = out_off + (off_t)(done + (size_t)(n - left));
+			ssize_t w = host_sys.splice(p->fd[0], NULL, out, &out_pos, (size_t)left, 0);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				r = -EOPNOTSUPP;
+				goto out;
+			}
+			left -= w;
+		}
+		done += (size_t)n;
+	}
+out:
+	errno = saved;
+	splice_pipe_put(p, r == 0);
+	return r ? r : (ssize_t)done;
 }
 
 ssize_t host_write_full(int fd, const void *src, size_t len, off_t off)

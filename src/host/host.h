@@ -75,6 +75,9 @@ struct rlimit;
 	X(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt)) \
 	X(ssize_t, preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off)) \
 	X(ssize_t, pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off)) \
+	X(ssize_t, splice, (int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags), \
+	  (in, off_in, out, off_out, len, flags)) \
+	X(int, pipe2, (int fds[2], int flags), (fds, flags)) \
 	X(int, truncate, (const char *path, off_t len), (path, len)) \
 	X(int, fsync, (int fd), (fd)) \
 	X(ssize_t, sendto, (int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, \
@@ -162,6 +165,8 @@ int host_pass_munlockall(void);
 
 /* --- files and memory objects (host/file.c) --- */
 ssize_t host_read_full(int fd, void *dst, size_t len, off_t off);	/* handler-safe */
+ssize_t host_splice_full(int fd, off_t off, int out, off_t out_off, size_t len);	/* handler-safe */
+void host_splice_fork_child(void);
 ssize_t host_write_full(int fd, const void *src, size_t len, off_t off);	/* handler-safe */
 int host_fdatasync(int fd);
 int host_fstat(int fd, struct stat *st);

@@ -57,6 +57,11 @@ static void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, vo
 	return mremap(old, old_len, new_len, flags, new_addr);
 }
 
+static ssize_t sys_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	return splice(in, off_in, out, off_out, len, flags);
+}
+
 static int sys_fcntl(int fd, int cmd, long arg)
 {
 	return fcntl(fd, cmd, arg);
@@ -171,6 +176,8 @@ static const struct host_syscalls host_sys_real = {
 	.writev = writev,
 	.preadv = preadv,
 	.pwritev = pwritev,
+	.splice = sys_splice,
+	.pipe2 = pipe2,
 	.truncate = truncate,
 	.fsync = fsync,
 	.sendto = sendto,

@@ -79,6 +79,7 @@ static void fork_child(void)
 	domain_fork_child();
 	vmscan_fork_child();
 	swap_fork_child();
+	host_splice_fork_child();
 	dup_mmap(&init_mm);	/* no MADV_DONTFORK VMAs, no locks */
 	readers = 0;
 	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);

@@ -126,15 +126,12 @@ struct address_space {
 	struct address_space *next;	/* in mm->mappings */
 };
 
-/* Readahead state of an open file (struct file_ra_state).  Updated by
- * concurrent faults without a lock, as the kernel's is: a lost update only
- * makes one window the wrong size. */
+/* Readahead state of an open file (struct file_ra_state): only the miss
+ * count, updated by concurrent faults without a lock (a lost update only
+ * moves when read-around stops); a stream's window is found in the cache
+ * itself (readahead.c). */
 struct file_ra_state {
-	unsigned long start;		/* first page of the current window */
-	unsigned long size;		/* its length in pages; 0 = no stream yet */
 	unsigned long mmap_miss;	/* misses minus hits: read-around stops when high */
-	unsigned long fa_end;		/* page after the last fault-around */
-	unsigned long fa_size;		/* its length in pages */
 };
 
 /* An open file as mmap sees it: a reference to the page cache and a name. */
@@ -194,7 +191,8 @@ struct fault {
 	pte_t orig_pte;			/* its value when the fault started */
 	unsigned long pfn;		/* the page-cache frame ->fault returned, locked */
 	unsigned int trace_kind;	/* the path taken (enum trace_kind), for tracing */
-	unsigned int nr_read;		/* pages page_cache_fill read for it (1 + readahead), for tracing */
+	unsigned int nr_read;		/* pages page_cache_fill read for it (1 + readahead) */
+	unsigned long read_first;	/* ... from this page on */
 	unsigned int nr_mapped;		/* pages do_fault_around mapped (1 + neighbours), for tracing */
 };
 

@@ -2,20 +2,24 @@
  * readahead.c - filling the page cache a window at a time, and mapping
  * cached neighbours around a fault (mm/readahead.c, filemap_map_pages).
  *
- * A miss reads more than the faulting page, in one pread:
- *   - in a sequential stream (the miss is where the last window ended, or
- *     the VMA is MADV_SEQUENTIAL), the window doubles, up to RA_MAX pages
- *     (four times that for MADV_SEQUENTIAL), and the host is asked to start
- *     reading the next window from the disk meanwhile (POSIX_FADV_WILLNEED),
- *     so a cold scan overlaps the device with the program;
+ * A miss reads more than the faulting page, in one read (fill_frames):
+ *   - where it continues a stream, the cached pages right before it (the
+ *     kernel's context readahead: the state is the cache itself, so any
+ *     number of streams in one file, from any thread or process, each keep
+ *     their own), twice as many pages as that history, from RA_INIT up to
+ *     RA_MAX (2 MiB) and a sixteenth of the budget; the whole window at once
+ *     under MADV_SEQUENTIAL.  The host is asked to fetch the next window
+ *     from the disk (POSIX_FADV_WILLNEED) before this one is read, so a
+ *     cold scan keeps the device busy while the program scans;
  *   - elsewhere, RA_AROUND pages around the fault (read-around), until
  *     misses outnumber hits by MMAP_LOTSAMISS, as the kernel's mmap_miss;
  *   - with MADV_RANDOM, only the faulting page.
- * A read fault then maps the cached pages of its aligned 16-page block
- * (fault-around, 64 KiB as the kernel's), or, where the file's faults go on
- * from where the last fault-around ended, a range twice as long ahead of it
- * each time, up to 2 MiB: a run of consecutive frames in one host call.
- * Not under MADV_RANDOM.
+ * A read fault then maps cached pages around it (fault-around): the window
+ * it just read, all of it; else, where the pages before it are mapped (a
+ * stream through cached pages), twice as many ahead of it as are mapped
+ * behind, up to FAULT_AROUND_MAX (2 MiB) and a sixteenth of the budget; else
+ * its aligned 16-page block (64 KiB, the kernel's fault_around_bytes).
+ * Each run of consecutive frames is one host call.  Not under MADV_RANDOM.
  *
  * Everything here is handler-safe.  Neighbouring pages are only try-locked:
  * one that is busy ends the window there.
@@ -27,41 +31,60 @@
 #include "mm/mm.h"
 #include "mm/vmstat.h"
 
-#define RA_INIT		16	/* first sequential window, pages */
-#define RA_MAX		128	/* largest window (512 KiB); x4 with MADV_SEQUENTIAL */
+#define RA_INIT		16	/* first window of a stream, pages */
+#define RA_MAX		512	/* largest window (2 MiB) */
 #define RA_AROUND	16	/* read-around, pages */
 #define MMAP_LOTSAMISS	100
 #define FAULT_AROUND	16	/* pages mapped around a read fault */
 #define FAULT_AROUND_MAX 512	/* ... in a stream through cached pages (2 MiB) */
 
-/* The window to read for a miss at pgoff: [*start, *end), containing pgoff. */
-static void ondemand_window(struct fault *vmf, unsigned long *start, unsigned long *end)
+/* The most pages a window (read or mapped) may have: max, but no more than
+ * a sixteenth of the budget: under a small budget, a stream's windows must
+ * leave the clock time to see the working set used again. */
+static unsigned long window_limit(unsigned long max)
+{
+	unsigned long cap = nr_budget_pages() / 16;
+
+	return cap < RA_INIT ? RA_INIT : cap < max ? cap : max;
+}
+
+/* The cached pages right before pgoff, counting at most limit: the stream
+ * a miss at pgoff continues (page_cache_prev_miss). */
+static unsigned long cached_history(struct inode *inode, unsigned long pgoff, unsigned long limit)
+{
+	unsigned long n = 0;
+
+	while (n < limit && n < pgoff && radix_lookup(inode, pgoff - n - 1))
+		n++;
+	return n;
+}
+
+/* The window to read for a miss at pgoff: [*start, *end), containing
+ * pgoff.  Returns whether it is a stream's (reading on past it is worth
+ * asking the host for). */
+static bool ondemand_window(struct fault *vmf, unsigned long *start, unsigned long *end)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct file_ra_state *ra = &vma->vm_file->f_ra;
-	unsigned long pgoff = vmf->pgoff, size, max = RA_MAX;
-	unsigned long ra_start = __atomic_load_n(&ra->start, __ATOMIC_RELAXED);
-	unsigned long ra_size = __atomic_load_n(&ra->size, __ATOMIC_RELAXED);
+	unsigned long pgoff = vmf->pgoff, max = window_limit(RA_MAX), hist;
 
 	*start = pgoff;
 	*end = pgoff + 1;
 	if (vma->vm_flags & VM_RAND_READ)
-		return;
-	if (vma->vm_flags & VM_SEQ_READ)
-		max *= 4;
-	if ((ra_size && pgoff == ra_start + ra_size) || (vma->vm_flags & VM_SEQ_READ)) {
-		size = ra_size && pgoff == ra_start + ra_size ? 2 * ra_size : RA_INIT;
-		if (vma->vm_flags & VM_SEQ_READ && size < max / 4)
-			size = max / 4;
-		*end = pgoff + (size < max ? size : max);
-	} else if (__atomic_load_n(&ra->mmap_miss, __ATOMIC_RELAXED) <= MMAP_LOTSAMISS) {
+		return false;
+	if (vma->vm_flags & VM_SEQ_READ) {
+		*end = pgoff + max;
+		return true;
+	}
+	if ((hist = cached_history(vma->vm_file->f_mapping->host, pgoff, max / 2))) {
+		*end = pgoff + (2 * hist < RA_INIT ? RA_INIT : 2 * hist);
+		return true;
+	}
+	if (__atomic_load_n(&ra->mmap_miss, __ATOMIC_RELAXED) <= MMAP_LOTSAMISS) {
 		*start = pgoff > RA_AROUND / 2 ? pgoff - RA_AROUND / 2 : 0;
 		*end = *start + RA_AROUND;
-	} else {
-		return;
 	}
-	__atomic_store_n(&ra->start, *start, __ATOMIC_RELAXED);
-	__atomic_store_n(&ra->size, *end - *start, __ATOMIC_RELAXED);
+	return false;
 }
 
 /* A cache hit for this file: read-around may be worth it again. */
@@ -111,6 +134,25 @@ static int device_fill(struct fault *vmf)
 	return 0;
 }
 
+/* Read nr pages of mapping's file from page first into frames base on:
+ * inside the host kernel, from the file's pages into the segment's, where
+ * the host can; else through the library's view of the frames.  Returns
+ * the bytes read (fewer at end of file) or -errno. */
+static ssize_t fill_frames(struct address_space *mapping, unsigned long first, unsigned long base,
+			   unsigned long nr)
+{
+	ssize_t n;
+
+	if (mapping->fd < 0)
+		return -EBADF;
+	n = host_splice_full(mapping->fd, (off_t)(first << PAGE_SHIFT), dom.fd,
+			     (off_t)(SEGMENT_META + (base << PAGE_SHIFT)), nr << PAGE_SHIFT);
+	if (n != -EOPNOTSUPP)
+		return n;
+	view_account(nr);
+	return host_read_full(mapping->fd, page_address(base), nr << PAGE_SHIFT, (off_t)(first << PAGE_SHIFT));
+}
+
 /* Read page vmf->pgoff, not cached, and for a regular file the readahead
  * window around it, with one read into a run of contiguous frames.  The
  * pages enter the index locked (so another fault on them waits for the
@@ -129,14 +171,12 @@ int page_cache_fill(struct fault *vmf)
 	if (mapping->device)
 		return device_fill(vmf);
 	__atomic_add_fetch(&vmf->vma->vm_file->f_ra.mmap_miss, 1, __ATOMIC_RELAXED);
-	ondemand_window(vmf, &want_first, &want_end);
+	bool stream = ondemand_window(vmf, &want_first, &want_end);
 	/* Not past the file's end as vmemu knows it: frames for pages that do
 	 * not exist would only push others out. */
 	unsigned long eof = inode_size_pages(inode);
 	if (want_end > eof && eof > pgoff)
 		want_end = eof;
-	if (want_end - want_first > 4 * RA_MAX)
-		want_end = want_first + 4 * RA_MAX;
 	window_holes(inode, pgoff, want_first, want_end, &first, &last);
 
 	/* One run of frames; if the pool gives fewer, the window shrinks
@@ -173,12 +213,13 @@ int page_cache_fill(struct fault *vmf)
 	first = lo;
 	last = hi;
 
+	if (stream && mapping->fd >= 0)
+		/* the next window, from disk, while this one is read and used */
+		host_readahead(mapping->fd, (off_t)((last + 1) << PAGE_SHIFT),
+			       (off_t)((last + 1 - first) << PAGE_SHIFT));
 	unsigned long t0 = host_now_ns();
-	ssize_t got_bytes = mapping->fd >= 0 ?
-		host_read_full(mapping->fd, page_address(base), (last - first + 1) << PAGE_SHIFT,
-			       (off_t)(first << PAGE_SHIFT)) : -EBADF;
+	ssize_t got_bytes = fill_frames(mapping, first, base, last - first + 1);
 	count_vm_events(EV_fill_ns, host_now_ns() - t0);
-	view_account(last - first + 1);
 	unsigned long got = got_bytes < 0 ? 0 : ((unsigned long)got_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	if (got_bytes > 0 && (got_bytes & (PAGE_SIZE - 1)))	/* the tail past end of file */
 		zero_page_tail(base + got - 1, (size_t)got_bytes & (PAGE_SIZE - 1));
@@ -201,18 +242,9 @@ int page_cache_fill(struct fault *vmf)
 		return r;
 	count_vm_events(EV_pgpgin, got);
 	count_vm_events(EV_pgreadahead, got - 1);
-	if (want_end - want_first > 1) {
-		/* the stream goes on from where this window really ended */
-		struct file_ra_state *ra = &vmf->vma->vm_file->f_ra;
-		__atomic_store_n(&ra->start, first, __ATOMIC_RELAXED);
-		__atomic_store_n(&ra->size, first + got - first, __ATOMIC_RELAXED);
-	}
 	vmf->nr_read = (unsigned int)got;
+	vmf->read_first = first;
 	vmf->pfn = base + (pgoff - first);
-	if (got > 1 && mapping->fd >= 0)
-		/* let the host fetch the next window from disk meanwhile */
-		host_readahead(mapping->fd, (off_t)((last + 1) << PAGE_SHIFT),
-			       (off_t)((last + 1 - first) << PAGE_SHIFT));
 	return 0;
 }
 
@@ -275,39 +307,43 @@ static bool map_run(struct fault *vmf, unsigned long start, unsigned long end, u
 	return mapped;
 }
 
-/* How far around a read fault to map (do_fault_around): the aligned
- * FAULT_AROUND block, as the kernel's fault_around_bytes; but where this
- * file's faults go on from where the last fault-around ended (a stream
- * through cached pages), twice as far ahead each time, up to
- * FAULT_AROUND_MAX and an eighth of the budget, as readahead's window
- * grows.  Sets [*lo, *hi) within the VMA. */
+/* The pages right before addr in vma that are mapped, counting at most
+ * limit: the stream through cached pages a fault at addr continues. */
+static unsigned long mapped_history(struct vm_area_struct *vma, unsigned long addr, unsigned long limit)
+{
+	unsigned long n = 0;
+
+	for (; n < limit && addr - (n + 1) * PAGE_SIZE >= vma->vm_start; n++) {
+		pte_t *pte = pte_offset(addr - (n + 1) * PAGE_SIZE, false);
+		if (!pte || !(ptep_get(pte) & PTE_PRESENT))
+			break;
+	}
+	return n;
+}
+
+/* How far around a read fault to map (do_fault_around): the window the
+ * fault just read; in a stream through cached pages, twice the mapped
+ * pages behind it, ahead of it; else the aligned FAULT_AROUND block, as
+ * the kernel's fault_around_bytes.  Sets [*lo, *hi) within the VMA. */
 static void fault_around_range(struct fault *vmf, unsigned long *lo, unsigned long *hi)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct file_ra_state *ra = &vma->vm_file->f_ra;
-	unsigned long size = FAULT_AROUND, max = nr_budget_pages() / 8;
-	unsigned long prev = __atomic_load_n(&ra->fa_size, __ATOMIC_RELAXED);
+	unsigned long max = window_limit(FAULT_AROUND_MAX), hist;
 
-	if (max > FAULT_AROUND_MAX)
-		max = FAULT_AROUND_MAX;
-	if (prev && vmf->pgoff == __atomic_load_n(&ra->fa_end, __ATOMIC_RELAXED) && 2 * prev <= max) {
-		size = 2 * prev;
+	if (vmf->nr_read > 1) {
+		*lo = vmf->address - ((vmf->pgoff - vmf->read_first) << PAGE_SHIFT);
+		*hi = *lo + ((unsigned long)vmf->nr_read << PAGE_SHIFT);
+	} else if ((hist = mapped_history(vma, vmf->address, max / 2)) >= FAULT_AROUND) {
 		*lo = vmf->address;
-		*hi = vmf->address + size * PAGE_SIZE;
-	} else if (prev && vmf->pgoff == __atomic_load_n(&ra->fa_end, __ATOMIC_RELAXED)) {
-		size = prev;
-		*lo = vmf->address;
-		*hi = vmf->address + size * PAGE_SIZE;
+		*hi = vmf->address + 2 * hist * PAGE_SIZE;
 	} else {
 		*lo = vmf->address & ~(FAULT_AROUND * PAGE_SIZE - 1);
 		*hi = *lo + FAULT_AROUND * PAGE_SIZE;
 	}
-	if (*lo < vma->vm_start)
+	if (*lo < vma->vm_start || *lo > vmf->address)
 		*lo = vma->vm_start;
 	if (*hi > vma->vm_end || *hi < *lo)
 		*hi = vma->vm_end;
-	__atomic_store_n(&ra->fa_size, size, __ATOMIC_RELAXED);
-	__atomic_store_n(&ra->fa_end, linear_page_index(vma, *hi), __ATOMIC_RELAXED);
 }
 
 /* Map the fault page and the cached pages around it (do_fault_around,

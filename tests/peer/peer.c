@@ -133,6 +133,13 @@ static ssize_t hang_pread(int f, void *b, size_t n, off_t o)
 	hang_here("pread");
 }
 
+/* A fill reads a file by splicing it: that read hangs too. */
+static ssize_t hang_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	(void)in, (void)off_in, (void)out, (void)off_out, (void)len, (void)flags;
+	hang_here("pread");
+}
+
 static ssize_t hang_pwrite(int f, const void *b, size_t n, off_t o)
 {
 	(void)f, (void)b, (void)n, (void)o;
@@ -297,7 +304,7 @@ static void run(char *spec)
 		say("trylock %d", pthread_mutex_trylock(mutex_at(op, arg)));
 	} else if (!strcmp(op, "hang") && arg) {
 		if (!strcmp(arg, "pread"))
-			host_sys.pread = hang_pread;
+			host_sys.pread = hang_pread, host_sys.splice = hang_splice;
 		else if (!strcmp(arg, "pwrite"))
 			host_sys.pwrite = hang_pwrite;
 		else if (!strcmp(arg, "ftruncate"))
