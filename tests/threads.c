@@ -219,3 +219,69 @@ Test(threads, writers_under_a_small_budget_with_an_msync_loop_lose_no_store, .ti
 	close(fd);
 	close(sfd);
 }
+
+/* --- a fault waiting for another's fill --------------------------------------
+ * The PTE lock covers only the install (issue 12): a fault that finds the
+ * page being read by another waits for the page, asleep, and then finds the
+ * PTE changed and retries onto the page the other mapped.  Were the PTE lock
+ * held across the read, the second fault would spin on it, yielding the CPU
+ * call after call.  The fill is held at a gate, deterministically. */
+
+static volatile int gate_closed, gate_reached;
+static unsigned long yields;
+
+static ssize_t gated_pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	__atomic_store_n(&gate_reached, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&gate_closed, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	return pread(fd, buf, len, off);
+}
+
+static int counted_yield(void)
+{
+	__atomic_add_fetch(&yields, 1, __ATOMIC_RELAXED);
+	return sched_yield();
+}
+
+static void *touch_first_page(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)*(volatile unsigned char *)map;
+}
+
+Test(threads, a_fault_waiting_for_another_fill_sleeps_then_takes_its_page, .timeout = 60)
+{
+	int fd = pattern_file(16 * PG, 0);
+	pthread_t filler, waiter;
+	void *a, *b;
+	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+
+	map = vme_mmap(NULL, 16 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(vme_madvise(map, 16 * PG, MADV_RANDOM), 0);	/* one page, one read */
+	gate_closed = 1;
+	host_sys.pread = gated_pread;
+	host_sys.sched_yield = counted_yield;
+	fill_with_pread_only();
+	cr_assert_eq(pthread_create(&filler, NULL, touch_first_page, NULL), 0);
+	while (!__atomic_load_n(&gate_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
+	cr_assert_eq(pthread_create(&waiter, NULL, touch_first_page, NULL), 0);
+	nanosleep(&wait, NULL);			/* the waiter is in its fault now */
+	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
+	__atomic_store_n(&gate_closed, 0, __ATOMIC_RELEASE);
+	pthread_join(filler, &a);
+	pthread_join(waiter, &b);
+	host_sys_reset();
+	cr_assert_lt(spun, 20, "the waiting fault spun %lu times instead of sleeping", spun);
+	cr_assert_eq((uintptr_t)a, pattern_byte(0));
+	cr_assert_eq((uintptr_t)b, pattern_byte(0));
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pgmajfault, 1, "the page was read once");
+	close(fd);
+}

@@ -58,6 +58,18 @@ static int finish_fault(struct fault *vmf, pte_t entry)
 	return r;
 }
 
+/* handler-safe: take vmf's PTE lock if the PTE is still the one the fault
+ * started from (finish_fault's pte_same check): the fault read the file or
+ * swap, or waited for a page lock, without it.  Else let go and return
+ * false: another fault or reclaim changed it, and the access retries. */
+static bool pte_lock_same(struct fault *vmf)
+{
+	if (pte_lock(vmf->pte) == vmf->orig_pte)
+		return true;
+	pte_unlock(vmf->pte);
+	return false;
+}
+
 /* Map the page-cache frame vmf->pfn (locked by the caller) at
  * vmf->address with entry's flags: accounted first (the frame's masks say
  * this process maps it before the host does), then the host mapping, then
@@ -86,11 +98,12 @@ static pte_t anon_entry(const struct fault *vmf, unsigned long slot)
 
 /* handler-safe: take the fresh private page at addr of vmf's VMA for the
  * cluster: its PTE locked (0: never touched, nothing in swap) and a slot
- * of the budget.  Returns the slot, or 0 having locked nothing. */
-static unsigned long take_fresh_page(struct fault *vmf, unsigned long addr)
+ * of the budget (the fault page's: fault_slot, its PTE locked already).
+ * Returns the slot, or 0 having locked nothing. */
+static unsigned long take_fresh_page(struct fault *vmf, unsigned long addr, unsigned long fault_slot)
 {
 	if (addr == vmf->address)
-		return alloc_frame();
+		return fault_slot;
 	pte_t *pte = pte_offset(addr, true);
 	if (!pte || ptep_get(pte) || !pte_trylock(pte))
 		return 0;
@@ -142,6 +155,14 @@ static int do_anonymous_page(struct fault *vmf)
 
 	count_vm_event(EV_anon_fault);
 	vmf->trace_kind = TRACE_ANON_FAULT;
+	/* the fault page's slot before the PTE lock: taking it may reclaim */
+	unsigned long slot = alloc_frame();
+	if (!slot)
+		return VM_FAULT_OOM;
+	if (!pte_lock_same(vmf)) {
+		free_frame(slot);
+		return VM_FAULT_NOPAGE;
+	}
 	if (!(vma->vm_flags & VM_RAND_READ) && nr_resident_pages() + 8 * ANON_AROUND <= nr_budget_pages()) {
 		unsigned long block = vmf->address & ~(ANON_AROUND * PAGE_SIZE - 1);
 		lo = block > vma->vm_start ? block : vma->vm_start;
@@ -150,7 +171,7 @@ static int do_anonymous_page(struct fault *vmf)
 	vmf->nr_mapped = 0;
 	for (unsigned long addr = lo; addr < hi;) {
 		unsigned long start = addr;
-		while (addr < hi && (slots[(addr - lo) >> PAGE_SHIFT] = take_fresh_page(vmf, addr)))
+		while (addr < hi && (slots[(addr - lo) >> PAGE_SHIFT] = take_fresh_page(vmf, addr, slot)))
 			addr += PAGE_SIZE;
 		if (addr > start) {
 			int r = map_fresh_run(vmf, start, addr, slots, lo);
@@ -159,10 +180,9 @@ static int do_anonymous_page(struct fault *vmf)
 			if (!r)
 				vmf->nr_mapped += (unsigned int)((addr - start) >> PAGE_SHIFT);
 		}
-		if (addr == vmf->address && addr < hi && !slots[(addr - lo) >> PAGE_SHIFT])
-			return VM_FAULT_OOM;	/* no slot for the fault page itself */
 		addr += PAGE_SIZE;	/* the page that ended the run */
 	}
+	pte_unlock(vmf->pte);
 	if (vmf->nr_mapped > 1)
 		count_vm_events(EV_pgfaultaround, vmf->nr_mapped - 1);
 	return ret;
@@ -178,8 +198,9 @@ static int do_anon_reactivate(struct fault *vmf)
 	return finish_fault(vmf, anon_entry(vmf, slot));
 }
 
-/* A private page in swap (do_swap_page): read it back into the host page
- * through /proc/self/mem while the page is still PROT_NONE, then map it. */
+/* A private page in swap (do_swap_page): read it from swap without the PTE
+ * lock; then, the PTE still the same, write it into the host page through
+ * /proc/self/mem while the page is still PROT_NONE, and map it. */
 static int do_swap_page(struct fault *vmf)
 {
 	unsigned long entry = pte_val(vmf->orig_pte), slot = alloc_frame();
@@ -190,17 +211,28 @@ static int do_swap_page(struct fault *vmf)
 	if (!slot)
 		return VM_FAULT_OOM;
 	char *buf = swap_bounce_get();
-	if (swap_readpage(entry, buf) ||
-	    host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
-		ret = VM_FAULT_SIGBUS;	/* the page stays in swap: a later access retries */
+	if (swap_readpage(entry, buf)) {
+		swap_bounce_put(buf);
+		free_frame(slot);
+		return VM_FAULT_SIGBUS;	/* the page stays in swap: a later access retries */
+	}
+	if (!pte_lock_same(vmf)) {
+		swap_bounce_put(buf);
+		free_frame(slot);
+		return VM_FAULT_NOPAGE;
+	}
+	if (host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
+		ret = VM_FAULT_SIGBUS;
 	swap_bounce_put(buf);
 	if (!(ret & VM_FAULT_ERROR))
 		ret |= finish_fault(vmf, anon_entry(vmf, slot));
 	if (ret & VM_FAULT_ERROR) {
+		pte_unlock(vmf->pte);
 		free_frame(slot);
 		return ret;
 	}
 	set_frame(slot, vmf->address);
+	pte_unlock(vmf->pte);
 	swap_free(entry);
 	count_vm_event(EV_pgmajfault);
 	return ret;
@@ -214,20 +246,16 @@ static int __do_fault(struct fault *vmf)
 }
 
 /* Give this VMA its own copy of frame vmf->pfn (locked by the caller) at
- * vmf->address (wp_page_copy): the host's copy-on-write of a private
+ * vmf->address (wp_page_copy), in slot (taken by the caller before its
+ * locks; freed here on failure): the host's copy-on-write of a private
  * mapping of the frame is the copy, forced at once by a write that changes
  * nothing, while the page lock keeps the frame's bytes as they are.
  * mapped: the frame is mapped here already (read-only). */
-static int cow_frame(struct fault *vmf, bool mapped)
+static int cow_frame(struct fault *vmf, unsigned long slot, bool mapped)
 {
-	unsigned long slot = alloc_frame();
-	pte_t entry;
-	int ret;
+	pte_t entry = anon_entry(vmf, slot);
+	int ret = mapped ? finish_fault(vmf, entry) : map_frames(vmf->vma, vmf->address, 1, vmf->pfn, entry);
 
-	if (!slot)
-		return VM_FAULT_OOM;
-	entry = anon_entry(vmf, slot);
-	ret = mapped ? finish_fault(vmf, entry) : map_frames(vmf->vma, vmf->address, 1, vmf->pfn, entry);
 	if (ret) {
 		free_frame(slot);
 		return VM_FAULT_OOM;
@@ -254,11 +282,16 @@ static int do_read_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
+	if (!pte_lock_same(vmf)) {
+		unlock_page(vmf->pfn);
+		return ret | VM_FAULT_NOPAGE;
+	}
 	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) == (VM_SHARED | VM_WRITE) &&
 	    !vma->vm_ops->page_mkwrite)
 		entry |= PTE_WRITE;
 	if (!do_fault_around(vmf, entry))
 		ret |= finish_fault_frame(vmf, entry);
+	pte_unlock(vmf->pte);
 	unlock_page(vmf->pfn);
 	return ret;
 }
@@ -267,14 +300,25 @@ static int do_read_fault(struct fault *vmf)
  * this VMA its own copy. */
 static int do_cow_fault(struct fault *vmf)
 {
+	unsigned long slot;
 	int ret;
 
 	count_vm_event(EV_cow_fault);
 	vmf->trace_kind = TRACE_COW_FAULT;
+	if (!(slot = alloc_frame()))	/* before any lock: taking it may reclaim */
+		return VM_FAULT_OOM;
 	ret = __do_fault(vmf);
-	if (ret & VM_FAULT_ERROR)
+	if (ret & VM_FAULT_ERROR) {
+		free_frame(slot);
 		return ret;
-	ret |= cow_frame(vmf, false);
+	}
+	if (!pte_lock_same(vmf)) {
+		unlock_page(vmf->pfn);
+		free_frame(slot);
+		return ret | VM_FAULT_NOPAGE;
+	}
+	ret |= cow_frame(vmf, slot, false);
+	pte_unlock(vmf->pte);
 	unlock_page(vmf->pfn);
 	return ret;
 }
@@ -308,7 +352,12 @@ static int do_shared_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
+	if (!pte_lock_same(vmf)) {
+		unlock_page(vmf->pfn);
+		return ret | VM_FAULT_NOPAGE;
+	}
 	ret |= wp_page_shared(vmf, false);
+	pte_unlock(vmf->pte);
 	unlock_page(vmf->pfn);
 	return ret;
 }
@@ -323,56 +372,86 @@ static int do_fault(struct fault *vmf)
 }
 
 /* A write to a present, read-only page of a writable VMA.  A page-cache
- * page is locked while it is dirtied or copied, as write-back expects; the
- * PTE lock we hold keeps reclaim from unmapping it meanwhile, and this
- * process mapping it keeps it from being evicted. */
+ * page is locked while it is dirtied or copied, as write-back expects (the
+ * page lock first, then the PTE lock, as every fault takes them); the PTE
+ * lock keeps reclaim from unmapping it meanwhile, and this process mapping
+ * it keeps it from being evicted. */
 static int do_wp_page(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
+	unsigned long slot = 0;
 	int ret;
 
 	count_vm_event(EV_wp_fault);
 	vmf->trace_kind = TRACE_WP_FAULT;
-	if (vmf->orig_pte & PTE_ANON)		/* wp_page_reuse: already ours */
-		return finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
+	if (vmf->orig_pte & PTE_ANON) {		/* wp_page_reuse: already ours */
+		if (!pte_lock_same(vmf))
+			return VM_FAULT_NOPAGE;
+		ret = finish_fault(vmf, vmf->orig_pte | PTE_WRITE);
+		pte_unlock(vmf->pte);
+		return ret;
+	}
+	if (!(vma->vm_flags & VM_SHARED) && !(slot = alloc_frame()))	/* the copy's, before any lock */
+		return VM_FAULT_OOM;
 	vmf->pfn = pte_val(vmf->orig_pte);
 	lock_page(vmf->pfn);
-	if (page_is_orphan(vmf->pfn)) {
+	if (!pte_lock_same(vmf)) {
+		ret = VM_FAULT_NOPAGE;
+	} else if (page_is_orphan(vmf->pfn)) {
 		/* Another process took the page out of the cache (truncation,
 		 * invalidation) and this one had not caught up: a store must
 		 * not land in a frame no write-back will see.  Drop the stale
 		 * mapping; the access faults again on the page as it is now. */
-		unlock_page(vmf->pfn);
-		if (host_map_anon(vmf->address, PAGE_SIZE))
-			return VM_FAULT_OOM;
-		zap_pte(vmf->address, vmf->pte, vmf->orig_pte);
-		return 0;
-	}
-	if (vma->vm_flags & VM_SHARED) {
-		ret = wp_page_shared(vmf, true);
+		ret = host_map_anon(vmf->address, PAGE_SIZE) ? VM_FAULT_OOM : 0;
+		if (!ret)
+			zap_pte(vmf->address, vmf->pte, vmf->orig_pte);
+		pte_unlock(vmf->pte);
 	} else {
-		count_vm_event(EV_wp_copy);	/* wp_page_copy */
-		ret = cow_frame(vmf, true);
+		if (vma->vm_flags & VM_SHARED) {
+			ret = wp_page_shared(vmf, true);
+		} else {
+			count_vm_event(EV_wp_copy);	/* wp_page_copy */
+			ret = cow_frame(vmf, slot, true);
+			slot = 0;
+		}
+		pte_unlock(vmf->pte);
 	}
 	unlock_page(vmf->pfn);
+	if (slot)
+		free_frame(slot);
 	return ret;
 }
 
-/* Called with the PTE lock held (the kernel's pte_offset_map_lock). */
+/* The fault proper (handle_pte_fault), on vmf->orig_pte as read without
+ * the PTE lock.  Each path takes the lock itself: those that read a file
+ * or swap, or wait for a page lock, only to install, after checking the
+ * PTE is still orig_pte; the others, which do neither, at once. */
 static int handle_pte_fault(struct fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
+	pte_t orig = vmf->orig_pte = ptep_get(vmf->pte);
+	int ret;
 
-	if (vmf->orig_pte & PTE_SWAP)
+	if (orig & PTE_SWAP)
 		return do_swap_page(vmf);
-	if (!(vmf->orig_pte & PTE_PRESENT)) {	/* do_pte_missing */
-		if (vmf->orig_pte & PTE_ANON)
-			return do_anon_reactivate(vmf);
+	if (!(orig & PTE_PRESENT)) {	/* do_pte_missing */
+		if (orig & PTE_ANON) {
+			if (!pte_lock_same(vmf))
+				return VM_FAULT_NOPAGE;
+			ret = do_anon_reactivate(vmf);
+			pte_unlock(vmf->pte);
+			return ret;
+		}
 		return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
 	}
-	if (vmf->orig_pte & PTE_FRESH)		/* accessed now (a populate), as Linux would know */
-		set_pte_at(vmf->address, vmf->pte, vmf->orig_pte & ~(pte_t)PTE_FRESH);
-	if (vmf->orig_pte & PTE_WRITE)
+	if (orig & PTE_FRESH) {		/* accessed now (a populate), as Linux would know */
+		if (pte_lock_same(vmf)) {
+			set_pte_at(vmf->address, vmf->pte, orig & ~(pte_t)PTE_FRESH);
+			pte_unlock(vmf->pte);
+		}
+		vmf->orig_pte = orig &= ~(pte_t)PTE_FRESH;
+	}
+	if (orig & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		return do_wp_page(vmf);
@@ -414,11 +493,8 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 		ret = VM_FAULT_SIGSEGV;
 	else if (!(vmf.pte = pte_offset(vmf.address, true)))
 		ret = VM_FAULT_OOM;
-	else {
-		vmf.orig_pte = pte_lock(vmf.pte);
+	else
 		ret = handle_pte_fault(&vmf);
-		pte_unlock(vmf.pte);
-	}
 	if (ret & VM_FAULT_SIGSEGV)
 		vmf.trace_kind = TRACE_SIGSEGV;
 	else if (ret & (VM_FAULT_SIGBUS | VM_FAULT_OOM))
