@@ -127,23 +127,6 @@ void domain_set_capacity(void)
 		__atomic_store_n(&h->capacity, cap, __ATOMIC_RELEASE);
 }
 
-/* Free frame pfn on the reaper's behalf.  Caller holds alloc_lock and the
- * page lock (released here). */
-static void reap_free_frame(unsigned long pfn)
-{
-	struct page *page = pfn_to_page(pfn);
-
-	page->inode = 0;
-	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
-	page_unhold_all(page);
-	__atomic_store_n(&page->wmapped, 0, __ATOMIC_RELAXED);
-	if (!(dom.bitmap[pfn / 64] & (1UL << (pfn % 64)))) {
-		dom.bitmap[pfn / 64] |= 1UL << (pfn % 64);
-		dom.hdr->nr_free++;
-	}
-	rlock_unlock(&page->lock);
-}
-
 /* Take a lock the dead slot s holds over as this process's own. */
 static bool rlock_steal(struct rlock *l, int s)
 {
@@ -189,7 +172,7 @@ static void reap_frames(int s)
 			continue;
 		bool in_bitmap_free = dom.bitmap[pfn / 64] & (1UL << (pfn % 64));
 		if (!in_bitmap_free && (!page->inode || (page->flags & PG_reserved)))
-			reap_free_frame(pfn);	/* reserved, or half allocated or freed */
+			__free_page_frame(pfn);	/* reserved, or half allocated or freed */
 		else
 			rlock_unlock(&page->lock);
 	}

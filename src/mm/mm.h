@@ -320,6 +320,7 @@ void radix_free(struct inode *inode);
 /* page_alloc.c: the frame pool (handler-safe). */
 unsigned long alloc_pages_run(unsigned long want, unsigned long *pfn);
 void free_page_frame(unsigned long pfn);
+void __free_page_frame(unsigned long pfn);	/* caller holds alloc_lock */
 unsigned long nr_cached_pages(void);
 void view_account(unsigned long pages);
 void view_set_limit(unsigned long budget);

@@ -185,23 +185,33 @@ unsigned long alloc_pages_run(unsigned long want, unsigned long *pfn)
 }
 
 /* handler-safe: frame pfn, whose page lock the caller holds and which no
- * index holds and no live process maps, is free again.  Its lock is
- * released inside alloc_lock, so a reaper never sees it half freed; a stale
- * waiter then finds a free frame (inode 0) and looks again. */
-void free_page_frame(unsigned long pfn)
+ * index holds and no live process maps, is free again (the one way a frame
+ * is freed; the reaper calls it for the dead).  Caller holds alloc_lock.
+ * The page lock is released inside alloc_lock, so a reaper never sees the
+ * frame half freed; a stale waiter then finds a free frame (inode 0) and
+ * looks again. */
+void __free_page_frame(unsigned long pfn)
 {
-	struct domain_header *h = dom.hdr;
 	struct page *page = pfn_to_page(pfn);
 
 	page->inode = 0;
 	page_unhold_all(page);	/* only the dead can still have a bit here */
 	__atomic_store_n(&page->wmapped, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
-	rlock_lock(&h->alloc_lock);
 	dom.bitmap[pfn / 64] |= 1UL << (pfn % 64);
-	h->nr_free++;
-	h->hot = pfn + 1;
+	dom.hdr->nr_free++;
 	rlock_unlock(&page->lock);
+}
+
+/* handler-safe: __free_page_frame, taking alloc_lock; the frame is the next
+ * single frame handed out (hot: in the caches and populated). */
+void free_page_frame(unsigned long pfn)
+{
+	struct domain_header *h = dom.hdr;
+
+	rlock_lock(&h->alloc_lock);
+	__free_page_frame(pfn);
+	h->hot = pfn + 1;
 	rlock_unlock(&h->alloc_lock);
 }
 
