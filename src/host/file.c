@@ -45,12 +45,15 @@ ssize_t host_read_full(int fd, void *dst, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
-/* Pipes for host_splice_full, each used by one thread at a time (busy, an
- * atomic flag: a thread takes a free one or does without; a thread in the
- * middle of a splice runs with signals blocked and holds it for one call).
- * Made on first use; an error leaves a pipe possibly holding bytes, so it
- * is closed and made again.  A forked child closes its copies. */
-#define SPLICE_PIPES	4
+/* The pipe for host_splice_full, used by one thread at a time (busy, an
+ * atomic flag: a thread takes it if it is free, else does without; the
+ * thread holding it runs with signals blocked and holds it for one call).
+ * One only: the host writes into the segment under its inode lock, so two
+ * threads splicing at once would take turns, while a second fill reading
+ * into the view instead runs beside the first.  Made on first use; an
+ * error leaves it possibly holding bytes, so it is closed and made again.
+ * A forked child closes its copy. */
+#define SPLICE_PIPES	1
 #define SPLICE_PIPE_SIZE (1 << 20)	/* what an unprivileged process may ask */
 static struct splice_pipe {
 	int fd[2];
@@ -105,7 +108,8 @@ void host_splice_fork_child(void)
  * page of this process is touched.  Returns the bytes copied (less than len
  * only at end of fd), -errno if reading fd failed, or -EOPNOTSUPP if
  * splicing cannot do it (no pipe to be had, a file that cannot splice, out
- * refusing): the caller then reads another way, from the start. */
+ * refusing, or the pipe in use by another thread): the caller then reads
+ * another way, from the start. */
 ssize_t host_splice_full(int fd, off_t off, int out, off_t out_off, size_t len)
 {
 	struct splice_pipe *p = splice_pipe_get();
