@@ -263,35 +263,48 @@ static int deliver_sigsegv(void)
 	return 1;
 }
 
+/* handler-safe: make SIGBUS's host disposition the default, so that raising
+ * it kills as the kernel's would; dies with vmemu's message if the host
+ * refuses (the signal could otherwise reach a handler that must not run). */
+static void sigbus_default(void)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	if (host_sys.sigaction(SIGBUS, &dfl, NULL))
+		host_die("cannot reset SIGBUS to its default action to deliver a bus error");
+}
+
 /* handler-safe: SIGBUS at addr, as the kernel raises it for a page past end
  * of file or an I/O error: the program's handler, or death by SIGBUS if
- * there is none or SIGBUS is blocked where the fault happened. */
+ * there is none or SIGBUS is blocked where the fault happened.  If the
+ * host will not say what the disposition is, no handler can be trusted
+ * (act would be whatever the stack held): death by SIGBUS too, which is
+ * what the kernel's forced delivery does when it cannot run a handler. */
 static void deliver_sigbus(void *addr)
 {
 	const ucontext_t *uc = tls_uc;
 	struct sigaction act;
 	siginfo_t info;
 
-	host_sys.sigaction(SIGBUS, NULL, &act);
+	bool fatal = host_sys.sigaction(SIGBUS, NULL, &act) != 0 || is_default(&act) ||
+		     sigismember(&uc->uc_sigmask, SIGBUS) == 1;
+	if (fatal) {
+		sigset_t bus;
+		sigbus_default();
+		sigemptyset(&bus);
+		sigaddset(&bus, SIGBUS);
+		host_sys.sigprocmask(SIG_UNBLOCK, &bus, NULL);
+		host_sys.raise(SIGBUS);
+		host_die("SIGBUS did not end the process");
+	}
+	if (act.sa_flags & SA_RESETHAND)
+		sigbus_default();
 	memset(&info, 0, sizeof(info));
 	info.si_signo = SIGBUS;
 	info.si_code = BUS_ADRERR;
 	info.si_addr = addr;
-	bool fatal = is_default(&act) || sigismember(&uc->uc_sigmask, SIGBUS) == 1;
-	if (fatal || (act.sa_flags & SA_RESETHAND)) {
-		struct sigaction dfl;
-		sigset_t bus;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		host_sys.sigaction(SIGBUS, &dfl, NULL);
-		if (fatal) {
-			sigemptyset(&bus);
-			sigaddset(&bus, SIGBUS);
-			host_sys.sigprocmask(SIG_UNBLOCK, &bus, NULL);
-			host_sys.raise(SIGBUS);
-			host_die("SIGBUS did not end the process");
-		}
-	}
 	run_handler(SIGBUS, &act, &info);
 }
 
