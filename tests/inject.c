@@ -534,6 +534,44 @@ Test(inject, pread_eio_sigbus_has_adrerr_exact_address_and_counts_read_error, .i
 	assert_pattern(p + 2 * PG, 2 * PG, PG);	/* the next page reads */
 }
 
+/* A SIGBUS handler the program never installed: only what a failed query
+ * of the disposition left in its output names it. */
+static void stale_sigbus_handler(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+/* sigaction, except that asking for SIGBUS's disposition fails.  A failed
+ * call promises nothing about *old: this one leaves it naming a handler,
+ * as stack garbage might. */
+static int w_sigaction_sigbus_query_fails(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig == SIGBUS && !act) {
+		if (old) {
+			memset(old, 0, sizeof(*old));
+			old->sa_handler = stale_sigbus_handler;
+		}
+		errno = EINVAL;
+		return -1;
+	}
+	return sigaction(sig, act, old);
+}
+
+/* The trap cannot learn SIGBUS's disposition: it must not run whatever the
+ * failed query left behind, but end the access as the kernel does when no
+ * handler can run it, with death by SIGBUS. */
+Test(inject, sigbus_whose_disposition_cannot_be_read_kills_with_sigbus, .init = setup, .fini = teardown,
+     .signal = SIGBUS, .timeout = 20)
+{
+	int fd = pattern_file(PG, 0);
+	volatile unsigned char *p = vme_mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
+
+	cr_assert_neq((void *)p, MAP_FAILED);
+	host_sys.sigaction = w_sigaction_sigbus_query_fails;
+	(void)p[PG];				/* past end of file */
+}
+
 Test(inject, pread_eio_on_the_nth_fill_fails_that_page_only, .init = setup, .fini = teardown,
      .timeout = 20)
 {

@@ -7,11 +7,13 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <time.h>
 #include <vmemu.h>
 
 #include "host/host.h"
 #include "testutil.h"
+#include "vm_valid.h"
 
 #define NTHREADS 8
 #define NPAGES 64
@@ -138,7 +140,8 @@ Test(threads, first_touches_of_anonymous_memory_race_cleanly, .timeout = 60)
  * cleans the writers' pages, write-protecting them first).  Every page's
  * last store must reach the file.  A store that lands on a page cleaned
  * without its mapping write-protected, or on one whose deactivation left
- * it writable on the host, is lost: no fault, no dirty bit. */
+ * it writable on the host, is lost: no fault, no dirty bit.  (This test once
+ * died of "page fault inside the emulator itself": see the next one.) */
 #define SB_PAGES 64		/* the writers' file */
 #define SB_STREAM 2048		/* the streamed file: 8 MiB, eight budgets */
 #define SB_WRITERS 3
@@ -284,4 +287,98 @@ Test(threads, a_fault_waiting_for_another_fill_sleeps_then_takes_its_page, .time
 	cr_assert_eq(vme_stats(&st), 0);
 	cr_assert_eq(st.pgmajfault, 1, "the page was read once");
 	close(fd);
+}
+
+/* The race behind the stress test above, made exact.  msync write-protects
+ * a writable page (page_mkclean: the PTE, then the host protection) while
+ * a fault in another thread, short of a slot, has reclaim unmap the same
+ * page (its PTE locked until the host change lands).  Write-back used to
+ * change the PTE without its lock, so the two interleaved:
+ *  - reclaim's unmap between write-back's look at the PTE and its store:
+ *    the stale PTE came back, naming a frame this process no longer held;
+ *    once evicted and freed, the next store faulted into do_wp_page on a
+ *    free frame, and set_page_dirty read inode -1: the SIGSEGV inside the
+ *    emulator that the stress test died of (reproduced by widening that
+ *    window);
+ *  - reclaim's unmap between the PTE store and the host mprotect, made
+ *    exact here by stopping write-back's mprotect until the other thread's
+ *    fault has reclaimed: the mprotect then makes the reservation left in
+ *    the page's place readable, and the page reads as zeros, with no fault.
+ * Write-back now changes the PTE under its lock, and leaves the page dirty
+ * (written, not cleaned) when the lock is busy. */
+static volatile unsigned long mk_addr;		/* write-back's mprotect to stop */
+static volatile int mk_stopped;
+static sem_t mk_go, mk_done;
+static const volatile unsigned char *mk_other;	/* a file as large as the budget */
+
+static int mprotect_then_reclaim(void *addr, size_t len, int prot)
+{
+	if ((unsigned long)addr == mk_addr && len == PG && prot == PROT_READ) {
+		struct timespec until;
+		mk_addr = 0;
+		mk_stopped = 1;
+		sem_post(&mk_go);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 20;
+		sem_timedwait(&mk_done, &until);
+	}
+	return mprotect(addr, len, prot);
+}
+
+/* One page the budget has no slot for: its fault reclaims, with the clock
+ * hand on slot 1 first. */
+static void *fault_one_more(void *arg)
+{
+	sem_wait(&mk_go);
+	(void)mk_other[(size_t)arg * PG];
+	sem_post(&mk_done);
+	return NULL;
+}
+
+Test(threads, reclaim_unmapping_a_page_msync_is_write_protecting_leaves_it_correct, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t budget = st.nr_budget;
+	int fd = pattern_file(PG, 0), ofd = pattern_file(budget * PG, O_RDONLY);
+	volatile unsigned char *w = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	mk_other = vme_mmap(NULL, budget * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	cr_assert_neq((void *)w, MAP_FAILED);
+	cr_assert_neq((void *)mk_other, MAP_FAILED);
+	/* a page per fault, a slot per page, in order: no readahead, no
+	 * fault-around */
+	cr_assert_eq(vme_madvise((void *)w, PG, MADV_RANDOM), 0);
+	cr_assert_eq(vme_madvise((void *)mk_other, budget * PG, MADV_RANDOM), 0);
+	w[0] = 0x5a;				/* slot 1: present, writable, dirty */
+	for (size_t i = 0; i < budget - 1; i++)	/* slots 2 .. budget */
+		(void)mk_other[i * PG];
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.nr_resident, budget, "the budget is full: %lu of %lu", (unsigned long)st.nr_resident,
+		     (unsigned long)budget);
+
+	pthread_t t;
+	sem_init(&mk_go, 0, 0);
+	sem_init(&mk_done, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, fault_one_more, (void *)(budget - 1)), 0);
+	mk_addr = (unsigned long)w;
+	host_sys.mprotect = mprotect_then_reclaim;
+	int r = vme_msync((void *)w, PG, MS_SYNC);
+	host_sys_reset();
+	if (!mk_stopped)
+		sem_post(&mk_go);
+	pthread_join(t, NULL);
+	cr_assert_eq(r, 0);
+	cr_assert(mk_stopped, "write-back never write-protected the page");
+	cr_assert_eq(w[0], 0x5a, "the page reads %#x after msync and reclaim met: not its frame", w[0]);
+	w[1] = 0x6b;				/* and a store still reaches the file */
+	cr_assert_eq(vme_msync((void *)w, PG, MS_SYNC), 0);
+	unsigned char *f = file_bytes(fd, 0, 2);
+	cr_assert_eq(f[0], 0x5a);
+	cr_assert_eq(f[1], 0x6b);
+	free(f);
+	assert_vm_valid("after msync and reclaim met on one page");
+	close(fd);
+	close(ofd);
 }

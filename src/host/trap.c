@@ -41,24 +41,19 @@ static host_fault_fn fault_fn;
 static bool (*unmapped_fn)(unsigned long addr);
 static struct sigaction libsigsegv_act;	/* what sigsegv_install_handler set */
 
-/* The program's SIGSEGV disposition, as vme_sigaction sees it.  Written with
- * a sequence count so the handler never reads a torn copy.  Writers take
- * user_lock, a spinlock: it is held for a copy of the structure, with
- * asynchronous signals blocked. */
+/* The program's SIGSEGV disposition, as vme_sigaction sees it, under a
+ * sequence count: even while it is stable, odd while a writer copies it.
+ * Readers copy it and retry if the count moved.  A writer makes the count
+ * odd with a compare-and-swap from the even value it saw (that is the writer
+ * lock), copies, and makes it even again.  The handler's SA_RESETHAND reset
+ * is such a writer, one that wins only if the count is still the one it read
+ * the disposition under: the read and the reset are one step, as the
+ * kernel's reset under its siglock at delivery.  No writer can be interrupted
+ * by a handler of its own thread while it holds the count odd: vme_sigaction
+ * copies the program's structure in first and blocks asynchronous signals,
+ * and the handler's reset stores only vmemu's own memory. */
 static struct sigaction user_act;
 static unsigned user_seq;
-static int user_lock;
-
-static void user_lock_take(void)
-{
-	while (__atomic_exchange_n(&user_lock, 1, __ATOMIC_ACQUIRE))
-		host_yield();
-}
-
-static void user_lock_drop(void)
-{
-	__atomic_store_n(&user_lock, 0, __ATOMIC_RELEASE);
-}
 
 static __thread const siginfo_t *tls_info __attribute__((tls_model("initial-exec")));
 static __thread void *tls_uc __attribute__((tls_model("initial-exec")));
@@ -78,8 +73,9 @@ static void all_but_synchronous(sigset_t *set)
 		sigdelset(set, sync[i]);
 }
 
-/* handler-safe */
-static void read_user_act(struct sigaction *out)
+/* handler-safe: copy the disposition; returns the (even) count it was read
+ * under. */
+static unsigned read_user_act(struct sigaction *out)
 {
 	unsigned seq;
 
@@ -89,14 +85,43 @@ static void read_user_act(struct sigaction *out)
 		memcpy(out, &user_act, sizeof(*out));
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	} while (__atomic_load_n(&user_seq, __ATOMIC_RELAXED) != seq);
+	return seq;
 }
 
-static void write_user_act(const struct sigaction *in)
+/* handler-safe: take the writer side if the count is still seq (even). */
+static bool user_write_begin(unsigned seq)
 {
-	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	memcpy(&user_act, in, sizeof(user_act));
-	__atomic_store_n(&user_seq, user_seq + 1, __ATOMIC_RELEASE);
+	if (!__atomic_compare_exchange_n(&user_seq, &seq, seq + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return false;
+	__atomic_thread_fence(__ATOMIC_RELEASE);	/* odd before any byte changes */
+	return true;
+}
+
+static void user_write_end(unsigned seq)
+{
+	__atomic_store_n(&user_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* Replace the disposition with *in (if in), the one replaced in *old (if
+ * old), as one step.  Not in the handler: the caller's copies are its own
+ * memory, and asynchronous signals are blocked or no emulated memory exists
+ * yet (vme_init). */
+static void exchange_user_act(const struct sigaction *in, struct sigaction *old)
+{
+	struct sigaction cur;
+
+	for (;;) {
+		unsigned seq = read_user_act(&cur);
+		if (!in)
+			break;
+		if (!user_write_begin(seq))
+			continue;
+		memcpy(&user_act, in, sizeof(user_act));
+		user_write_end(seq);
+		break;
+	}
+	if (old)
+		*old = cur;
 }
 
 /*
@@ -191,6 +216,29 @@ static bool is_default(const struct sigaction *act)
 	return !(act->sa_flags & SA_SIGINFO) && (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN);
 }
 
+/* handler-safe: the program's SIGSEGV disposition for one delivery, in
+ * *act; false if it is the default (or ignored: the kernel forces death for
+ * a fault signal).  A handler with SA_RESETHAND is reset to SIG_DFL in the
+ * same step (the count it was read under must still hold, or the new
+ * disposition is read again): two threads faulting at once run it once, and
+ * a vme_sigaction racing the delivery is never undone by the reset. */
+static bool claim_user_act(struct sigaction *act)
+{
+	for (;;) {
+		unsigned seq = read_user_act(act);
+		if (is_default(act))
+			return false;
+		if (!(act->sa_flags & SA_RESETHAND))
+			return true;
+		if (!user_write_begin(seq))
+			continue;
+		memset(&user_act, 0, sizeof(user_act));
+		user_act.sa_handler = SIG_DFL;
+		user_write_end(seq);
+		return true;
+	}
+}
+
 /* handler-safe: the program's SIGSEGV handler, with the kernel's siginfo.
  * Returns 0 if there is none, or if SIGSEGV is blocked (virtually) where
  * the fault happened: libsigsegv then lets the default kill, as the kernel
@@ -202,15 +250,8 @@ static int deliver_sigsegv(void)
 	struct sigaction act;
 	siginfo_t maperr;
 
-	read_user_act(&act);
-	if (is_default(&act) || segv_blocked())
+	if (segv_blocked() || !claim_user_act(&act))
 		return 0;
-	if (act.sa_flags & SA_RESETHAND) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		write_user_act(&dfl);
-	}
 	/* The host has the emulator's reservation there and says "no access";
 	 * the program has nothing mapped there: "no mapping". */
 	if (info->si_code == SEGV_ACCERR && unmapped && unmapped((unsigned long)info->si_addr)) {
@@ -222,35 +263,48 @@ static int deliver_sigsegv(void)
 	return 1;
 }
 
+/* handler-safe: make SIGBUS's host disposition the default, so that raising
+ * it kills as the kernel's would; dies with vmemu's message if the host
+ * refuses (the signal could otherwise reach a handler that must not run). */
+static void sigbus_default(void)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	if (host_sys.sigaction(SIGBUS, &dfl, NULL))
+		host_die("cannot reset SIGBUS to its default action to deliver a bus error");
+}
+
 /* handler-safe: SIGBUS at addr, as the kernel raises it for a page past end
  * of file or an I/O error: the program's handler, or death by SIGBUS if
- * there is none or SIGBUS is blocked where the fault happened. */
+ * there is none or SIGBUS is blocked where the fault happened.  If the
+ * host will not say what the disposition is, no handler can be trusted
+ * (act would be whatever the stack held): death by SIGBUS too, which is
+ * what the kernel's forced delivery does when it cannot run a handler. */
 static void deliver_sigbus(void *addr)
 {
 	const ucontext_t *uc = tls_uc;
 	struct sigaction act;
 	siginfo_t info;
 
-	host_sys.sigaction(SIGBUS, NULL, &act);
+	bool fatal = host_sys.sigaction(SIGBUS, NULL, &act) != 0 || is_default(&act) ||
+		     sigismember(&uc->uc_sigmask, SIGBUS) == 1;
+	if (fatal) {
+		sigset_t bus;
+		sigbus_default();
+		sigemptyset(&bus);
+		sigaddset(&bus, SIGBUS);
+		host_sys.sigprocmask(SIG_UNBLOCK, &bus, NULL);
+		host_sys.raise(SIGBUS);
+		host_die("SIGBUS did not end the process");
+	}
+	if (act.sa_flags & SA_RESETHAND)
+		sigbus_default();
 	memset(&info, 0, sizeof(info));
 	info.si_signo = SIGBUS;
 	info.si_code = BUS_ADRERR;
 	info.si_addr = addr;
-	bool fatal = is_default(&act) || sigismember(&uc->uc_sigmask, SIGBUS) == 1;
-	if (fatal || (act.sa_flags & SA_RESETHAND)) {
-		struct sigaction dfl;
-		sigset_t bus;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		host_sys.sigaction(SIGBUS, &dfl, NULL);
-		if (fatal) {
-			sigemptyset(&bus);
-			sigaddset(&bus, SIGBUS);
-			host_sys.sigprocmask(SIG_UNBLOCK, &bus, NULL);
-			host_sys.raise(SIGBUS);
-			host_die("SIGBUS did not end the process");
-		}
-	}
 	run_handler(SIGBUS, &act, &info);
 }
 
@@ -353,9 +407,7 @@ int host_trap_install(host_fault_fn fn)
 	entry.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK | SA_RESTART;
 	if (host_sys.sigaction(SIGSEGV, &entry, NULL))
 		return -errno;
-	user_lock_take();
-	write_user_act(&prev);
-	user_lock_drop();
+	exchange_user_act(&prev, NULL);
 	return 0;
 }
 
@@ -372,15 +424,7 @@ void host_trap_uninstall(void)
 /* vme_sigaction(SIGSEGV, ...): the program's disposition, kept for delivery. */
 int host_trap_sigaction(const struct sigaction *act, struct sigaction *oldact)
 {
-	struct sigaction old;
-
-	user_lock_take();
-	read_user_act(&old);
-	if (act)
-		write_user_act(act);
-	user_lock_drop();
-	if (oldact)
-		*oldact = old;
+	exchange_user_act(act, oldact);
 	return 0;
 }
 

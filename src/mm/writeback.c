@@ -50,25 +50,49 @@ static int write_frame(struct address_space *mapping, unsigned long pgoff, unsig
 struct mkclean_args {
 	unsigned long pfn;
 	int err;
+	bool busy;		/* a writable PTE of the frame was locked by someone else */
 };
 
+/* Is v a writable mapping of frame pfn? */
+static bool pte_maps_writable(pte_t v, unsigned long pfn)
+{
+	return (v & (PTE_PRESENT | PTE_WRITE | PTE_ANON)) == (PTE_PRESENT | PTE_WRITE) && pte_val(v) == pfn;
+}
+
+/* Write-protect one PTE, under its lock, as every other change of a PTE is
+ * made: reclaim unmaps a page with its PTE locked from the look until the
+ * host change has landed, and a protection change made around it would
+ * undo its work (a stale PTE written back would name a frame this process
+ * no longer holds, and a host mprotect landing after the unmap makes the
+ * reservation there readable).  Only a trylock: whoever holds it (reclaim
+ * unmapping the page until its batch lands, a fault installing) is
+ * changing the PTE itself.  A PTE locked by someone else is left as it is
+ * and said to be busy: the page is written and stays dirty. */
 static int mkclean_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
 {
 	struct mkclean_args *m = arg;
-	pte_t v = ptep_get(ptep);
 
-	if (!(vma->vm_flags & VM_SHARED) || (v & (PTE_PRESENT | PTE_WRITE | PTE_ANON)) != (PTE_PRESENT | PTE_WRITE) ||
-	    pte_val(v) != m->pfn)
+	if (!(vma->vm_flags & VM_SHARED) || !pte_maps_writable(ptep_get(ptep), m->pfn))
 		return 0;
+	if (!pte_trylock(ptep)) {
+		m->busy = true;
+		return 0;
+	}
+	pte_t v = ptep_get(ptep);	/* again, under the lock */
+	if (!pte_maps_writable(v, m->pfn)) {
+		pte_unlock(ptep);
+		return 0;
+	}
 	/* PTE first: the host must never refuse what the PTE grants (a
 	 * store before the protect is still written by writepage). */
 	pte_t entry = v & ~(pte_t)PTE_WRITE;
 	set_pte_at(addr, ptep, entry);
 	int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
-	if (r) {
+	if (r)
 		set_pte_at(addr, ptep, v);	/* still writable: say so */
+	pte_unlock(ptep);
+	if (r)
 		return m->err = r;
-	}
 	frame_set_writable(m->pfn, false);
 	host_vmas_account(1);
 	return 0;
@@ -76,15 +100,17 @@ static int mkclean_one(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 
 /* handler-safe: write-protect this process's writable mappings of frame
  * pfn, page pgoff of mapping, in shared VMAs (rmap walk), so its next write
- * is seen.  Returns 0, or the host's -errno with the PTE that could not be
- * protected left writable (the caller keeps the page dirty).  Caller holds
- * the page lock. */
+ * is seen.  Returns 0, -EBUSY if a writable PTE was locked by another
+ * thread (a fault, or reclaim about to unmap it) and left writable, or the
+ * host's -errno with the PTE that could not be protected left writable.
+ * Either way the caller keeps the page dirty.  Caller holds the page lock;
+ * takes and drops PTE locks. */
 int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn)
 {
 	struct mkclean_args m = { .pfn = pfn };
 
 	rmap_walk(mapping, pgoff, pgoff, mkclean_one, &m);
-	return m.err;
+	return m.err ? m.err : m.busy ? -EBUSY : 0;
 }
 
 /* handler-safe: page pfn of inode, locked by the caller, is being written
@@ -121,16 +147,16 @@ static int writeback_locked(struct address_space *mapping, unsigned long pfn)
 		unlock_page(pfn);
 		return 0;
 	}
-	if ((r = page_mkclean(mapping, pgoff, pfn))) {
+	if ((r = page_mkclean(mapping, pgoff, pfn)) && r != -EBUSY) {
 		/* A mapping stays writable: cleaning would lose its next store. */
 		unlock_page(pfn);
 		count_vm_event(EV_writeback_error);
 		return r;
 	}
 	set_page_writeback(inode, pfn);
-	if (page_mapped_elsewhere(page, true)) {
-		/* Another process may store to it unseen: write it, keep it
-		 * dirty. */
+	if (r == -EBUSY || page_mapped_elsewhere(page, true)) {
+		/* A mapping may still be written unseen (another process's, or
+		 * one of ours whose PTE was busy): write it, keep it dirty. */
 		unlock_page(pfn);
 		r = write_frame(mapping, pgoff, pfn);
 		end_page_writeback(inode, pfn);
