@@ -5,12 +5,13 @@
  *   cell.c         one cell (workload x mechanism) measured in a forked child
  *   timer.c        the per-access clock: calibrated TSC, or clock_gettime
  *   mech_kernel.c  the host kernel's mmap, the pread reference, shared helpers
- *   mech_vmemu.c   vmemu, through its public API
+ *   mech_vmemu.c   vmemu, through its public API (default, and MADV_RANDOM)
  *   mech_floor.c   the raw SIGSEGV floors (unsafe and safe)
  *   mech_uffd.c    a minimal userfaultfd pager
- *   clients.c      real programs (LMDB, SQLite, a map-scan loop), native and
- *                  switched over to vmemu at link time, timed whole
- *   report.c       the table, CSV, JSON, the results page and the plot
+ *   clients.c      real programs (LMDB, SQLite, GDBM, a map-scan loop), native
+ *                  and switched over to vmemu at link time, timed whole
+ *   report.c       the table, CSV, JSON, the results page with issue 12's
+ *                  targets, and the plot
  *
  * Every cell runs in its own child process, so that each mechanism owns the
  * process's SIGSEGV disposition alone: vmemu installs its handler at its
@@ -73,20 +74,33 @@ enum backing {
 };
 
 enum workload_id {
-	W_RAND, W_SEQ_WARM, W_SEQ_COLD, W_ANON, W_SHARED_WRITE, W_COW, W_BUDGET, W_TWO_THREADS,
-	NR_WORKLOADS
+	W_RAND, W_SEQ_WARM, W_SEQ_FIRST, W_SEQ_COLD, W_ANON, W_SHARED_WRITE, W_COW, W_BUDGET,
+	W_THREADS_SCAN, W_THREADS_RAND, W_SPARSE, NR_WORKLOADS
+};
+
+/* What holds the file when a file workload starts (each phase of a
+ * two-thread one).  The host page cache is the kernel's own, and the
+ * floors, the userfaultfd pager and pread read from it; vmemu has a page
+ * cache of its own (frames in its domain segment) in front of it. */
+enum cache_state {
+	CS_FIRST,	/* the host page cache holds the file, a mechanism's own cache
+			 * is empty: a fresh process's first mapping of a file just read */
+	CS_WARM,	/* the mechanism's own cache holds it too (warm_cache) */
+	CS_COLD,	/* nothing holds it: dropped from the host page cache */
 };
 
 struct workload {
 	const char *name;	/* short, for tables and JSON */
 	const char *describe;	/* one line, for the results page */
 	enum backing backing;
+	enum cache_state cache;
 	bool write;		/* the access is a store (else a load) */
 	bool random;		/* a random subset of the file's pages (else all, in order) */
 	bool scan;		/* read the whole page after the timed first touch */
-	bool cold;		/* drop the file from the host page cache first */
 	bool sync;		/* msync(MS_SYNC) at the end, inside the bulk time */
 	bool budget;		/* keep at most bench_config.budget_mb resident */
+	bool sparse;		/* the 1 TiB sparse file (its pages read as zeros), and the
+				 * process's RSS growth measured over the run */
 	int threads;		/* 2: compare 2 threads with 1 on disjoint pages */
 };
 extern const struct workload workloads[NR_WORKLOADS];
@@ -103,9 +117,11 @@ struct region {
 };
 
 enum mechanism_id {
-	M_KERNEL, M_KERNEL_RANDOM, M_VMEMU, M_VMEMU_NOFA, M_FLOOR_UNSAFE, M_FLOOR_SAFE, M_UFFD_XCPU,
+	M_KERNEL, M_KERNEL_RANDOM, M_VMEMU, M_VMEMU_RANDOM, M_FLOOR_UNSAFE, M_FLOOR_SAFE, M_UFFD_XCPU,
 	M_UFFD_SAMECPU, M_PREAD, NR_MECHANISMS
 };
+
+struct cell_result;
 
 /* A way of making pages appear.  Every hook returns 0 or -errno.
  *
@@ -113,7 +129,11 @@ enum mechanism_id {
  * budget_self mechanism is given the budget at init and keeps it by itself
  * (vmemu: vme_config.cache_mb); otherwise the cell calls evict on the
  * oldest pages when over.  A mechanism with neither has no budget, and its
- * budget-scan cell is n/a. */
+ * budget-scan cell is n/a.
+ *
+ * A mechanism with a page cache of its own (own_cache: vmemu) warms it for
+ * CS_WARM workloads and empties it between the phases of a two-thread one;
+ * for the others, the host page cache is the only one. */
 struct mechanism {
 	const char *name;
 	const char *describe;
@@ -126,16 +146,24 @@ struct mechanism {
 	int (*sync)(struct region *r);		/* msync(MS_SYNC) or its equivalent */
 	int (*evict)(struct region *r, size_t first_page, size_t npages);	/* NULL: the cell never evicts */
 	void (*unmap)(struct region *r);
+	/* own_cache: fill the mechanism's cache with the first size bytes of fd,
+	 * after init, recording in res what held them after each step. */
+	int (*warm_cache)(int fd, size_t size, unsigned char *buf, size_t buflen, struct cell_result *res);
+	/* own_cache: empty it of the pages of a region just mapped. */
+	int (*drop_cache)(struct region *r);
 	uint64_t (*faults)(void);		/* faults taken so far, as the mechanism counts them */
 	const char *faults_source;		/* where faults() comes from */
 	bool is_vmemu;				/* vme_stats breakdown applies */
+	bool own_cache;				/* a page cache of its own (see above) */
 	bool budget_self;			/* keeps the budget itself (see above) */
+	bool huge_maps;				/* maps 1 TiB for next to nothing up front (the floors
+						 * and pagers keep a byte a page and a memfd that size) */
 	bool is_pread;				/* no mapping: pread/pwrite the same pages */
 	bool slow;				/* tens of us a fault: the default matrix runs it
 						 * on the random workloads only */
 };
 extern const struct mechanism *const mechanisms[NR_MECHANISMS];
-extern const struct mechanism mech_kernel, mech_kernel_random, mech_vmemu, mech_vmemu_nofa,
+extern const struct mechanism mech_kernel, mech_kernel_random, mech_vmemu, mech_vmemu_random,
 	mech_floor_unsafe, mech_floor_safe, mech_uffd_xcpu, mech_uffd_samecpu, mech_pread;
 
 /* Shared by the mechanisms: prot and flags for a backing, full pread/pwrite. */
@@ -156,13 +184,15 @@ enum cell_status { CELL_OK, CELL_SKIPPED, CELL_NA, CELL_FAILED };
 
 struct cell_result {
 	int status;			/* enum cell_status */
-	char note[240];			/* why skipped or failed, or a remark */
+	char note[400];			/* why skipped or failed, or a remark */
 	uint64_t accesses;		/* timed accesses */
 	uint64_t pages;			/* pages the workload covers (bulk divisor) */
 	double p50, p90, p99, p999, max, mean;	/* ns per access */
 	double bulk_ns;			/* wall time of the whole workload / pages */
 	double faults_per_page;		/* mechanism's faults / pages */
 	double tput1, tput2;		/* two-thread workload: pages/s with 1 and 2 threads */
+	double phase_faults[2];		/* the same: the mechanism's faults per page, 1 and 2 threads */
+	double phase_major_pages[2];	/* the same, vmemu: pages read per major fault (pgpgin / pgmajfault) */
 	bool breakdown;			/* vmemu: the fields below are valid */
 	double bd_faults;		/* vme_stats pgfault delta */
 	double bd_latency;		/* measured latency per fault (sum of access times / faults) */
@@ -174,12 +204,29 @@ struct cell_result {
 	uint64_t host_vmas_max;		/* the most nr_host_vmas seen, the same way */
 	uint64_t pgevict, pgscan, pgreadahead, pgfaultaround;	/* vme_stats deltas over the run */
 	uint64_t pswpin, pswpout, host_vma_reclaim;		/* the same */
+	uint64_t pgmajfault, pgpgin;				/* the same */
+	bool warm;			/* vmemu, CS_WARM: its cache was warmed; the fields below are valid */
+	uint64_t warm_read_cached;	/* nr_cached after the vme_pread pass, in pages */
+	uint64_t warm_cached;		/* nr_cached when the run started */
+	bool warm_mapped;		/* the vme_pread pass left pages out: a mapped read pass followed */
+	uint64_t drop_left;		/* nr_cached after drop_cache between phases (0: emptied) */
+	bool rss;			/* sparse workload: the RSS fields below are valid */
+	int64_t rss_growth;		/* VmRSS at the end of the run - before mapping, bytes */
+	int64_t rss_anon, rss_file, rss_shmem;	/* the same for RssAnon, RssFile, RssShmem */
+	int64_t segment_growth;		/* vmemu's domain segment's allocated size, the same; -1: none */
+	int64_t held_growth;		/* memory held: rss_anon + rss_file + segment_growth, the
+					 * frames mapped or not (rss_shmem without a segment) */
 	double cdf[CDF_POINTS];		/* latency at quantile i / (CDF_POINTS - 1) */
 };
+
+/* The sparse workload's file: 1 TiB, nothing written. */
+#define SPARSE_SIZE (1UL << 40)
 
 struct bench_config {
 	size_t size;			/* bytes of the scan file */
 	size_t rand_pages;		/* pages touched by the random workloads */
+	size_t sparse_pages;		/* pages touched in the sparse file */
+	int sparse_fd;			/* the sparse file, O_RDWR, or -1 */
 	unsigned long budget_mb;	/* budget-scan: the memory budget, in MiB */
 	int file_fd;			/* the test file, O_RDWR; children reopen it */
 	unsigned timeout_s;		/* per cell, and per run of a client */
@@ -197,7 +244,7 @@ void cell_run(const struct bench_config *cfg, enum workload_id w, enum mechanism
  * report gives the ratio of their median wall times. */
 enum client_id {
 	C_LMDB_DEFAULT, C_LMDB_WRITEMAP, C_LMDB_TWO_PROCS, C_SQLITE_WAL, C_SQLITE_DELETE, C_SQLITE_WAL_TWO_PROCS,
-	C_MAP_SCAN, NR_CLIENTS
+	C_GDBM, C_MAP_SCAN, NR_CLIENTS
 };
 
 #define CLIENT_ARGS_MAX 12
@@ -212,13 +259,24 @@ struct client {
 	const char *smoke_args[CLIENT_ARGS_MAX];	/* the same, --smoke sizes */
 	bool shared_file;		/* "@" is one file that every run reuses (made by the first),
 					 * else a fresh directory per run */
+	bool long_run;			/* tens of seconds a run switched over: unless --client-runs
+					 * says otherwise, one timed run of each build, no untimed one */
 };
 extern const struct client clients[NR_CLIENTS];
 
 struct client_config {
 	char dir[4096];			/* where the programs are */
 	int runs;			/* timed runs of each build */
+	bool runs_given;		/* --client-runs: runs holds for every client */
 	bool smoke;			/* smoke_args, not args */
+};
+
+/* The vme_stats counters a switched-over client prints at exit
+ * (VMEMU_VERBOSE=1), the ones the report uses. */
+struct client_counters {
+	uint64_t reports;		/* processes that printed them */
+	uint64_t pgfault, pgmajfault, shared_fault, wp_fault, pgpgin, pgpgout;
+	uint64_t fault_ns, lookup_ns, fill_ns, protect_ns;
 };
 
 struct client_result {
@@ -228,7 +286,8 @@ struct client_result {
 	double native_s[CLIENT_RUNS_MAX];	/* wall time of each native run, seconds */
 	double vmemu_s[CLIENT_RUNS_MAX];	/* the same for the switched-over build */
 	double native_med, vmemu_med;	/* their medians */
-	uint64_t pgfault, pgmajfault;	/* vmemu's counters in the last switched-over run,
+	bool warmup;			/* one untimed run of each build came first */
+	struct client_counters vm;	/* vmemu's counters in the last switched-over run,
 					 * summed over its processes */
 	char summary[200];		/* the last line both builds printed */
 };

@@ -3,11 +3,14 @@
  * mechanism), measured in a forked child.
  *
  * The child reopens the test file (a fresh open file description, so no
- * readahead state is inherited), sets the mechanism up, warms or drops the
- * host page cache, maps, and runs the workload, stamping every access on
- * its own.  It sends one struct cell_result back through a pipe and leaves
- * with _exit, so nothing of the parent (stdio buffers, atexit) runs twice.
+ * readahead state is inherited), sets the mechanism up, puts the file in the
+ * workload's cache state (warms or drops the host page cache, and warms a
+ * mechanism's own cache for CS_WARM), maps, and runs the workload, stamping
+ * every access on its own.  It sends one struct cell_result back through a
+ * pipe and leaves with _exit, so nothing of the parent (stdio buffers,
+ * atexit) runs twice.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,35 +32,56 @@
 #define KILL_GRACE_S 5		/* the parent kills a child this long after its own alarm */
 
 const struct workload workloads[NR_WORKLOADS] = {
-	[W_RAND] = { "rand-read", "random 4 KiB reads of a warm file (a random subset of its pages)",
-		     BK_FILE_RO, .random = true, .threads = 1 },
-	[W_SEQ_WARM] = { "seq-warm", "sequential scan of a warm file: the first load of each page is "
-			 "timed, then the whole page is read", BK_FILE_RO, .scan = true, .threads = 1 },
+	[W_RAND] = { "rand-read", "random 4 KiB reads of a file the host page cache holds (a random subset "
+		     "of its pages); vmemu's own cache starts empty, so its faults read from the "
+		     "host's, as the floors do", BK_FILE_RO, CS_FIRST, .random = true, .threads = 1 },
+	[W_SEQ_WARM] = { "seq-warm", "sequential scan of a warm file: the first load of each page is timed, "
+			 "then the whole page is read.  Warm means the mechanism's page cache holds the file: "
+			 "the host's (a pass of 1 MiB preads) and, for vmemu, its own too (a pass of 1 MiB "
+			 "vme_preads, as a switched-over program reads, then, if that left pages out of vmemu's "
+			 "cache, a mapped read pass, vme_mmap, a load from every page, vme_munmap), in the cell's "
+			 "child before the timed scan", BK_FILE_RO, CS_WARM, .scan = true, .threads = 1 },
+	[W_SEQ_FIRST] = { "seq-first", "the same scan when the host page cache holds the file but vmemu's "
+			  "own is empty: the first mapping of a file by a fresh process.  Only for a mechanism "
+			  "with a cache of its own; for the others it is seq-warm, and its tput/kernel is against "
+			  "seq-warm / kernel", BK_FILE_RO, CS_FIRST, .scan = true, .threads = 1 },
 	[W_SEQ_COLD] = { "seq-cold", "the same scan with the file dropped from the host page cache "
-			 "(fdatasync, then posix_fadvise POSIX_FADV_DONTNEED)", BK_FILE_RO, .scan = true,
-			 .cold = true, .threads = 1 },
+			 "(fdatasync, then posix_fadvise POSIX_FADV_DONTNEED); vmemu's cache is empty too",
+			 BK_FILE_RO, CS_COLD, .scan = true, .threads = 1 },
 	[W_ANON] = { "anon-write", "first-touch store to each page of fresh private anonymous memory",
-		     BK_ANON, .write = true, .threads = 1 },
+		     BK_ANON, CS_FIRST, .write = true, .threads = 1 },
 	[W_SHARED_WRITE] = { "shared-write", "first store to each page of a MAP_SHARED file mapping, "
-			     "then msync(MS_SYNC) (inside the bulk time)", BK_FILE_SHARED, .write = true,
-			     .sync = true, .threads = 1 },
+			     "then msync(MS_SYNC) (inside the bulk time)", BK_FILE_SHARED, CS_FIRST,
+			     .write = true, .sync = true, .threads = 1 },
 	[W_COW] = { "cow-write", "first store to each page of a MAP_PRIVATE file mapping (copy on write)",
-		    BK_FILE_PRIVATE, .write = true, .threads = 1 },
-	[W_BUDGET] = { "budget-scan", "the warm scan under a memory budget (--budget-mb): vmemu keeps it "
-		       "itself (vme_config.cache_mb; its own reclaim evicts), the floors and the userfaultfd "
-		       "pager evict their oldest quarter-budget when over, pread reads windows no larger "
-		       "than the budget; the host kernel has no per-process budget, so its cells are n/a and "
-		       "this workload's tput/kernel compares with the kernel's seq-warm cell", BK_FILE_RO,
+		    BK_FILE_PRIVATE, CS_FIRST, .write = true, .threads = 1 },
+	[W_BUDGET] = { "budget-scan", "the scan of seq-first under a memory budget (--budget-mb): vmemu keeps "
+		       "it itself (vme_config.cache_mb; its own reclaim evicts), the floors and the userfaultfd "
+		       "pager evict their oldest quarter-budget when over, pread reads windows no larger than "
+		       "the budget; the host kernel has no per-process budget, so its cells are n/a and this "
+		       "workload's tput/kernel compares with the kernel's seq-warm cell", BK_FILE_RO, CS_FIRST,
 		       .scan = true, .budget = true, .threads = 1 },
-	[W_TWO_THREADS] = { "two-threads", "random 4 KiB read faults, 2 threads on disjoint halves of the "
-			    "page set, against 1 thread on all of it (fresh mappings)", BK_FILE_RO,
-			    .random = true, .threads = 2 },
+	[W_THREADS_SCAN] = { "two-threads-scan", "the scan of seq-first (the host page cache holds the file, "
+			     "vmemu's cache is emptied before each phase with MADV_PAGEOUT), by 1 thread over "
+			     "the whole file, then by 2 threads each scanning one half in order (two streams in "
+			     "one file), each phase on a fresh mapping", BK_FILE_RO, CS_FIRST, .scan = true,
+			     .threads = 2 },
+	[W_THREADS_RAND] = { "two-threads-rand", "the random 4 KiB read faults of rand-read, 1 thread on the "
+			     "whole page set, then 2 threads on disjoint halves of it, each phase on a fresh "
+			     "mapping with vmemu's cache emptied first", BK_FILE_RO, CS_FIRST, .random = true,
+			     .threads = 2 },
+	[W_SPARSE] = { "sparse-rss", "random 4 KiB reads of a 1 TiB sparse file (ftruncate, nothing written: "
+		       "every page a hole, read as zeros), mapped whole; the process's RSS growth over the "
+		       "run (VmRSS in /proc/self/status, before mapping and after the last access) against "
+		       "the data touched, pages x 4 KiB", BK_FILE_RO, CS_FIRST, .random = true, .sparse = true,
+		       .threads = 1 },
 };
 
-/* The expected first word of page i of the test file (vmemu_bench.c writes it). */
-static inline uint64_t page_tag(size_t i)
+/* The expected first word of page i of the test file (vmemu_bench.c writes
+ * it); the sparse file is all zeros. */
+static inline uint64_t page_tag(const struct workload *w, size_t i)
 {
-	return (uint64_t)i;
+	return w->sparse ? 0 : (uint64_t)i;
 }
 
 /* One thread's share of a workload. */
@@ -64,7 +89,8 @@ struct run {
 	const struct workload *w;
 	const struct mechanism *m;
 	struct region *r;
-	const size_t *order;	/* page indices, or NULL: 0, 1, 2, ... */
+	const size_t *order;	/* page indices, or NULL: first, first + 1, ... */
+	size_t first;		/* without order: the first page */
 	size_t n;		/* accesses */
 	uint64_t *lat;		/* n stamps' differences, in timer ticks */
 	size_t budget;		/* pages that may stay resident, or 0: the cell never evicts */
@@ -103,7 +129,7 @@ static inline void touch(struct run *x, unsigned char *p, size_t pg, size_t i, u
 	else
 		v = *(volatile uint64_t *)(void *)p;
 	x->lat[i] = timer_now() - t0;
-	if (!w->write && v != page_tag(pg))
+	if (!w->write && v != page_tag(w, pg))
 		x->bad++;
 	if (w->scan)
 		x->sink += sum_page(p);
@@ -127,15 +153,15 @@ static void sample_memory(struct run *x)
 static void run_mapped(struct run *x)
 {
 	unsigned char *base = x->r->base;
-	size_t lo = 0, chunk = x->budget / 4 ? x->budget / 4 : 1;
+	size_t lo = x->first, chunk = x->budget / 4 ? x->budget / 4 : 1;
 
 	for (size_t i = 0; i < x->n; i++) {
-		size_t pg = x->order ? x->order[i] : i;
+		size_t pg = x->order ? x->order[i] : x->first + i;
 		uint64_t t0 = timer_now();	/* taken right before the access */
 		touch(x, base + pg * PG, pg, i, t0);
 		if (x->m->is_vmemu && i % SAMPLE_EVERY == SAMPLE_EVERY - 1)
 			sample_memory(x);
-		if (x->budget && i + 1 - lo > x->budget) {
+		if (x->budget && x->first + i + 1 - lo > x->budget) {
 			int err = x->m->evict(x->r, lo, chunk);
 			if (err && !x->err)
 				x->err = err;
@@ -155,7 +181,7 @@ static void run_pread(struct run *x)
 	int err = 0;
 
 	for (size_t i = 0; i < x->n; i++) {
-		size_t pg = x->order ? x->order[i] : i;
+		size_t pg = x->order ? x->order[i] : x->first + i;
 		unsigned char *p;
 		uint64_t t0 = timer_now();
 		if (x->order) {
@@ -171,7 +197,7 @@ static void run_pread(struct run *x)
 		touch(x, p, pg, i, t0);
 		if (w->sync && !x->order && (i % win == win - 1 || i == x->n - 1)) {
 			size_t first = i - i % win;
-			int e = pwrite_full(x->fd, x->buf, (i - first + 1) * PG, (off_t)(first * PG));
+			int e = pwrite_full(x->fd, x->buf, (i - first + 1) * PG, (off_t)((x->first + first) * PG));
 			if (e && !err)
 				err = e;
 		}
@@ -247,6 +273,20 @@ static size_t *random_pages(size_t pages, size_t n)
 		all[j] = t;
 	}
 	return all;
+}
+
+/* n distinct pages of [0, pages), pages a power of two too large to
+ * shuffle: an odd multiplier and an offset make i -> page a bijection
+ * modulo pages, which scatters consecutive i. */
+static size_t *scattered_pages(size_t pages, size_t n)
+{
+	size_t *order = malloc(n * sizeof(*order));
+
+	if (!order)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		order[i] = (size_t)((i * 0x9e3779b97f4a7c15ULL + 0x5bd1e995ULL) & (pages - 1));
+	return order;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -354,6 +394,65 @@ static void set_memory(struct cell_result *res, const struct vme_stats *a, const
 	res->pswpin = b->pswpin - a->pswpin;
 	res->pswpout = b->pswpout - a->pswpout;
 	res->host_vma_reclaim = b->host_vma_reclaim - a->host_vma_reclaim;
+	res->pgmajfault = b->pgmajfault - a->pgmajfault;
+	res->pgpgin = b->pgpgin - a->pgpgin;
+}
+
+/* The process's resident memory from /proc/self/status, in bytes:
+ * VmRSS, RssAnon, RssFile, RssShmem; and what vmemu's domain segment (the
+ * frames and the shared metadata, a memfd or a /dev/shm file it keeps
+ * open) has allocated, mapped here or not, or -1 if the process has none. */
+struct rss {
+	int64_t total, anon, file, shmem;
+	int64_t segment;
+};
+
+/* The allocated size of vmemu's domain segment, found among the process's
+ * descriptors by its name, or -1. */
+static int64_t segment_bytes(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int64_t bytes = -1;
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[64], target[256];
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/self/fd/%.20s", e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if ((strstr(target, "/memfd:vmemu-domain") || strstr(target, "/dev/shm/vmemu-")) &&
+		    !stat(path, &st)) {
+			bytes = (int64_t)st.st_blocks * 512;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return bytes;
+}
+
+static int read_rss(struct rss *r)
+{
+	static const char *const key[] = { "VmRSS:", "RssAnon:", "RssFile:", "RssShmem:" };
+	int64_t *field[] = { &r->total, &r->anon, &r->file, &r->shmem };
+	char line[256];
+	int found = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		for (int k = 0; k < 4; k++)
+			if (!strncmp(line, key[k], strlen(key[k]))) {
+				*field[k] = strtoll(line + strlen(key[k]), NULL, 10) * 1024;
+				found++;
+			}
+	fclose(f);
+	r->segment = segment_bytes();
+	return found == 4 ? 0 : -ENOENT;
 }
 
 #define NOTE(...) snprintf(res->note + strlen(res->note), sizeof(res->note) - strlen(res->note), __VA_ARGS__)
@@ -364,22 +463,23 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 {
 	const struct workload *w = &workloads[wid];
 	const struct mechanism *m = mechanisms[mid];
-	size_t file_pages = cfg->size / PG;
-	size_t n = w->random ? cfg->rand_pages : file_pages;
+	size_t size = w->sparse ? SPARSE_SIZE : cfg->size;
+	size_t file_pages = size / PG;
+	size_t n = w->sparse ? cfg->sparse_pages : w->random ? cfg->rand_pages : file_pages;
 	size_t budget = w->budget ? cfg->budget_mb * ((1UL << 20) / PG) : 0;	/* pages */
 	size_t window = budget && budget < WINDOW_PAGES ? budget : WINDOW_PAGES;
 	char path[64];
 	int err, fd;
 
 	alarm(cfg->timeout_s);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfg->file_fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", w->sparse ? cfg->sparse_fd : cfg->file_fd);
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
-		FAIL("reopening the test file: %s", strerror(errno));
+		FAIL("reopening the %s file: %s", w->sparse ? "sparse" : "test", strerror(errno));
 	if (budget >= file_pages)
 		NOTE("the %lu MiB budget holds the whole file: nothing has to be evicted; ", cfg->budget_mb);
 
 	/* Everything the measurement touches is allocated and populated now. */
-	size_t *order = w->random ? random_pages(file_pages, n) : NULL;
+	size_t *order = w->sparse ? scattered_pages(file_pages, n) : w->random ? random_pages(file_pages, n) : NULL;
 	uint64_t *lat = malloc(n * sizeof(*lat));
 	unsigned char *buf[2];
 	for (int t = 0; t < 2; t++)
@@ -391,20 +491,25 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 	memset(buf[1], 0, window * PG);
 
 	/* a cold file and a COW copy allocate a second size's worth: page
-	 * cache, or private copies on top of the frames */
-	bool twice = w->cold || w->backing == BK_FILE_PRIVATE;
-	prefault_host_memory((twice ? 2 : 1) * cfg->size + (16UL << 20));
+	 * cache, or private copies on top of the frames; the sparse file's
+	 * pages are cached by the host and by vmemu, with page tables besides */
+	bool twice = w->cache == CS_COLD || w->backing == BK_FILE_PRIVATE;
+	prefault_host_memory(w->sparse ? 4 * n * PG + (16UL << 20) : (twice ? 2 : 1) * cfg->size + (16UL << 20));
 	if ((err = m->init(m->budget_self && w->budget ? cfg->budget_mb : 0, res->note, sizeof(res->note)))) {
 		res->status = CELL_SKIPPED;
 		return;
 	}
-	if (w->backing != BK_ANON &&
-	    (err = prepare_file(fd, cfg->size, w->cold, buf[0], window * PG, res->note, sizeof(res->note))))
+	if (w->backing != BK_ANON && !w->sparse &&
+	    (err = prepare_file(fd, cfg->size, w->cache == CS_COLD, buf[0], window * PG, res->note,
+				sizeof(res->note))))
 		FAIL("preparing the file: %s", strerror(-err));
+	if (w->cache == CS_WARM && m->own_cache && (err = m->warm_cache(fd, cfg->size, buf[0], window * PG, res)))
+		FAIL("warming %s's page cache: %s", m->name, strerror(-err));
 
 	struct region reg[2];
 	struct run run[2];
 	struct vme_stats s0, s1;
+	struct rss rss0 = { 0 }, rss1 = { 0 };
 	size_t nthreads = (size_t)w->threads, pages = n;
 	double wall[2] = { 0, 0 };
 	uint64_t f0 = 0, f1 = 0;
@@ -415,16 +520,29 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 		pthread_t tid[2];
 
 		memset(reg, 0, sizeof(reg));
-		reg[0] = (struct region){ .len = cfg->size, .backing = w->backing,
+		reg[0] = (struct region){ .len = size, .backing = w->backing,
 					  .fd = w->backing == BK_ANON ? -1 : fd, .memfd = -1 };
+		if (w->sparse && (err = read_rss(&rss0)))
+			FAIL("reading /proc/self/status: %s", strerror(-err));
 		if (!m->is_pread && (err = m->map(&reg[0])))
 			FAIL("map: %s", strerror(-err));
+		/* every phase starts from the workload's cache state: the first
+		 * left the file in the mechanism's own cache */
+		if (phase && m->own_cache && w->cache != CS_WARM) {
+			if ((err = m->drop_cache(&reg[0])))
+				FAIL("emptying %s's page cache: %s", m->name, strerror(-err));
+			vmemu_snapshot(m, &s0);
+			res->drop_left = s0.nr_cached;
+			if (res->drop_left)
+				NOTE("%llu pages stayed in vmemu's cache when it was emptied for the 2-thread phase; ",
+				     (unsigned long long)res->drop_left);
+		}
 		pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
 		for (size_t t = 0; t < threads; t++) {
 			size_t first = n * t / threads, last = n * (t + 1) / threads;
 			run[t] = (struct run){ .w = w, .m = m, .r = &reg[0], .order = order ? order + first : NULL,
-					       .n = last - first, .lat = lat + first, .fd = fd, .buf = buf[t],
-					       .window = window, .start = &start,
+					       .first = order ? 0 : first, .n = last - first, .lat = lat + first,
+					       .fd = fd, .buf = buf[t], .window = window, .start = &start,
 					       .budget = m->budget_self ? 0 : budget };
 			if (threads > 1 && (errno = pthread_create(&tid[t], NULL, run_thread, &run[t])))
 				FAIL("pthread_create: %s", strerror(errno));
@@ -459,6 +577,12 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 			wall[phase] = (double)(timer_clock_ns() - t0);
 		f1 = m->faults();
 		vmemu_snapshot(m, &s1);
+		if (w->sparse && (err = read_rss(&rss1)))
+			FAIL("reading /proc/self/status: %s", strerror(-err));
+		res->phase_faults[phase] = (double)(f1 - f0) / (double)pages;
+		if (s1.pgmajfault > s0.pgmajfault)
+			res->phase_major_pages[phase] = (double)(s1.pgpgin - s0.pgpgin) /
+							(double)(s1.pgmajfault - s0.pgmajfault);
 		pthread_barrier_destroy(&start);
 		if (!m->is_pread)
 			m->unmap(&reg[0]);
@@ -487,6 +611,18 @@ static void cell_child(const struct bench_config *cfg, enum workload_id wid, enu
 	if (nthreads == 2) {
 		res->tput1 = (double)pages * 1e9 / wall[0];
 		res->tput2 = (double)pages * 1e9 / wall[1];
+	}
+	if (w->sparse) {
+		res->rss = true;
+		res->rss_growth = rss1.total - rss0.total;
+		res->rss_anon = rss1.anon - rss0.anon;
+		res->rss_file = rss1.file - rss0.file;
+		res->rss_shmem = rss1.shmem - rss0.shmem;
+		/* vmemu's cache may hold frames no longer mapped here, which RSS
+		 * does not count: the memory held counts the segment instead */
+		res->segment_growth = rss1.segment >= 0 && rss0.segment >= 0 ? rss1.segment - rss0.segment : -1;
+		res->held_growth = res->rss_anon + res->rss_file +
+				   (res->segment_growth >= 0 ? res->segment_growth : res->rss_shmem);
 	}
 	if (m->is_vmemu) {
 		set_breakdown(res, &s0, &s1, lat_sum);
@@ -518,6 +654,28 @@ static bool cell_static(enum workload_id wid, enum mechanism_id mid, struct cell
 		snprintf(out->note, sizeof(out->note), "no per-process memory budget in the host kernel "
 			 "(MADV_DONTNEED drops PTEs, not the page cache); budget-scan is compared with "
 			 "seq-warm / kernel");
+		return true;
+	}
+	if (wid == W_SEQ_FIRST && !m->own_cache) {
+		out->status = CELL_NA;
+		snprintf(out->note, sizeof(out->note), "no page cache of its own: the host's holds the file, "
+			 "so seq-first is seq-warm");
+		return true;
+	}
+	if (w->sparse && mid == M_KERNEL) {
+		out->status = CELL_NA;
+		snprintf(out->note, sizeof(out->note), "the host's mmap read-around reads read_ahead_kb around "
+			 "every fault (8 MiB on this machine class's disk), and reading that much of a hole took "
+			 "16 ms a fault here, which fault-around's hits keep from ever counting as misses: the cell "
+			 "would outlast its time limit; kernel-random (MADV_RANDOM, no read-around) is the kernel's "
+			 "reference");
+		return true;
+	}
+	if (w->sparse && !m->huge_maps) {
+		out->status = CELL_NA;
+		snprintf(out->note, sizeof(out->note), "%s", m->is_pread ? "no mapping: the RSS of a pread "
+			 "loop is its buffer" : "keeps state for every page of a mapping (a byte a page, a "
+			 "memfd its size): sparse-rss runs the kernel and vmemu");
 		return true;
 	}
 	return false;

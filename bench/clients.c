@@ -6,7 +6,9 @@
  * calls the host, PROGRAM-wrap sends the same calls to libvmemu.so through
  * -Wl,--wrap.  After one untimed run of each (it warms the host's page
  * cache and makes map-scan's file), they run in turn, --client-runs times
- * each, every run in a fresh directory under --dir.  Every run must exit 0
+ * each, every run in a fresh directory under --dir; a long client (GDBM's
+ * 300,000 pairs) runs once each, with no untimed run, unless --client-runs
+ * is given.  Every run must exit 0
  * and print what the first native run printed (each program checks its own
  * results and exits 1 on any inconsistency), and every switched-over run
  * must have faulted on vmemu (VMEMU_VERBOSE=1 makes vmemu print its
@@ -20,6 +22,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -56,6 +59,11 @@ const struct client clients[NR_CLIENTS] = {
 				     "wal-index is a MAP_SHARED file), then the parent verifies", "sqlite-load",
 				     { "--journal", "wal", "--procs", "2", "--rows", "20000", "--batch", "20", "@" },
 				     { "--journal", "wal", "--procs", "2", "--rows", "2000", "--batch", "20", "@" } },
+	[C_GDBM] = { "gdbm-load", "GDBM (its own MAP_SHARED read-write map of the whole file, mapped again each "
+		     "time the file grows): insert 300,000 pairs, update every third, delete every seventh, "
+		     "reading each back first, close, then verify every record through a reader by lookup and "
+		     "by a walk", "gdbm-load", { "--keys", "300000", "@" }, { "--keys", "2000", "@" },
+		     .long_run = true },
 	[C_MAP_SCAN] = { "map-scan", "map a file (MAP_SHARED, PROT_READ), read two words of every page, unmap; "
 			 "again and again on the same file", "map-scan",
 			 { "--size", "32M", "--repeat", "20", "@" }, { "--size", "4M", "--repeat", "3", "@" },
@@ -67,8 +75,24 @@ struct client_once {
 	int status;		/* exit status, 128 + signal, or -1: killed at the time limit */
 	double seconds;		/* wall time */
 	char *out, *err;	/* stdout, and stderr without vmemu's counter lines */
-	unsigned reports;	/* processes that printed vmemu's counters */
-	uint64_t pgfault, pgmajfault;	/* summed over them */
+	struct client_counters vm;	/* summed over the processes that printed them */
+};
+
+/* The counters kept, by their names in vmemu's "vmemu: name N" lines. */
+static const struct {
+	const char *name;
+	size_t off;		/* in struct client_counters */
+} counter_names[] = {
+	{ "pgfault", offsetof(struct client_counters, pgfault) },
+	{ "pgmajfault", offsetof(struct client_counters, pgmajfault) },
+	{ "shared_fault", offsetof(struct client_counters, shared_fault) },
+	{ "wp_fault", offsetof(struct client_counters, wp_fault) },
+	{ "pgpgin", offsetof(struct client_counters, pgpgin) },
+	{ "pgpgout", offsetof(struct client_counters, pgpgout) },
+	{ "fault_ns", offsetof(struct client_counters, fault_ns) },
+	{ "lookup_ns", offsetof(struct client_counters, lookup_ns) },
+	{ "fill_ns", offsetof(struct client_counters, fill_ns) },
+	{ "protect_ns", offsetof(struct client_counters, protect_ns) },
 };
 
 static const char *const *client_args(const struct client_config *cc, enum client_id c)
@@ -117,8 +141,9 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* Take vmemu's counter lines ("vmemu: name N") out of r->err, summing
- * pgfault and pgmajfault over the processes that printed them. */
+/* Take vmemu's counter lines ("vmemu: name N") out of r->err, summing the
+ * counters kept over the processes that printed them (one pgfault line
+ * each). */
 static void take_counters(struct client_once *r)
 {
 	char *in = r->err, *o = r->err;
@@ -129,12 +154,10 @@ static void take_counters(struct client_once *r)
 		unsigned long long v;
 		int used = 0;
 		if (sscanf(in, "vmemu: %63[a-z_] %llu%n", name, &v, &used) == 2 && in[used] == '\n') {
-			if (!strcmp(name, "pgfault")) {
-				r->pgfault += v;
-				r->reports++;
-			} else if (!strcmp(name, "pgmajfault")) {
-				r->pgmajfault += v;
-			}
+			for (size_t k = 0; k < sizeof(counter_names) / sizeof(counter_names[0]); k++)
+				if (!strcmp(name, counter_names[k].name))
+					*(uint64_t *)(void *)((char *)&r->vm + counter_names[k].off) += v;
+			r->vm.reports += !strcmp(name, "pgfault");
 		} else {
 			memmove(o, in, len);
 			o += len;
@@ -278,9 +301,9 @@ static bool run_ok(const struct client_once *r, const char *name, bool wrapped, 
 			 (int)strcspn(r->out, "\n"), r->out, (int)strcspn(ref, "\n"), ref);
 		return false;
 	}
-	if (wrapped && (!r->reports || !r->pgfault)) {
-		snprintf(res->note, sizeof(res->note), "%s did not run on vmemu: %u counter report(s), pgfault "
-			 "%llu", name, r->reports, (unsigned long long)r->pgfault);
+	if (wrapped && (!r->vm.reports || !r->vm.pgfault)) {
+		snprintf(res->note, sizeof(res->note), "%s did not run on vmemu: %llu counter report(s), pgfault "
+			 "%llu", name, (unsigned long long)r->vm.reports, (unsigned long long)r->vm.pgfault);
 		return false;
 	}
 	return true;
@@ -345,9 +368,12 @@ void client_run(const struct bench_config *cfg, const struct client_config *cc, 
 		snprintf(shared, sizeof(shared), "%s/file", shared_dir);
 	}
 
-	/* one untimed run of each build; the native one's output is the reference */
+	/* one untimed run of each build first, but for a long client; the first
+	 * native run's output is the reference */
+	int runs = cl->long_run && !cc->runs_given ? 1 : cc->runs;
+	res->warmup = !cl->long_run || cc->runs_given;
 	res->status = CELL_FAILED;
-	for (int i = -1; i < cc->runs; i++)
+	for (int i = res->warmup ? -1 : 0; i < runs; i++)
 		for (int w = 0; w < 2; w++) {
 			if ((err = run_once(cfg, prog[w], w, args, cl->shared_file ? shared : NULL, &r))) {
 				snprintf(res->note, sizeof(res->note), "running %s: %s", name[w], strerror(-err));
@@ -363,15 +389,13 @@ void client_run(const struct bench_config *cfg, const struct client_config *cc, 
 			}
 			if (i >= 0)
 				(w ? res->vmemu_s : res->native_s)[i] = r.seconds;
-			if (w) {
-				res->pgfault = r.pgfault;
-				res->pgmajfault = r.pgmajfault;
-			}
+			if (w)
+				res->vm = r.vm;
 			once_free(&r);
 		}
-	res->runs = cc->runs;
-	res->native_med = median(res->native_s, cc->runs);
-	res->vmemu_med = median(res->vmemu_s, cc->runs);
+	res->runs = runs;
+	res->native_med = median(res->native_s, runs);
+	res->vmemu_med = median(res->vmemu_s, runs);
 	last_line(ref, res->summary, sizeof(res->summary));
 	res->status = CELL_OK;
 out:

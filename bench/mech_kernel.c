@@ -2,6 +2,8 @@
  * mech_kernel.c - the host kernel's own mmap (default, and MADV_RANDOM), the
  * pread reference, and the helpers every mechanism shares.
  *
+ * The host page cache is the kernel's own: a warm cell's pread pass warms
+ * it, so the kernel needs no warm_cache of its own.
  * The kernel has no per-process memory budget (MADV_DONTNEED drops PTEs,
  * not the host page cache), so it has no evict hook: its budget-scan cell
  * is n/a, and the report compares that workload with its seq-warm cell.
@@ -144,6 +146,7 @@ const struct mechanism mech_kernel = {
 	.unmap = kernel_unmap,
 	.faults = rusage_faults,
 	.faults_source = "getrusage minflt+majflt",
+	.huge_maps = true,
 };
 
 const struct mechanism mech_kernel_random = {
@@ -155,6 +158,7 @@ const struct mechanism mech_kernel_random = {
 	.unmap = kernel_unmap,
 	.faults = rusage_faults,
 	.faults_source = "getrusage minflt+majflt",
+	.huge_maps = true,
 };
 
 /* The copy-cost reference: cell.c reads the same pages with pread (1 MiB
@@ -178,7 +182,7 @@ const struct mechanism *const mechanisms[NR_MECHANISMS] = {
 	[M_KERNEL] = &mech_kernel,
 	[M_KERNEL_RANDOM] = &mech_kernel_random,
 	[M_VMEMU] = &mech_vmemu,
-	[M_VMEMU_NOFA] = &mech_vmemu_nofa,
+	[M_VMEMU_RANDOM] = &mech_vmemu_random,
 	[M_FLOOR_UNSAFE] = &mech_floor_unsafe,
 	[M_FLOOR_SAFE] = &mech_floor_safe,
 	[M_UFFD_XCPU] = &mech_uffd_xcpu,

@@ -8,7 +8,8 @@
  * the test file, the machine description and the loops.  The parent never
  * calls vme_: each child decides alone who owns SIGSEGV.
  *
- * Usage: vmemu-bench [--size N[KMG]] [--budget-mb N] [--smoke] [--json | --csv]
+ * Usage: vmemu-bench [--size N[KMG]] [--rand-pages N] [--sparse-pages N] [--budget-mb N]
+ *                    [--smoke] [--json | --csv]
  *                    [--plot FILE.svg|.png] [--results FILE.md] [--dir DIR]
  *                    [--workloads a,b|none] [--mechanisms a,b]
  *                    [--clients a,b|none] [--client-runs N] [--clients-dir DIR]
@@ -33,6 +34,8 @@
 #define DEFAULT_BUDGET_MB 64UL	/* issue 3's budget-scan */
 #define SMOKE_BUDGET_MB 2UL	/* half the smoke file, so that reclaim runs */
 #define MAX_RAND_PAGES 8192UL	/* far below the host VMA cap for the page-per-fault pagers */
+#define DEFAULT_SPARSE_PAGES 100000UL	/* issue 12's 100,000 random pages of a 1 TiB sparse file */
+#define SMOKE_SPARSE_PAGES 1000UL
 
 static void usage(FILE *f)
 {
@@ -40,15 +43,16 @@ static void usage(FILE *f)
 		"usage: vmemu-bench [options]\n"
 		"  --size N[K|M|G]    scan file size (default 1G; `make bench` uses 256M)\n"
 		"  --rand-pages N     pages touched by the random workloads (default size/8, at most %lu)\n"
+		"  --sparse-pages N   pages sparse-rss touches in its 1 TiB file (default %lu; --smoke: %lu)\n"
 		"  --budget-mb N      budget-scan's memory budget in MiB (default %lu; --smoke: %lu)\n"
 		"  --smoke            a tiny matrix that runs in a few seconds (4 MiB)\n"
 		"  --json | --csv     machine-readable output on stdout instead of the table\n"
 		"  --plot FILE        draw latency CDFs to FILE.svg or FILE.png with gnuplot\n"
 		"  --results FILE     also write the results page (markdown) to FILE\n"
 		"  --dir DIR          where to create the test file (default $TMPDIR, else /var/tmp)\n"
-		"  --workloads LIST   comma-separated subset of, or none (budget-scan brings its\n"
-		"                     reference, seq-warm / kernel, along):",
-		MAX_RAND_PAGES, DEFAULT_BUDGET_MB, SMOKE_BUDGET_MB);
+		"  --workloads LIST   comma-separated subset of, or none (budget-scan and seq-first bring\n"
+		"                     their reference, seq-warm / kernel, along):",
+		MAX_RAND_PAGES, DEFAULT_SPARSE_PAGES, SMOKE_SPARSE_PAGES, DEFAULT_BUDGET_MB, SMOKE_BUDGET_MB);
 	for (int w = 0; w < NR_WORKLOADS; w++)
 		fprintf(f, " %s", workloads[w].name);
 	fprintf(f, "\n  --mechanisms LIST  comma-separated subset of:");
@@ -59,7 +63,8 @@ static void usage(FILE *f)
 		"                     comma-separated subset of, all or none (default: all; --smoke: none):");
 	for (int c = 0; c < NR_CLIENTS; c++)
 		fprintf(f, " %s", clients[c].name);
-	fprintf(f, "\n  --client-runs N    timed runs of each build of a client, for the medians (default %d)\n"
+	fprintf(f, "\n  --client-runs N    timed runs of each build of a client, for the medians (default %d;\n"
+		"                     gdbm-load, tens of seconds a run: 1, with no untimed run first)\n"
 		"  --clients-dir DIR  where the clients are (default: clients/ beside vmemu-bench)\n"
 		"  (--csv lists the matrix's cells only; the table, --json and the results page also\n"
 		"  have the clients)\n", CLIENT_RUNS_DEFAULT);
@@ -162,6 +167,28 @@ static int make_test_file(const char *dir, size_t size)
 	}
 	free(buf);
 	fdatasync(fd);
+	return fd;
+}
+
+/* The sparse workload's file: SPARSE_SIZE bytes, all of them a hole.
+ * Unlinked at once, like the test file.  -1 if the file system refuses
+ * (the cells then fail and say so). */
+static int make_sparse_file(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/vmemu-bench-sparse-XXXXXX", dir);
+	if ((fd = mkstemp(path)) < 0) {
+		fprintf(stderr, "vmemu-bench: cannot create a file in %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	if (ftruncate(fd, (off_t)SPARSE_SIZE)) {
+		fprintf(stderr, "vmemu-bench: cannot make a 1 TiB sparse file in %s: %s\n", dir, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -279,15 +306,16 @@ static void describe_machine(struct machine *mc, const char *dir, int argc, char
 int main(int argc, char **argv)
 {
 	static struct matrix mx;
-	static struct bench_config cfg = { .size = DEFAULT_SIZE, .timeout_s = 120 };
+	static struct bench_config cfg = { .size = DEFAULT_SIZE, .timeout_s = 120, .sparse_fd = -1 };
 	static struct client_config ccfg = { .runs = CLIENT_RUNS_DEFAULT };
 	const char *plot = NULL, *results = NULL, *wl = NULL, *ml = NULL, *dir = NULL, *cl = NULL;
 	bool json = false, csv = false, size_given = false, rand_given = false, budget_given = false;
-	bool runs_given = false;
-	enum { O_SIZE = 256, O_RAND, O_BUDGET, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL, O_ML,
-	       O_TIMEOUT, O_CLIENTS, O_CLIENT_RUNS, O_CLIENTS_DIR };
+	bool sparse_given = false;
+	enum { O_SIZE = 256, O_RAND, O_SPARSE, O_BUDGET, O_SMOKE, O_JSON, O_CSV, O_PLOT, O_RESULTS, O_DIR, O_WL,
+	       O_ML, O_TIMEOUT, O_CLIENTS, O_CLIENT_RUNS, O_CLIENTS_DIR };
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, O_SIZE }, { "rand-pages", required_argument, NULL, O_RAND },
+		{ "sparse-pages", required_argument, NULL, O_SPARSE },
 		{ "budget-mb", required_argument, NULL, O_BUDGET },
 		{ "smoke", no_argument, NULL, O_SMOKE }, { "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV }, { "plot", required_argument, NULL, O_PLOT },
@@ -313,6 +341,17 @@ int main(int argc, char **argv)
 			cfg.rand_pages = strtoul(optarg, NULL, 0);
 			rand_given = true;
 			break;
+		case O_SPARSE: {
+			char *end;
+			cfg.sparse_pages = strtoul(optarg, &end, 0);
+			if (*end || cfg.sparse_pages < 1 || cfg.sparse_pages > SPARSE_SIZE / PG) {
+				fprintf(stderr, "vmemu-bench: bad --sparse-pages '%s' (1 to %lu)\n", optarg,
+					SPARSE_SIZE / PG);
+				return 2;
+			}
+			sparse_given = true;
+			break;
+		}
 		case O_BUDGET: {
 			char *end;
 			cfg.budget_mb = strtoul(optarg, &end, 0);
@@ -363,7 +402,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ccfg.runs = (int)n;
-			runs_given = true;
+			ccfg.runs_given = true;
 			break;
 		}
 		case O_CLIENTS_DIR:
@@ -383,6 +422,8 @@ int main(int argc, char **argv)
 	}
 	if (!budget_given)
 		cfg.budget_mb = mx.smoke ? SMOKE_BUDGET_MB : DEFAULT_BUDGET_MB;
+	if (!sparse_given)
+		cfg.sparse_pages = mx.smoke ? SMOKE_SPARSE_PAGES : DEFAULT_SPARSE_PAGES;
 	if (mx.smoke) {
 		if (!size_given)
 			cfg.size = SMOKE_SIZE;
@@ -410,7 +451,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < NR_CLIENTS; k++)
 		mx.want_client[k] = cl ? pickc[k] : !mx.smoke;
 	ccfg.smoke = mx.smoke;
-	if (mx.smoke && !runs_given)
+	if (mx.smoke && !ccfg.runs_given)
 		ccfg.runs = 1;
 	if (!ccfg.dir[0])
 		default_clients_dir(ccfg.dir, sizeof(ccfg.dir));
@@ -426,18 +467,21 @@ int main(int argc, char **argv)
 			if (mx.want[w][m] && !ml && mechanisms[m]->slow && !workloads[w].random && !mx.smoke) {
 				mx.cell[w][m].status = CELL_SKIPPED;
 				snprintf(mx.cell[w][m].note, sizeof(mx.cell[w][m].note),
-					 "left out of the default matrix to keep it under two minutes (about "
+					 "left out of the default matrix to keep it to a few minutes (about "
 					 "100 us a fault here); `--mechanisms %s` runs it", mechanisms[m]->name);
 				continue;
 			}
 			total += mx.want[w][m];
 		}
-	/* The host kernel has no per-process budget: budget-scan's ratios are
-	 * against the kernel's plain warm scan of the same file. */
-	bool budget_wanted = false;
-	for (int m = 0; m < NR_MECHANISMS; m++)
-		budget_wanted |= mx.want[W_BUDGET][m];
-	if (budget_wanted && !mx.want[W_SEQ_WARM][M_KERNEL]) {
+	/* The host kernel has no per-process budget, nor a page cache besides
+	 * the host's: budget-scan's and seq-first's ratios are against the
+	 * kernel's plain warm scan of the same file. */
+	bool reference_wanted = false, sparse_wanted = false;
+	for (int m = 0; m < NR_MECHANISMS; m++) {
+		reference_wanted |= mx.want[W_BUDGET][m] || mx.want[W_SEQ_FIRST][m];
+		sparse_wanted |= mx.want[W_SPARSE][m];
+	}
+	if (reference_wanted && !mx.want[W_SEQ_WARM][M_KERNEL]) {
 		mx.want[W_SEQ_WARM][M_KERNEL] = true;
 		total++;
 	}
@@ -451,6 +495,8 @@ int main(int argc, char **argv)
 	timer_calibrate();
 	cfg.dir = dir;
 	cfg.file_fd = total ? make_test_file(dir, cfg.size) : -1;
+	if (sparse_wanted)
+		cfg.sparse_fd = make_sparse_file(dir);
 	mx.cfg = &cfg;
 	for (int k = 0; k < NR_CLIENTS; k++)
 		total += mx.want_client[k];
@@ -469,6 +515,8 @@ int main(int argc, char **argv)
 		}
 	if (cfg.file_fd >= 0)
 		close(cfg.file_fd);
+	if (cfg.sparse_fd >= 0)
+		close(cfg.sparse_fd);
 	for (int k = 0; k < NR_CLIENTS; k++) {
 		if (!mx.want_client[k])
 			continue;

@@ -2,8 +2,8 @@
  * clients.c - real programs switched over to vmemu at link time give the
  * same answers as their native builds.
  *
- * Each workload in tests/clients/ (LMDB and SQLite through Debian's static
- * libraries, and a map-read-unmap loop) is built twice from the same
+ * Each workload in tests/clients/ (LMDB, SQLite and GDBM through Debian's
+ * static libraries, and a map-read-unmap loop) is built twice from the same
  * objects: build/clients/NAME natively, NAME-wrap with -Wl,--wrap for every
  * call in src/api/wrap.syms against libvmemu.so.  A test runs both, each in
  * a fresh temporary directory, with the same arguments.  Both must exit 0
@@ -225,6 +225,16 @@ Test(clients, sqlite_mmap_delete_journal_two_processes, .timeout = CLIENT_TIMEOU
 							     "5000", "--batch", "20", "@", NULL });
 }
 
+/* --- GDBM ------------------------------------------------------------------------- */
+
+/* GDBM maps its file itself (read-write, MAP_SHARED, mapped again as it
+ * grows), so the switched-over build faults on vmemu for every access to
+ * the database. */
+Test(clients, gdbm_load_through_its_own_map, .timeout = CLIENT_TIMEOUT)
+{
+	same_on_vmemu("gdbm-load", (const char *const[]){ "--keys", "20000", "@", NULL });
+}
+
 /* --- map, read every page, unmap ---------------------------------------------------- */
 
 Test(clients, map_scan_map_read_unmap_loop, .timeout = CLIENT_TIMEOUT)
@@ -313,6 +323,11 @@ Test(clients, sqlite_static_library_calls_reach_vmemu, .timeout = 30)
 {
 	switched_over("sqlite-load", (const char *const[]){ "mmap64", "mremap", "pread64", "pwrite64", "ftruncate64",
 							      NULL });
+}
+
+Test(clients, gdbm_static_library_calls_reach_vmemu, .timeout = 30)
+{
+	switched_over("gdbm-load", (const char *const[]){ "mmap", "munmap", "msync", "write", "ftruncate", NULL });
 }
 
 Test(clients, map_scan_calls_reach_vmemu, .timeout = 30)
