@@ -196,11 +196,11 @@ static void show_intro(const struct demo *d)
 		       "its page alone, so every page touched faults once.\n");
 	else
 		printf("Like Linux, vmemu bets that the neighbours are wanted next.  A miss reads a\n"
-		       "window of pages with one pread (readahead: 16 pages around the fault, or\n"
-		       "windows that double up to 128 pages while the reads go forward), and a read\n"
-		       "fault maps the cached pages of its aligned 16-page block with one mprotect\n"
-		       "(fault-around).  So most touches find their page mapped, or fault minor.\n"
-		       "--advice random turns both off.\n");
+		       "window of pages in one read (readahead: 16 pages around the fault, or, after\n"
+		       "cached pages, twice as many as are cached before it, up to 512) and maps\n"
+		       "all it read; a read fault on a cached page maps the cached pages of its\n"
+		       "16-page block, or more ahead in a stream (fault-around).  So most touches\n"
+		       "find their page mapped, or fault minor.  --advice random turns both off.\n");
 	if (scale == 1)
 		printf("The bar is the mapping's residency (vme_mincore): one character per page,\n"
 		       "'O' resident, ' ' not.\n");
