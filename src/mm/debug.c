@@ -65,6 +65,15 @@ struct walk {
 
 static void vm_bug(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Domain-wide checks hold only while no other process is live: one that
+ * attached since the walk began may be in the middle of an allocation or a
+ * free, which the walk would take for a broken frame.  Asked again at each
+ * finding, after the state that looked wrong was read. */
+static bool alone(const struct walk *w)
+{
+	return w->c->domain_wide && live_slots() == SLOT_BIT(dom.slot);
+}
+
 /* Record a violation: the first is kept, the first few are printed if asked. */
 static void vm_bug(struct walk *w, const char *fmt, ...)
 {
@@ -262,10 +271,10 @@ static void check_pool(struct walk *w)
 		if ((flags & PG_reserved) && page->owner == (uint32_t)dom.slot)
 			vm_bug(w, "%s is reserved by this process, which allocates nothing now",
 			       dump_page(pfn, d, sizeof(d)));
-		if (w->c->domain_wide && (wmapped & ~mapped))
+		if ((wmapped & ~mapped) && alone(w))
 			vm_bug(w, "%s: wmapped is not within mapped", dump_page(pfn, d, sizeof(d)));
 		if (!ino) {
-			if (w->c->domain_wide && !(flags & PG_reserved))
+			if (!(flags & PG_reserved) && alone(w))
 				vm_bug(w, "%s is in use, but neither reserved nor a page of an inode",
 				       dump_page(pfn, d, sizeof(d)));
 			continue;
@@ -280,7 +289,7 @@ static void check_pool(struct walk *w)
 	if (nfree != h->nr_free)
 		vm_bug(w, "pool: nr_free %lu, but the bitmap has %lu free frames of %lu", (unsigned long)h->nr_free,
 		       nfree, w->nr_frames);
-	if (w->c->domain_wide && held != __atomic_load_n(&h->nr_held, __ATOMIC_ACQUIRE))
+	if (held != __atomic_load_n(&h->nr_held, __ATOMIC_ACQUIRE) && alone(w))
 		vm_bug(w, "pool: nr_held %lu, but %lu frames have a mapped mask", (unsigned long)h->nr_held, held);
 	if (!(live_slots() & me) || h->slots[dom.slot].state != SLOT_LIVE)
 		vm_bug(w, "slot %d: this process is not live in its own domain", dom.slot);
@@ -452,7 +461,7 @@ static void check_inode(struct walk *w, uint32_t i)
 	char d[200];
 
 	if (kind == I_FREE) {
-		if (w->c->domain_wide && (inode->nrpages || inode->nrswapped || inode->root))
+		if ((inode->nrpages || inode->nrswapped || inode->root) && alone(w))
 			vm_bug(w, "inode %u is free, but has %lu pages, %lu in swap, root %#lx", i,
 			       (unsigned long)inode->nrpages, (unsigned long)inode->nrswapped,
 			       (unsigned long)inode->root);
