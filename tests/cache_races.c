@@ -20,6 +20,7 @@
 #include "host/host.h"
 #include "iodiff.h"
 #include "peer.h"
+#include "vm_valid.h"
 
 #define RW (PROT_READ | PROT_WRITE)
 
@@ -191,34 +192,27 @@ Test(cache_races, an_msync_racing_vme_pwrite_keeps_the_write_in_the_file, .fini 
 	close(fd);
 }
 
-/* BUG: write-back of a page another live process maps writable
- * (writeback_locked: "write it, keep it dirty") runs with no page lock and
- * no PG_writeback, so a truncation by another process is not held back
- * (drop_page_locked waits on PG_writeback only); file_writepage took the
- * file's size before the truncation and writes the page after it, so the
- * file grows back to its old size with the old bytes.  On Linux the
- * truncation wins: the file ends at the new size.  Made deterministic:
- * the write-back's host pwrite lets a forked child truncate first. */
+/* Write-back of a page another live process maps writable (writeback_batch:
+ * write it, keep it dirty) is covered by PG_writeback all the same, so
+ * another process's truncation waits for it to land before the file is cut
+ * (drop_page_locked).  It used to run with no PG_writeback: the truncation
+ * went first, and the write-back, which took the file's size before it,
+ * grew the file back with the old bytes.  On Linux the truncation wins: the
+ * file ends at the new size.  Made deterministic: the write-back's host
+ * pwritev lets a forked child start truncating first. */
 static int to_child[2], to_parent[2];
 static volatile int trunc_armed;
 
-static ssize_t pwrite_after_child_truncates(int fd, const void *b, size_t n, off_t off)
+static ssize_t pwritev_after_child_truncates(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	if (__atomic_exchange_n(&trunc_armed, 0, __ATOMIC_ACQ_REL)) {
 		char c = 1;
 		struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
 		if (write(to_child[1], &c, 1) != 1 || read(to_parent[0], &c, 1) != 1)
 			return -1;
-		nanosleep(&ts, NULL);	/* Write-back of a page another live process maps writable
- * (writeback_locked: write it, keep it dirty) is covered by PG_writeback
- * all the same, so another process's truncation waits for it to land before
- * the file is cut (drop_page_locked). It used to run with no PG_writeback:
- * the truncation went first, and file_writepage, which took the file's size
- * before it, grew the file back with the old bytes. On Linux the truncation
- * wins: the file ends at the new size. Made deterministic: the write-back's
- * host pwrite lets a forked child start truncating first. */
+		nanosleep(&ts, NULL);	/* the child is inside its truncate now */
 	}
-	return pwrite(fd, b, n, off);
+	return pwritev(fd, iov, cnt, off);
 }
 
 Test(cache_races, a_writeback_racing_another_process_truncate_does_not_regrow_the_file, .fini = reset_host,
@@ -244,7 +238,7 @@ Test(cache_races, a_writeback_racing_another_process_truncate_does_not_regrow_th
 			_exit(3);
 		_exit(vme_ftruncate(f2, 0) ? 1 : 0);
 	}
-	host_sys.pwrite = pwrite_after_child_truncates;
+	host_sys.pwritev = pwritev_after_child_truncates;
 	trunc_armed = 1;
 	int r = vme_msync((void *)p, 2 * PG, MS_SYNC);
 	host_sys_reset();
@@ -660,4 +654,225 @@ Test(cache_races, a_mapping_made_during_a_vme_pwrite_does_not_take_it_for_an_out
 	vme_munmap((void *)p, PG);
 	close(fd);
 	unlink(path);
+}
+
+/* --- msync of a run of pages, and stores racing it --------------------------- */
+
+/* Write-back cleans a run of consecutive dirty pages together: their PTEs
+ * are made read-only, then one host mprotect protects the run, then their
+ * PG_dirty is cleared and one pwritev writes them.  A store from another
+ * thread may land anywhere in that sequence; none may be lost.  The same
+ * operations run on the host kernel and on vmemu, where a hook on vmemu's
+ * own host calls makes the store land at a chosen point: between the PTEs'
+ * change and the host's protection (the page still writable on the host:
+ * the store must be in the pages written), or right after the write (the
+ * page write-protected: the store faults, and the page is dirty again for
+ * the next msync).  On the host the store simply comes before the msync,
+ * which is what the program can tell either way. */
+#define RUN 8		/* pages */
+#define RACED (3 * PG + 100)	/* where the racing store lands */
+
+enum race_at { RACE_IN_PROTECT, RACE_AFTER_WRITE };
+
+static struct {
+	volatile unsigned char *p;	/* the mapping */
+	sem_t go, done;			/* the storer stores, and says so */
+	volatile int armed;		/* the next hooked call at race_at lets it store */
+	enum race_at at;
+	int protects, writes;		/* vmemu's host protections of the mapping, and writes */
+	size_t protect_len[RUN];	/* ... the lengths protected, in order */
+} rr;
+
+static void *race_storer(void *arg)
+{
+	(void)arg;
+	sem_wait(&rr.go);
+	rr.p[RACED] = 0xee;
+	sem_post(&rr.done);
+	return NULL;
+}
+
+/* The store, from the other thread, now if the race is at this point: the
+ * hook waits until it landed. */
+static void let_store_land(enum race_at at)
+{
+	if (at == rr.at && __atomic_exchange_n(&rr.armed, 0, __ATOMIC_ACQ_REL)) {
+		sem_post(&rr.go);
+		sem_wait(&rr.done);
+	}
+}
+
+static int mprotect_hook(void *addr, size_t len, int prot)
+{
+	if (prot == PROT_READ && (unsigned char *)addr >= rr.p && (unsigned char *)addr < rr.p + RUN * PG) {
+		if (rr.protects < RUN)
+			rr.protect_len[rr.protects] = len;
+		rr.protects++;
+		let_store_land(RACE_IN_PROTECT);	/* the PTEs are read-only, the host's pages not yet */
+	}
+	return mprotect(addr, len, prot);
+}
+
+static ssize_t pwritev_hook(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ssize_t r = pwritev(fd, iov, cnt, off);
+
+	rr.writes++;
+	let_store_land(RACE_AFTER_WRITE);	/* written, and write-protected */
+	return r;
+}
+
+static void store_racing_msync(const struct io_world *w, struct io_log *l, enum race_at at)
+{
+	char path[64];
+	pthread_t t;
+
+	int fd = io_pattern_file(path, RUN * PG);
+	rr.p = w->mmap(NULL, RUN * PG, RW, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)rr.p, MAP_FAILED);
+	for (int i = 0; i < RUN; i++)
+		rr.p[i * PG + 7] = (unsigned char)(0x10 + i);	/* one run of dirty pages */
+	sem_init(&rr.go, 0, 0);
+	sem_init(&rr.done, 0, 0);
+	cr_assert_eq(pthread_create(&t, NULL, race_storer, NULL), 0);
+	rr.protects = rr.writes = 0;
+	rr.at = at;
+	rr.armed = 1;
+	if (w == &io_host) {
+		let_store_land(at);
+	} else {
+		host_sys.mprotect = mprotect_hook;
+		host_sys.pwritev = pwritev_hook;
+	}
+	io_log_ret(l, "msync", w->msync((void *)rr.p, RUN * PG, MS_SYNC));
+	host_sys_reset();
+	pthread_join(t, NULL);
+	if (w == &io_vme) {
+		cr_assert_eq(rr.armed, 0, "the racing store was never let in");
+		cr_assert_eq(rr.protects, 1, "one host protection for the run, not %d", rr.protects);
+		cr_assert_eq(rr.protect_len[0], RUN * PG);
+		cr_assert_eq(rr.writes, 1, "one write for the run, not %d", rr.writes);
+	}
+	if (at == RACE_IN_PROTECT)	/* landed before the write: in the file already */
+		io_log_file(l, fd, RACED - 4, 8);
+	io_log_ret(l, "msync again", w->msync((void *)rr.p, RUN * PG, MS_SYNC));
+	io_log_file(l, fd, RACED - 4, 8);
+	for (int i = 0; i < RUN; i++)
+		io_log_file(l, fd, i * PG + 6, 2);
+	rr.p[5 * PG + 9] = 0x55;	/* after the msyncs: dirty again, written by the next */
+	io_log_ret(l, "msync after a store", w->msync((void *)rr.p, RUN * PG, MS_SYNC));
+	io_log_file(l, fd, 5 * PG + 8, 2);
+	io_log_bytes(l, "memory", rr.p + RACED - 4, 8);
+	if (w == &io_vme)
+		assert_vm_valid("after the racing msyncs");
+	w->munmap((void *)rr.p, RUN * PG);
+	close(fd);
+	unlink(path);
+}
+
+static void store_between_pte_and_host_protection(const struct io_world *w, struct io_log *l)
+{
+	store_racing_msync(w, l, RACE_IN_PROTECT);
+}
+
+static void store_right_after_the_write(const struct io_world *w, struct io_log *l)
+{
+	store_racing_msync(w, l, RACE_AFTER_WRITE);
+}
+
+Test(cache_races, a_store_between_the_runs_ptes_and_its_host_protection_is_written, .fini = reset_host,
+     .timeout = 30)
+{
+	io_compare(store_between_pte_and_host_protection, NULL);
+}
+
+Test(cache_races, a_store_right_after_the_runs_write_is_written_by_the_next_msync, .fini = reset_host,
+     .timeout = 30)
+{
+	io_compare(store_right_after_the_write, NULL);
+}
+
+/* A run whose middle page another process maps writable: that page is
+ * written with the others but stays dirty and writable here (only that
+ * process could write-protect its mapping, and it may store without a
+ * fault), so the run's host protection is split around it, in two calls,
+ * and its write is not.  The other process's next store reaches the file
+ * with the next msync; on Linux, which write-protects every process's
+ * mapping, it faults and dirties the page again: the file ends the same.
+ * The other process is a child forked before the mapping, which maps the
+ * file itself and stores to page 3 only. */
+static void run_split_by_another_process(const struct io_world *w, struct io_log *l)
+{
+	char path[64], c = 1;
+	int go[2], ack[2];
+	int fd = io_pattern_file(path, RUN * PG);
+
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe(ack), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(go[1]), close(ack[0]);	/* a parent that fails ends the child too */
+		volatile unsigned char *q = w->mmap(NULL, RUN * PG, RW, MAP_SHARED, fd, 0);
+		if ((void *)q == MAP_FAILED)
+			_exit(2);
+		for (unsigned char v = 0xb1; v <= 0xb2; v++) {
+			if (read(go[0], &c, 1) != 1)
+				_exit(3);
+			q[3 * PG + 200 + (v - 0xb1)] = v;
+			if (write(ack[1], &c, 1) != 1)
+				_exit(4);
+		}
+		if (read(go[0], &c, 1) != 1)
+			_exit(5);
+		w->munmap((void *)q, RUN * PG);	/* once the parent has looked at the file */
+		_exit(0);
+	}
+	close(go[0]), close(ack[1]);
+	volatile unsigned char *p = w->mmap(NULL, RUN * PG, RW, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	for (int i = 0; i < RUN; i++)
+		p[i * PG + 7] = (unsigned char)(0x20 + i);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	cr_assert_eq(read(ack[0], &c, 1), 1);	/* the child stored 0xb1 to page 3 */
+	rr.p = p;
+	rr.armed = 0;		/* counting only */
+	rr.protects = rr.writes = 0;
+	if (w == &io_vme) {
+		host_sys.mprotect = mprotect_hook;
+		host_sys.pwritev = pwritev_hook;
+	}
+	io_log_ret(l, "msync", w->msync((void *)p, RUN * PG, MS_SYNC));
+	host_sys_reset();
+	if (w == &io_vme) {
+		cr_assert_eq(rr.protects, 2, "the run's protection split around page 3: %d calls", rr.protects);
+		cr_assert_eq(rr.protect_len[0], 3 * PG);
+		cr_assert_eq(rr.protect_len[1], 4 * PG);
+		cr_assert_eq(rr.writes, 1, "the run is one write all the same: %d", rr.writes);
+	}
+	for (int i = 0; i < RUN; i++)
+		io_log_file(l, fd, i * PG + 6, 2);
+	io_log_file(l, fd, 3 * PG + 200, 2);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	cr_assert_eq(read(ack[0], &c, 1), 1);	/* the child stored 0xb2 to page 3 */
+	io_log_ret(l, "msync again", w->msync((void *)p, RUN * PG, MS_SYNC));
+	io_log_file(l, fd, 3 * PG + 200, 2);
+	cr_assert_eq(write(go[1], &c, 1), 1);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child: status %#x", status);
+	io_log_bytes(l, "memory", p + 3 * PG + 200, 2);
+	if (w == &io_vme)
+		assert_vm_valid("after the split run");
+	w->munmap((void *)p, RUN * PG);
+	close(fd);
+	close(go[1]), close(ack[0]);
+	unlink(path);
+}
+
+Test(cache_races, a_run_with_a_page_another_process_maps_writable_loses_none_of_its_stores,
+     .fini = reset_host, .timeout = 30)
+{
+	io_compare(run_split_by_another_process, NULL);
 }

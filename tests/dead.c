@@ -203,13 +203,13 @@ static void killed_in_writeback_then_fsync(bool attached)
 	else
 		peer_start(&keep, dname, (const char *const[]){ "init", "wait", "exit:0", NULL });
 	int fd = pattern_file_at(path, sizeof(path), 2 * PG);
-	peer_start(&b, dname, (const char *const[]){ op_open(path), "map:8192", "put:100:dirtyB", "hang:pwrite", "msync",
+	peer_start(&b, dname, (const char *const[]){ op_open(path), "map:8192", "put:100:dirtyB", "hang:pwritev", "msync",
 						   NULL });
 	peer_expect(&b, "open ok");
 	peer_expect(&b, "map ok");
 	peer_expect(&b, "put ok");
 	peer_expect(&b, "hang armed");
-	peer_expect(&b, "hung pwrite");
+	peer_expect(&b, "hung pwritev");
 	peer_kill(&b);
 	if (!attached) {
 		peer_expect(&keep, "init 0");
@@ -235,8 +235,8 @@ Test(dead, killed_in_writeback_fsync_by_a_process_attaching_later_writes_the_pag
 
 /* A process that was already attached when the peer died in the middle of a
  * write-back: the page is left clean, under the dead slot's PG_writeback
- * (writeback_locked cleared PG_dirty before the write). fsync waits for
- * write-back in flight, as Linux's does (writeback_clean_page, counted by
+ * (writeback_batch cleared PG_dirty before the write). fsync waits for
+ * write-back in flight, as Linux's does (write_cache_pages, counted by
  * inode.nrwriteback), so it finds the writer dead, reaps it (the page is
  * dirty again) and writes the page. It used to see no dirty page, return 0,
  * and leave the store out of the file. */
@@ -257,13 +257,13 @@ Test(dead, killed_in_writeback_the_next_process_to_attach_writes_it_back, .fini 
 	test_domain(dname, sizeof(dname), "wb3");
 	int fd = pattern_file_at(path, sizeof(path), 2 * PG);
 	peer_start(&b, dname, (const char *const[]){ "init", op_open(path), "map:8192", "put:4000:orphan",
-						   "hang:pwrite", "msync", NULL });
+						   "hang:pwritev", "msync", NULL });
 	peer_expect(&b, "init 0");
 	peer_expect(&b, "open ok");
 	peer_expect(&b, "map ok");
 	peer_expect(&b, "put ok");
 	peer_expect(&b, "hang armed");
-	peer_expect(&b, "hung pwrite");
+	peer_expect(&b, "hung pwritev");
 	peer_kill(&b);
 	peer_start(&c, dname, (const char *const[]){ "init", "_exit:0", NULL });
 	peer_expect(&c, "init 0");

@@ -48,9 +48,9 @@ Test(evict, pageout_writes_back_drops_and_reads_again)
 	cr_assert_eq(p[3 * PG], 0x3e, "an uncopied private page was evicted too, and reads the file again");
 }
 
-static ssize_t enospc_pwrite(int fd, const void *b, size_t n, off_t o)
+static ssize_t enospc_pwritev(int fd, const struct iovec *iov, int cnt, off_t o)
 {
-	(void)fd, (void)b, (void)n, (void)o;
+	(void)fd, (void)iov, (void)cnt, (void)o;
 	errno = ENOSPC;
 	return -1;
 }
@@ -60,7 +60,7 @@ Test(evict, a_page_that_cannot_be_written_back_stays)
 	int fd = pattern_file(2 * PG, 0);
 	volatile unsigned char *s = vme_mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	s[7] = 0x55;
-	host_sys.pwrite = enospc_pwrite;
+	host_sys.pwritev = enospc_pwritev;
 	errno = 0;
 	cr_assert_eq(vme_madvise((void *)s, 2 * PG, MADV_PAGEOUT), -1);
 	cr_assert_eq(errno, ENOSPC);

@@ -9,16 +9,20 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <vmemu.h>
 
+#include "host/host.h"
 #include "testutil.h"
 #include "vm_valid.h"
 
@@ -341,6 +345,81 @@ Test(pressure, scattered_access_beyond_the_host_mapping_cap_never_fails, .timeou
 		     count_maps(), (unsigned long)s.nr_host_vmas);
 	assert_vm_valid("after the workload");
 	cr_assert_eq(vme_munmap((void *)a, 2 * touches * PG), 0);
+}
+
+/* Counting the host's mappings reads /proc/self/maps, a walk of the host's
+ * page tables: it runs with no lock held, so other threads' faults go on
+ * meanwhile.  Made deterministic: the host refuses this thread's mprotect
+ * (ENOMEM, its mapping limit), so its fault counts at once
+ * (host_vmas_pressure); the count's open of /proc/self/maps lets another
+ * thread take a first-touch fault, which needs lru_lock for its frames, and
+ * waits for it.  With the count under lru_lock, that fault would wait for
+ * the count, and the count for the fault (2 s, then the test fails). */
+static pid_t counting_tid;
+static volatile int enomem_left, helper_go, helper_done, maps_opened, helper_in_time;
+static volatile unsigned char *helper_page;
+
+static int mprotect_enomem_here(void *addr, size_t len, int prot)
+{
+	if (prot != PROT_NONE && gettid() == counting_tid && enomem_left > 0) {
+		enomem_left--;
+		errno = ENOMEM;
+		return -1;
+	}
+	return mprotect(addr, len, prot);
+}
+
+static int open_maps_lets_helper_fault(const char *path, int flags, int mode)
+{
+	if (!strcmp(path, "/proc/self/maps") && gettid() == counting_tid && !maps_opened++) {
+		struct timespec nap = { 0, 1000000 };
+		helper_go = 1;
+		for (int ms = 0; ms < 2000 && !helper_done; ms++)
+			nanosleep(&nap, NULL);
+		helper_in_time = helper_done;
+	}
+	return open(path, flags, mode);
+}
+
+static void *first_touch_when_told(void *arg)
+{
+	struct timespec nap = { 0, 1000000 };
+
+	(void)arg;
+	while (!helper_go)
+		nanosleep(&nap, NULL);
+	helper_page[5] = 0x42;		/* a first touch: frames from the budget, under lru_lock */
+	helper_done = 1;
+	return NULL;
+}
+
+Test(pressure, counting_host_mappings_holds_no_lock_other_faults_need, .timeout = 30)
+{
+	init_budget(64, "off");
+	const int anon = MAP_PRIVATE | MAP_ANONYMOUS;
+	volatile unsigned char *a = vme_mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, anon, -1, 0);
+	helper_page = vme_mmap(NULL, 64 * PG, PROT_READ | PROT_WRITE, anon, -1, 0);
+	cr_assert_neq(a, MAP_FAILED);
+	cr_assert_neq(helper_page, MAP_FAILED);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, first_touch_when_told, NULL), 0);
+	counting_tid = gettid();
+	enomem_left = 2;		/* the fault's mprotect and its one retry */
+	host_sys.mprotect = mprotect_enomem_here;
+	host_sys.open = open_maps_lets_helper_fault;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* the fault's handler sees the stores */
+	a[3] = 0x24;			/* refused, counted, tried again */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	host_sys_reset();
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(enomem_left, 0, "the host's refusal was not reached");
+	cr_assert_eq(maps_opened, 1, "the fault did not count the host's mappings");
+	cr_assert(helper_in_time, "another thread's fault waited for the count of the host's mappings");
+	cr_assert_eq(a[3], 0x24);
+	cr_assert_eq(helper_page[5], 0x42);
+	assert_vm_valid("after the count");
+	cr_assert_eq(vme_munmap((void *)a, 64 * PG), 0);
+	cr_assert_eq(vme_munmap((void *)helper_page, 64 * PG), 0);
 }
 
 /* Resident set plus our own shared memory, in KiB. */

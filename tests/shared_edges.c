@@ -208,10 +208,10 @@ Test(shared_edges, fsync_through_a_read_only_mapping_writes_back_what_another_pr
 /* A write-back error is reported once, by the fsync that finds it, as
  * errseq reports it once to each open file; then the data still reaches
  * the file. */
-static ssize_t (*pass_pwrite)(int, const void *, size_t, off_t);
-static ssize_t pwrite_eio(int fd, const void *buf, size_t len, off_t off)
+static ssize_t (*pass_pwritev)(int, const struct iovec *, int, off_t);
+static ssize_t pwritev_eio(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	(void)fd, (void)buf, (void)len, (void)off;
+	(void)fd, (void)iov, (void)cnt, (void)off;
 	errno = EIO;
 	return -1;
 }
@@ -222,12 +222,12 @@ Test(shared_edges, a_write_back_error_is_reported_once_and_the_data_kept, .init 
 	int fd = filled_file(PG, 'a');
 	char *p = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	p[1] = 'E';
-	pass_pwrite = host_sys.pwrite;
-	host_sys.pwrite = pwrite_eio;
+	pass_pwritev = host_sys.pwritev;
+	host_sys.pwritev = pwritev_eio;
 	errno = 0;
 	cr_assert_eq(vme_fsync(fd), -1);
 	cr_assert_eq(errno, EIO);
-	host_sys.pwrite = pass_pwrite;
+	host_sys.pwritev = pass_pwritev;
 	cr_assert_eq(vme_fsync(fd), 0, "the old error again: %s", strerror(errno));
 	cr_assert_eq(vme_fsync(fd), 0);
 	unsigned char *f = file_bytes(fd, 0, 2);

@@ -171,6 +171,41 @@ ssize_t host_write_full(int fd, const void *src, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
+/* handler-safe: write the cnt buffers of iov, in order, at off, with one
+ * pwritev when the host takes it all, completing short writes and retrying
+ * EINTR; iov is used up as the write goes.  Returns the bytes written (all
+ * of them), or -errno with the bytes written before the failure in *done
+ * (a write that makes no progress is -EIO). */
+ssize_t host_pwritev_full(int fd, struct iovec *iov, int cnt, off_t off, size_t *done)
+{
+	int saved = errno;
+
+	*done = 0;
+	while (cnt && !iov->iov_len)
+		iov++, cnt--;
+	while (cnt) {
+		ssize_t n = host_sys.pwritev(fd, iov, cnt, off + (off_t)*done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			errno = saved;
+			return -e;
+		}
+		*done += (size_t)n;
+		/* what is left: past the buffers written whole, into the next */
+		size_t k = (size_t)n;
+		for (; cnt && k >= iov->iov_len; iov++, cnt--)
+			k -= iov->iov_len;
+		if (cnt) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= k;
+		}
+	}
+	errno = saved;
+	return (ssize_t)*done;
+}
+
 int host_fdatasync(int fd)
 {
 	int saved = errno, r;

@@ -168,6 +168,7 @@ ssize_t host_read_full(int fd, void *dst, size_t len, off_t off);	/* handler-saf
 ssize_t host_splice_full(int fd, off_t off, int out, off_t out_off, size_t len);	/* handler-safe */
 void host_splice_fork_child(void);
 ssize_t host_write_full(int fd, const void *src, size_t len, off_t off);	/* handler-safe */
+ssize_t host_pwritev_full(int fd, struct iovec *iov, int cnt, off_t off, size_t *done);	/* handler-safe */
 int host_fdatasync(int fd);
 int host_fstat(int fd, struct stat *st);
 int host_memfd(const char *name, int *fd);

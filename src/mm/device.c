@@ -27,16 +27,18 @@ static int device_readpage(struct fault *vmf, char *dst)
 	return dev->fill(dev, vmf, dst);
 }
 
-/* Nothing to write: cleaning the page (done by the caller) is the point. */
-static int device_writepage(struct address_space *mapping, unsigned long pgoff, char *page)
+/* Nothing to write: cleaning the pages (done by the caller) is the point. */
+static int device_writepages(struct address_space *mapping, unsigned long pgoff, const unsigned long *pfn,
+			     unsigned int nr, unsigned int *written)
 {
-	(void)mapping, (void)pgoff, (void)page;
+	(void)mapping, (void)pgoff, (void)pfn;
+	*written = nr;
 	return 0;
 }
 
 static const struct address_space_operations device_aops = {
 	.readpage = device_readpage,
-	.writepage = device_writepage,
+	.writepages = device_writepages,
 };
 
 /* handler-safe: called with the page locked; the driver first, then dirty. */

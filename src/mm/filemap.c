@@ -22,39 +22,52 @@
 #include "mm/trace.h"
 #include "mm/vmstat.h"
 
-/* handler-safe: writepage for regular files: only the bytes before end of
- * file reach it, and the file's state after it is vmemu's own doing
- * (inode_write_record). */
-static int file_writepage(struct address_space *mapping, unsigned long pgoff, char *page)
+/* handler-safe: writepages for regular files: the run in one vector write
+ * (host_pwritev_full); only the bytes before end of file reach it, and the
+ * file's state after it is vmemu's own doing (inode_write_record). */
+static int file_writepages(struct address_space *mapping, unsigned long pgoff, const unsigned long *pfn,
+			   unsigned int nr, unsigned int *written)
 {
 	struct inode *inode = mapping->host;
 	struct stat before, after;
+	struct iovec iov[WB_BATCH];
 	off_t pos = (off_t)(pgoff << PAGE_SHIFT);
 	uint32_t gen = inode_write_begin(inode);
+	size_t len = 0, done = 0;
+	unsigned int n;
 	int r;
 
-	if ((r = host_fstat(mapping->fd, &before)) || pos >= before.st_size)
+	*written = 0;
+	if ((r = host_fstat(mapping->fd, &before)))
 		goto out;
-	size_t len = (size_t)(before.st_size - pos) < PAGE_SIZE ? (size_t)(before.st_size - pos) : PAGE_SIZE;
-	ssize_t n = host_write_full(mapping->fd, page, len, pos);
-	if (n < 0) {
-		r = (int)n;
+	for (n = 0; n < nr && pos + (off_t)len < before.st_size; n++) {
+		size_t left = (size_t)(before.st_size - pos) - len;
+		iov[n].iov_base = page_address(pfn[n]);
+		iov[n].iov_len = left < PAGE_SIZE ? left : PAGE_SIZE;
+		len += iov[n].iov_len;
+	}
+	ssize_t w = host_pwritev_full(mapping->fd, iov, (int)n, pos, &done);
+	if (done && !host_fstat(mapping->fd, &after))
+		inode_write_record(inode, gen, &before, &after);
+	if (w < 0) {
+		r = (int)w;
+		*written = (unsigned int)(done >> PAGE_SHIFT);
+		count_vm_events(EV_pgpgout, *written);
 		goto out;
 	}
-	if (!host_fstat(mapping->fd, &after))
-		inode_write_record(inode, gen, &before, &after);
 	/* As ext4, xfs and btrfs do at write-back: the bytes past end of file
 	 * become zeros in the cached page (tmpfs never writes a page back). */
-	if (len < PAGE_SIZE && !host_fd_in_memory(mapping->fd))
-		memset(page + len, 0, PAGE_SIZE - len);
-	count_vm_event(EV_pgpgout);
+	if (n && (len & ~PAGE_MASK) && !host_fd_in_memory(mapping->fd))
+		memset(page_address(pfn[n - 1]) + (len & ~PAGE_MASK), 0, PAGE_SIZE - (len & ~PAGE_MASK));
+	*written = nr;		/* pages wholly past end of file have nothing to write */
+	count_vm_events(EV_pgpgout, n);
 out:
 	inode_write_end(inode);
 	return r;
 }
 
 const struct address_space_operations file_aops = {
-	.writepage = file_writepage,	/* reads go through page_cache_fill */
+	.writepages = file_writepages,	/* reads go through page_cache_fill */
 };
 
 /* Is this the page cache of a regular file (its data safe on disk once

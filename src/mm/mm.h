@@ -92,12 +92,16 @@ struct fault;
 /* How an object's pages are read and written (address_space_operations).
  * readpage (devices only: files are read by page_cache_fill) is
  * handler-safe: it fills the frame dst of vmf->pgoff, returning 0, -ENXIO
- * for "no such page" (SIGBUS), or another -errno (I/O error).  writepage
- * writes the frame page as page pgoff, and may zero its bytes past end of
- * file, as a disk file system's does. */
+ * for "no such page" (SIGBUS), or another -errno (I/O error).  writepages
+ * (handler-safe) writes a run of at most WB_BATCH frames, frame pfn[i] as
+ * page pgoff + i, and may zero the bytes past end of file of the last, as a
+ * disk file system's does; it returns 0, or -errno with the pages written
+ * whole before the failure in *written (nr on success). */
+#define WB_BATCH	16	/* pages written back as one run: one protect, one pwritev */
 struct address_space_operations {
 	int (*readpage)(struct fault *vmf, char *dst);
-	int (*writepage)(struct address_space *mapping, unsigned long pgoff, char *page);
+	int (*writepages)(struct address_space *mapping, unsigned long pgoff, const unsigned long *pfn,
+			  unsigned int nr, unsigned int *written);
 };
 
 /* A user-space driver's hooks (src/api/device.c adapts vme_device_ops). */
@@ -294,7 +298,7 @@ static inline unsigned long inode_size_pages(const struct inode *inode)
 static inline bool vma_is_shared_file(const struct vm_area_struct *vma)
 {
 	return (vma->vm_flags & VM_SHARED) && vma->vm_file &&
-	       vma->vm_file->f_mapping->a_ops->writepage;
+	       vma->vm_file->f_mapping->a_ops->writepages;
 }
 
 /* inode.c: the domain's inodes. */
@@ -354,10 +358,8 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 int writable_fd(int fd);
 int writeback_range(struct address_space *mapping, struct inode *inode, int fd, unsigned long first,
 		    unsigned long last, bool sync);
-int writeback_clean_page(struct address_space *mapping, unsigned long pgoff);
 void wait_on_page_writeback(unsigned long pfn);				/* handler-safe */
 int writeback_pfn(struct address_space *mapping, unsigned long pfn);	/* handler-safe */
-int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn);
 int writeback_orphans(bool all);
 int evict_page(struct address_space *mapping, unsigned long pgoff);
 

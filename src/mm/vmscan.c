@@ -26,7 +26,8 @@
  * The frame table is guarded by lru_lock, a futex mutex taken in the fault
  * path and in system calls with asynchronous signals blocked, so no handler
  * can interrupt its holder.  Reclaim takes page and PTE locks only with
- * trylock, and does its write-back and swap I/O with lru_lock dropped.
+ * trylock, and does its write-back and swap I/O, and its count of the
+ * host's mappings, with lru_lock dropped.
  */
 #include <errno.h>
 #include <string.h>
@@ -63,6 +64,7 @@ static int self_mem = -1;		/* /proc/self/mem: PROT_NONE pages read and written *
  * the process reach, and an upper bound on how many it has now. */
 static unsigned long host_vma_limit, host_vma_soft, host_vma_estimate, host_vmas_counted;
 static unsigned long host_vma_next_check;	/* count again when the estimate reaches this */
+static pid_t host_vma_counter;			/* the thread counting (and reclaiming), or 0 */
 
 static void lru_lock_take(void)
 {
@@ -152,10 +154,12 @@ out_close:
 	return r;
 }
 
-/* In a forked child: /proc/self/mem still shows the parent. */
+/* In a forked child: /proc/self/mem still shows the parent; the locks and
+ * the counting of host mappings belong to threads it does not have. */
 void vmscan_fork_child(void)
 {
 	lru_lock = (struct mutex){ 0 };
+	host_vma_counter = 0;
 	if (self_mem >= 0) {
 		host_close(self_mem);
 		if (host_self_mem_open(&self_mem))
@@ -918,19 +922,17 @@ unsigned long shrink_own_frames(unsigned long want, unsigned long scan)
 
 /* ---- the host's mapping limit ------------------------------------------- */
 
-/* handler-safe: account n host protection changes, each of which can split
- * a host mapping in three.  When the bound says the process may be near
- * its share of vm.max_map_count, count for real; if it is, unmap frames in
- * clock order until it is back under half of that, so every scattered page
- * made PROT_NONE again merges with its neighbours.  Never fails: an access
- * then goes on and faults them back as needed. */
-void host_vmas_account(unsigned long n)
+/* handler-safe: count the host's mappings of the process, with no lock
+ * held (the count reads /proc/self/maps, which walks the host's page
+ * tables); if it is at its share of vm.max_map_count, unmap frames in clock
+ * order, under lru_lock a round at a time, until it is back under half of
+ * that, so every scattered page made PROT_NONE again merges with its
+ * neighbours, counting again between rounds.  Then set the next check
+ * point.  Caller is host_vma_counter. */
+static void host_vmas_count(void)
 {
-	if (__atomic_add_fetch(&host_vma_estimate, 2 * n, __ATOMIC_RELAXED) <
-	    __atomic_load_n(&host_vma_next_check, __ATOMIC_RELAXED))
-		return;
-	lru_lock_take();
 	int count = host_count_mappings();
+
 	if (count >= 0 && (unsigned long)count >= host_vma_soft) {
 		count_vm_event(EV_host_vma_reclaim);
 		for (int round = 0; round < 8 && count >= 0 && (unsigned long)count > host_vma_soft / 2;
@@ -938,7 +940,8 @@ void host_vmas_account(unsigned long n)
 			/* Each page unmapped merges one or two host mappings
 			 * away (a written private page keeps the host's
 			 * anon_vma and merges on one side only). */
-			struct reclaim_batch *b = batch_begin();
+			lru_lock_take();
+			struct reclaim_batch *b = batch_begin();	/* the one batch: under lru_lock */
 			unsigned long goal = (unsigned long)count - host_vma_soft / 2;
 			for (unsigned long seen = 0; b->unmapped + b->nr < goal && seen < high_water; seen++) {
 				reclaim_slot(b, clock_tick(), false);
@@ -946,6 +949,7 @@ void host_vmas_account(unsigned long n)
 					flush_batch(b);
 			}
 			flush_batch(b);
+			lru_lock_drop();
 			count = host_count_mappings();
 		}
 	}
@@ -961,15 +965,57 @@ void host_vmas_account(unsigned long n)
 		__atomic_store_n(&host_vma_next_check, next < host_vma_soft ? host_vma_soft : next,
 				 __ATOMIC_RELAXED);
 	}
-	lru_lock_drop();
+}
+
+/* handler-safe: become the thread that counts, if no other thread is; with
+ * wait, wait for the one that is to finish first. */
+static bool host_vmas_count_begin(bool wait)
+{
+	if (!wait && __atomic_load_n(&host_vma_counter, __ATOMIC_RELAXED))
+		return false;
+
+	pid_t none = 0, self = host_gettid();
+
+	while (!__atomic_compare_exchange_n(&host_vma_counter, &none, self, false, __ATOMIC_ACQUIRE,
+					    __ATOMIC_RELAXED)) {
+		if (!wait || none == self)	/* a count in this very thread: nothing to wait for */
+			return false;
+		none = 0;
+		host_yield();
+	}
+	return true;
+}
+
+static void host_vmas_count_end(void)
+{
+	__atomic_store_n(&host_vma_counter, 0, __ATOMIC_RELEASE);
+}
+
+/* handler-safe: account n host protection changes, each of which can split
+ * a host mapping in three.  When the bound says the process may be near
+ * its share of vm.max_map_count, count for real and reclaim if need be
+ * (host_vmas_count), unless another thread is doing so already.  Never
+ * fails: an access then goes on and faults them back as needed. */
+void host_vmas_account(unsigned long n)
+{
+	if (__atomic_add_fetch(&host_vma_estimate, 2 * n, __ATOMIC_RELAXED) <
+	    __atomic_load_n(&host_vma_next_check, __ATOMIC_RELAXED) ||
+	    !host_vmas_count_begin(false))
+		return;
+	host_vmas_count();
+	host_vmas_count_end();
 }
 
 /* handler-safe: the host refused a protection change (ENOMEM: its mapping
- * limit).  Bring the count down now, whatever the estimate says. */
+ * limit).  Bring the count down now, whatever the estimate says, once a
+ * count another thread is making has ended. */
 void host_vmas_pressure(void)
 {
 	__atomic_store_n(&host_vma_next_check, 0UL, __ATOMIC_RELAXED);
-	host_vmas_account(0);
+	if (!host_vmas_count_begin(true))
+		return;
+	host_vmas_count();
+	host_vmas_count_end();
 }
 
 /* ---- the frame table as it is (debug.c, filemap.c) ----------------------- */

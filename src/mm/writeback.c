@@ -2,19 +2,27 @@
  * writeback.c - writing dirty pages back to their files
  * (mm/page-writeback.c).
  *
- * A page is cleaned before it is written: this process's writable mappings
- * of it are write-protected (page_mkclean) and PG_dirty cleared under the
- * page lock, then PG_writeback (with this slot as owner) covers the write,
- * done with no lock held; a store meanwhile faults and dirties the page
- * again.  A page another live process maps writable is written but stays
- * dirty: that process may store to it without a fault, and only it can
- * write-protect its own mappings.  A failed write leaves the page dirty and
- * the error with the address_space that wrote, for msync or fsync to
- * report.  A process that dies in the middle of a write leaves PG_writeback
- * behind; its reaper makes the page dirty again (domain.c).
+ * write_cache_pages gathers the dirty pages of a range into batches of
+ * consecutive pages, each locked (struct wb_batch, the run one bio would
+ * carry), and writes each batch as Linux does a folio: clean, then write.
+ * Cleaning write-protects this process's writable mappings of the batch's
+ * pages (mkclean_batch: page_mkclean, with the host protection, Linux's TLB
+ * flush, done once per run of consecutive PTEs) and clears PG_dirty under
+ * the page locks; then PG_writeback (with this slot as owner) covers the
+ * write, one pwritev of the run with no lock held.  A store meanwhile faults
+ * and dirties its page again.
+ *
+ * A page another live process maps writable is written but stays dirty, and
+ * keeps its writable mappings here too: that process may store to it
+ * without a fault, and only it can write-protect its own mappings.  So does
+ * a page the host would not write-protect here.  A failed write leaves its
+ * page dirty and the error with the address_space that wrote, for msync or
+ * fsync to report; the pages after it are written all the same.  A process
+ * that dies in the middle of a write leaves PG_writeback behind; its reaper
+ * makes the page dirty again (domain.c).
  *
  * vmemu's own writes must never look like a change made outside vmemu, so
- * each write-back records the file's state it leaves (file_writepage,
+ * each write-back records the file's state it leaves (file_writepages,
  * inode_write_record), unless the file had already changed behind vmemu's
  * back before it (revalidation then sees that).
  */
@@ -28,89 +36,109 @@
 #include "mm/trace.h"
 #include "mm/vmstat.h"
 
-/* handler-safe: write frame pfn's bytes as page pgoff of mapping. */
-static int write_frame(struct address_space *mapping, unsigned long pgoff, unsigned long pfn)
-{
-	unsigned long t0 = host_now_ns();
-	int r = mapping->a_ops->writepage(mapping, pgoff, page_address(pfn));
+/* Pages first .. first + nr - 1 of mapping's object, locked by the writer,
+ * dirty and not under write-back (Linux's folio_batch, consecutive here).
+ * Their frames are in the caller's array: reclaim's batch of one, in the
+ * fault handler, keeps WB_BATCH of them off a small signal stack. */
+struct wb_batch {
+	struct address_space *mapping;
+	unsigned long first;		/* page offset of pfn[0] */
+	unsigned int nr, max;		/* pages, and room in pfn[] (at most WB_BATCH) */
+	uint32_t keep_dirty;		/* bit i: page i stays dirty and writable here */
+	unsigned long *pfn;
+};
+_Static_assert(WB_BATCH <= 32, "keep_dirty has a bit per page");
 
-	/* a vme_write that raced this write-back learns it (filemap_write) */
-	__atomic_add_fetch(&mapping->host->wb_seq, 1, __ATOMIC_ACQ_REL);
-	view_account(1);
-	if (!r) {
-		trace_writeback(pgoff, host_now_ns() - t0);
-		return 0;
-	}
-	if (!mapping->wb_err)
-		mapping->wb_err = r;
-	count_vm_event(EV_writeback_error);
-	return r;
-}
-
-struct mkclean_args {
-	unsigned long pfn;
-	int err;
-	bool busy;		/* a writable PTE of the frame was locked by someone else */
+/* This process's PTEs of one VMA, consecutive, that mkclean_batch made
+ * read-only and holds locked until one host call protects them all. */
+struct mkclean_run {
+	struct wb_batch *b;
+	struct vm_area_struct *vma;
+	unsigned long start, end;	/* [start, end): empty when equal */
 };
 
-/* Is v a writable mapping of frame pfn? */
-static bool pte_maps_writable(pte_t v, unsigned long pfn)
+/* handler-safe: protect the run on the host.  If the host refuses, a part
+ * of the range may have changed: each page is tried on its own, and a page
+ * it still refuses gets its PTE_WRITE back (the host never refuses what the
+ * PTE grants) and stays dirty.  Unlocks the run's PTEs. */
+static void mkclean_flush(struct mkclean_run *m)
 {
-	return (v & (PTE_PRESENT | PTE_WRITE | PTE_ANON)) == (PTE_PRESENT | PTE_WRITE) && pte_val(v) == pfn;
+	if (m->start == m->end)
+		return;
+	struct vm_area_struct *vma = m->vma;
+	int prot = vma_host_prot(vma, PTE_PRESENT);
+	int r = host_protect(m->start, m->end - m->start, prot);
+	unsigned long calls = 1;
+
+	for (unsigned long addr = m->start; addr < m->end; addr += PAGE_SIZE) {
+		pte_t *ptep = pte_offset(addr, false);
+		pte_t v = ptep_get(ptep);
+		bool protected = !r;
+		if (r) {
+			protected = !host_protect(addr, PAGE_SIZE, prot);
+			calls++;
+		}
+		if (protected) {
+			frame_set_writable(pte_val(v), false);
+		} else {
+			set_pte_at(addr, ptep, v | PTE_WRITE);
+			m->b->keep_dirty |= 1U << (linear_page_index(vma, addr) - m->b->first);
+		}
+		pte_unlock(ptep);
+	}
+	host_vmas_account(calls);
+	m->start = m->end;
 }
 
-/* Write-protect one PTE, under its lock, as every other change of a PTE is
- * made: reclaim unmaps a page with its PTE locked from the look until the
- * host change has landed, and a protection change made around it would
- * undo its work (a stale PTE written back would name a frame this process
- * no longer holds, and a host mprotect landing after the unmap makes the
- * reservation there readable).  Only a trylock: whoever holds it (reclaim
- * unmapping the page until its batch lands, a fault installing) is
- * changing the PTE itself.  A PTE locked by someone else is left as it is
- * and said to be busy: the page is written and stays dirty. */
+/* rmap_walk callback: write-protect this process's writable mapping at addr
+ * of a page of the batch that is to be cleaned: the PTE first, under its
+ * lock, then (mkclean_flush) the host, so the host never refuses what the
+ * PTE grants; a store that lands before the host protection is still in
+ * the page when it is written.  The lock is waited for only while the PTE
+ * maps the page writable: its holder is then a fault that finds it so and
+ * takes no page lock, or reclaim, which only try-locks them.  A PTE that
+ * changed meanwhile (reclaim unmapped it) may be held by a fault that waits
+ * for the page lock we hold: it is left alone, it maps nothing to clean. */
 static int mkclean_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
 {
-	struct mkclean_args *m = arg;
+	struct mkclean_run *m = arg;
+	unsigned long i = linear_page_index(vma, addr) - m->b->first;
+	pte_t want = mk_pte(PTE_PRESENT | PTE_WRITE, m->b->pfn[i]);
 
-	if (!(vma->vm_flags & VM_SHARED) || !pte_maps_writable(ptep_get(ptep), m->pfn))
+	if (!(vma->vm_flags & VM_SHARED) || (m->b->keep_dirty & (1U << i)))
 		return 0;
-	if (!pte_trylock(ptep)) {
-		m->busy = true;
-		return 0;
+	for (;;) {
+		if (ptep_get(ptep) != want)
+			return 0;	/* not writable here, or no longer */
+		if (pte_trylock(ptep))
+			break;
+		host_yield();
 	}
-	pte_t v = ptep_get(ptep);	/* again, under the lock */
-	if (!pte_maps_writable(v, m->pfn)) {
+	pte_t v = ptep_get(ptep);
+	if (v != want) {	/* changed as we took the lock */
 		pte_unlock(ptep);
 		return 0;
 	}
-	/* PTE first: the host must never refuse what the PTE grants (a
-	 * store before the protect is still written by writepage). */
-	pte_t entry = v & ~(pte_t)PTE_WRITE;
-	set_pte_at(addr, ptep, entry);
-	int r = host_protect(addr, PAGE_SIZE, vma_host_prot(vma, entry));
-	if (r)
-		set_pte_at(addr, ptep, v);	/* still writable: say so */
-	pte_unlock(ptep);
-	if (r)
-		return m->err = r;
-	frame_set_writable(m->pfn, false);
-	host_vmas_account(1);
+	if (vma != m->vma || addr != m->end) {
+		mkclean_flush(m);
+		m->vma = vma;
+		m->start = m->end = addr;
+	}
+	set_pte_at(addr, ptep, v & ~(pte_t)PTE_WRITE);
+	m->end = addr + PAGE_SIZE;
 	return 0;
 }
 
-/* handler-safe: write-protect this process's writable mappings of frame
- * pfn, page pgoff of mapping, in shared VMAs (rmap walk), so its next write
- * is seen.  Returns 0, -EBUSY if a writable PTE was locked by another
- * thread (a fault, or reclaim about to unmap it) and left writable, or the
- * host's -errno with the PTE that could not be protected left writable.
- * Either way the caller keeps the page dirty.  Caller holds the page lock;
- * takes and drops PTE locks. */
-int page_mkclean(struct address_space *mapping, unsigned long pgoff, unsigned long pfn)
+/* handler-safe: write-protect this process's writable mappings, in shared
+ * VMAs, of the batch's pages that are to be cleaned (page_mkclean, one rmap
+ * walk for the batch), so that their next write is seen.  A page that stays
+ * writable here gets its keep_dirty bit.  Caller holds the page locks. */
+static void mkclean_batch(struct wb_batch *b)
 {
-	struct mkclean_args m = { .pfn = pfn };
+	struct mkclean_run m = { .b = b };
 
-	rmap_walk(mapping, pgoff, pgoff, mkclean_one, &m);
-	return m.err ? m.err : m.busy ? -EBUSY : 0;
+	rmap_walk(b->mapping, b->first, b->first + b->nr - 1, mkclean_one, &m);
+	mkclean_flush(&m);
 }
 
 /* handler-safe: page pfn of inode, locked by the caller, is being written
@@ -134,43 +162,147 @@ static void end_page_writeback(struct inode *inode, unsigned long pfn)
 		host_futex_wake(&page->flags, 0x7fffffff);
 }
 
-/* handler-safe: write back page pfn of mapping, locked by the caller and
- * confirmed to be that page; unlocks it.  Returns 0 or the write's -errno. */
-static int writeback_locked(struct address_space *mapping, unsigned long pfn)
+/* handler-safe: write the batch's pages, under PG_writeback and no lock,
+ * in one run (writepages) unless one fails: that page is dirty again and
+ * the error is the mapping's, and the pages after it are written all the
+ * same.  Returns 0 or the first -errno. */
+static int write_batch(struct wb_batch *b)
+{
+	struct address_space *mapping = b->mapping;
+	struct inode *inode = mapping->host;
+	unsigned int from = 0;
+	int err = 0;
+
+	while (from < b->nr) {
+		unsigned long t0 = host_now_ns();
+		unsigned int done;
+		int r = mapping->a_ops->writepages(mapping, b->first + from, b->pfn + from, b->nr - from, &done);
+		/* a vme_write that raced this write-back learns it (filemap_write) */
+		__atomic_add_fetch(&inode->wb_seq, 1, __ATOMIC_ACQ_REL);
+		for (unsigned long t = host_now_ns() - t0; done && from < b->nr; done--, from++)
+			trace_writeback(b->first + from, t);
+		if (!r || from == b->nr)
+			break;
+		struct page *page = pfn_to_page(b->pfn[from]);
+		if (!(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
+			__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
+		if (!mapping->wb_err)
+			mapping->wb_err = r;
+		if (!err)
+			err = r;
+		count_vm_event(EV_writeback_error);
+		from++;
+	}
+	view_account(b->nr);
+	return err;
+}
+
+/* handler-safe: write back the batch (its pages locked, dirty, not under
+ * write-back): clean them (mkclean_batch, then PG_dirty cleared unless a
+ * writable mapping stays), put them under write-back, unlock them, write
+ * them, end their write-back.  Empties the batch.  Returns 0 or the first
+ * -errno of the write; the pages that failed stay dirty. */
+static int writeback_batch(struct wb_batch *b)
+{
+	struct inode *inode = b->mapping->host;
+	int r;
+
+	if (!b->nr)
+		return 0;
+	b->keep_dirty = 0;
+	for (unsigned int i = 0; i < b->nr; i++)
+		if (page_mapped_elsewhere(pfn_to_page(b->pfn[i]), true))
+			b->keep_dirty |= 1U << i;
+	mkclean_batch(b);
+	for (unsigned int i = 0; i < b->nr; i++) {
+		set_page_writeback(inode, b->pfn[i]);
+		if (!(b->keep_dirty & (1U << i))) {
+			__atomic_and_fetch(&pfn_to_page(b->pfn[i])->flags, ~(uint32_t)PG_dirty, __ATOMIC_ACQ_REL);
+			__atomic_sub_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
+		}
+		unlock_page(b->pfn[i]);
+	}
+	r = write_batch(b);
+	for (unsigned int i = 0; i < b->nr; i++)
+		end_page_writeback(inode, b->pfn[i]);
+	b->nr = 0;
+	return r;
+}
+
+/* handler-safe: page pfn of mapping's object, locked by the caller, starts
+ * the batch if it is dirty and no write-back of it is in flight; else it is
+ * unlocked. */
+static void batch_start(struct wb_batch *b, unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
-	struct inode *inode = mapping->host;
-	unsigned long pgoff = page->index;
-	int r;
 
 	if ((page->flags & (PG_dirty | PG_writeback)) != PG_dirty) {
 		unlock_page(pfn);
-		return 0;
+		return;
 	}
-	if ((r = page_mkclean(mapping, pgoff, pfn)) && r != -EBUSY) {
-		/* A mapping stays writable: cleaning would lose its next store. */
-		unlock_page(pfn);
-		count_vm_event(EV_writeback_error);
-		return r;
-	}
-	set_page_writeback(inode, pfn);
-	if (r == -EBUSY || page_mapped_elsewhere(page, true)) {
-		/* A mapping may still be written unseen (another process's, or
-		 * one of ours whose PTE was busy): write it, keep it dirty. */
-		unlock_page(pfn);
-		r = write_frame(mapping, pgoff, pfn);
-		end_page_writeback(inode, pfn);
-		return r;
-	}
-	__atomic_and_fetch(&page->flags, ~(uint32_t)PG_dirty, __ATOMIC_ACQ_REL);
-	__atomic_sub_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
-	unlock_page(pfn);
+	b->first = page->index;
+	b->pfn[0] = pfn;
+	b->nr = 1;
+}
 
-	r = write_frame(mapping, pgoff, pfn);
-	if (r && !(__atomic_fetch_or(&page->flags, PG_dirty, __ATOMIC_ACQ_REL) & PG_dirty))
-		__atomic_add_fetch(&inode->nrdirty, 1, __ATOMIC_ACQ_REL);
-	end_page_writeback(inode, pfn);
-	return r;
+/* Page index, cached as frame pfn (a lockless lookup), joins the batch if
+ * it comes next, there is room, and its lock is free: a writer holding the
+ * batch's page locks never waits for another.  Returns true if it joined,
+ * or needs nothing (clean); false: write the batch out first, then take
+ * the page on its own. */
+static bool batch_add(struct wb_batch *b, unsigned long index, unsigned long pfn)
+{
+	struct inode *inode = b->mapping->host;
+	struct page *page = pfn_to_page(pfn);
+
+	if (!b->nr || index != b->first + b->nr || b->nr == b->max || !trylock_page(pfn))
+		return false;
+	if (page->inode != inode_index(inode) + 1 || page->index != index ||
+	    radix_lookup(inode, index) != (uint32_t)pfn + 1 || (page->flags & PG_writeback)) {
+		unlock_page(pfn);	/* evicted and reused meanwhile, or busy */
+		return false;
+	}
+	if (!(page->flags & PG_dirty)) {
+		unlock_page(pfn);
+		return true;
+	}
+	b->pfn[b->nr++] = pfn;
+	return true;
+}
+
+/* Write back the dirty pages first..last of mapping's object, in batches
+ * (write_cache_pages), once any write-back of them in flight (another
+ * thread's or process's; one whose writer died is dirty again) has landed,
+ * as fsync waits for it.  Returns 0 or the first -errno; failed pages stay
+ * dirty.  Caller holds mmap_lock. */
+static int write_cache_pages(struct address_space *mapping, unsigned long first, unsigned long last)
+{
+	struct inode *inode = mapping->host;
+	unsigned long pfns[WB_BATCH];
+	struct wb_batch b = { .mapping = mapping, .max = WB_BATCH, .pfn = pfns };
+	uint32_t e;
+	int err = 0, r;
+
+	for (unsigned long i = radix_next(inode, first, &e);
+	     i <= last && i != ~0UL &&
+	     (__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE) ||
+	      __atomic_load_n(&inode->nrwriteback, __ATOMIC_ACQUIRE));
+	     i = i == ~0UL - 1 ? ~0UL : radix_next(inode, i + 1, &e)) {
+		if ((e & RADIX_SWAP) || e > MAX_FRAMES ||
+		    !(__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & (PG_dirty | PG_writeback)) ||
+		    batch_add(&b, i, e - 1))
+			continue;
+		if ((r = writeback_batch(&b)) && !err)
+			err = r;
+		unsigned long pfn = find_lock_page(inode, i);
+		if (pfn == NO_PAGE)
+			continue;
+		wait_on_page_writeback(pfn);
+		batch_start(&b, pfn);
+	}
+	if ((r = writeback_batch(&b)) && !err)
+		err = r;
+	return err;
 }
 
 /* handler-safe: wait until the write-back of locked page pfn that is in
@@ -200,26 +332,14 @@ void wait_on_page_writeback(unsigned long pfn)
 	}
 }
 
-/* Write back page pgoff of mapping if it is cached and dirty, once any
- * write-back of it in flight (another thread's or process's; one whose
- * writer died is dirty again) has landed, as fsync waits for it.  Returns 0
- * or the write's -errno. */
-int writeback_clean_page(struct address_space *mapping, unsigned long pgoff)
-{
-	unsigned long pfn = find_lock_page(mapping->host, pgoff);
-
-	if (pfn == NO_PAGE)
-		return 0;
-	wait_on_page_writeback(pfn);
-	return writeback_locked(mapping, pfn);
-}
-
 /* handler-safe: write back frame pfn if it is still a page of mapping's
  * inode (reclaim found it dirty) and its lock is free (reclaim never waits:
  * its caller may hold other page locks).  Returns 0 or the write's -errno. */
 int writeback_pfn(struct address_space *mapping, unsigned long pfn)
 {
 	struct page *page = pfn_to_page(pfn);
+	unsigned long one;
+	struct wb_batch b = { .mapping = mapping, .max = 1, .pfn = &one };
 
 	if (!trylock_page(pfn))
 		return 0;
@@ -227,7 +347,8 @@ int writeback_pfn(struct address_space *mapping, unsigned long pfn)
 		unlock_page(pfn);
 		return 0;
 	}
-	return writeback_locked(mapping, pfn);
+	batch_start(&b, pfn);
+	return writeback_batch(&b);
 }
 
 /* Write back the dirty pages first..last (inclusive) of mapping's inode,
@@ -238,22 +359,11 @@ int filemap_write_and_wait_range(struct address_space *mapping, unsigned long fi
 				 unsigned long last, bool sync)
 {
 	struct inode *inode = mapping->host;
-	uint32_t e;
 	int err = 0, r;
 
-	if (!mapping->a_ops->writepage)
+	if (!mapping->a_ops->writepages)
 		return 0;
-	for (unsigned long i = radix_next(inode, first, &e);
-	     i <= last && i != ~0UL &&
-	     (__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE) ||
-	      __atomic_load_n(&inode->nrwriteback, __ATOMIC_ACQUIRE));
-	     i = i == ~0UL - 1 ? ~0UL : radix_next(inode, i + 1, &e)) {
-		if ((e & RADIX_SWAP) || e > MAX_FRAMES ||
-		    !(__atomic_load_n(&pfn_to_page(e - 1)->flags, __ATOMIC_ACQUIRE) & (PG_dirty | PG_writeback)))
-			continue;
-		if ((r = writeback_clean_page(mapping, i)) && !err)
-			err = r;
-	}
+	err = write_cache_pages(mapping, first, last);
 	if (sync && !err && mapping->fd >= 0 && (r = host_fdatasync(mapping->fd)))
 		err = r;
 	if (!err && !__atomic_load_n(&inode->nrdirty, __ATOMIC_ACQUIRE))
@@ -317,7 +427,7 @@ int evict_page(struct address_space *mapping, unsigned long pgoff)
 		return 0;
 	unlock_page(pfn);
 	reclaim_pfn_now(pfn, true);
-	if ((r = writeback_clean_page(mapping, pgoff)))
+	if ((r = write_cache_pages(mapping, pgoff, pgoff)))
 		return r;
 	if ((pfn = find_lock_page(mapping->host, pgoff)) == NO_PAGE)
 		return 0;

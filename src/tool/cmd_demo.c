@@ -344,7 +344,7 @@ static int write_back(struct demo *d, bool wrote)
 		       "and do_wp_page copy the page); the file is unchanged.\n");
 		return 0;
 	}
-	printf("vme_msync(MS_SYNC) wrote %zu dirty page%s back to the file with pwrite:\n  pages ",
+	printf("vme_msync(MS_SYNC) wrote %zu dirty page%s back to the file with pwritev:\n  pages ",
 	       wb, wb == 1 ? "" : "s");
 	show_pages(d->events + first, d->nevents - first, VME_TRACE_WRITEBACK);
 	printf("\n");

@@ -101,7 +101,7 @@ void report_counters_text(FILE *f, const struct vme_stats *s, uint64_t touch_ns,
 	row(f, "pgpgin", s->pgpgin, "pages read from files (pread)");
 	row(f, "pgreadahead", s->pgreadahead, "  of which read ahead of the faulting page");
 	row(f, "pgfaultaround", s->pgfaultaround, "cached pages mapped around a read fault");
-	row(f, "pgpgout", s->pgpgout, "pages written back to files (pwrite)");
+	row(f, "pgpgout", s->pgpgout, "pages written back to files (pwritev, a run at a time)");
 #define OTHER(name, text) \
 	if (s->name)      \
 		row(f, #name, s->name, text);

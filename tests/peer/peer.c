@@ -26,9 +26,10 @@
  *   mutexinit:OFF         a PTHREAD_PROCESS_SHARED mutex in the mapping
  *   lock:OFF  unlock:OFF  "lock RET", "unlock RET"
  *   trylock:OFF           "trylock RET"
- *   hang:CALL             the next host CALL vmemu makes (pread, pwrite,
- *                         ftruncate or fallocate) writes "hung CALL" and sleeps forever:
- *                         the test kills the process in the middle of it
+ *   hang:CALL             the next host CALL vmemu makes (pread, pwrite, pwritev
+ *                         (write-back's), ftruncate or fallocate) writes "hung CALL"
+ *                         and sleeps forever: the test kills the process in the
+ *                         middle of it
  *   say:WORD              "WORD"
  *   wait                  read a line from stdin (exit 99 at EOF)
  *   sleep:MS
@@ -144,6 +145,12 @@ static ssize_t hang_pwrite(int f, const void *b, size_t n, off_t o)
 {
 	(void)f, (void)b, (void)n, (void)o;
 	hang_here("pwrite");
+}
+
+static ssize_t hang_pwritev(int f, const struct iovec *iov, int cnt, off_t o)
+{
+	(void)f, (void)iov, (void)cnt, (void)o;
+	hang_here("pwritev");
 }
 
 static int hang_ftruncate(int f, off_t len)
@@ -307,12 +314,14 @@ static void run(char *spec)
 			host_sys.pread = hang_pread, host_sys.splice = hang_splice;
 		else if (!strcmp(arg, "pwrite"))
 			host_sys.pwrite = hang_pwrite;
+		else if (!strcmp(arg, "pwritev"))
+			host_sys.pwritev = hang_pwritev;
 		else if (!strcmp(arg, "ftruncate"))
 			host_sys.ftruncate = hang_ftruncate;
 		else if (!strcmp(arg, "fallocate"))
 			host_sys.fallocate = hang_fallocate;
 		else
-			die(op, "pread, pwrite, ftruncate or fallocate");
+			die(op, "pread, pwrite, pwritev, ftruncate or fallocate");
 		say("hang armed");
 	} else if (!strcmp(op, "say") && arg) {
 		say("%s", arg);
