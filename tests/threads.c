@@ -382,3 +382,57 @@ Test(threads, reclaim_unmapping_a_page_msync_is_write_protecting_leaves_it_corre
 	close(fd);
 	close(ofd);
 }
+
+/* --- a fault waiting for a PTE lock ------------------------------------------
+ * A first touch of anonymous memory installs the page with the PTE locked
+ * (an mprotect).  Held there at a gate, it makes a second fault on the same
+ * page wait for the PTE lock itself: the waiter must sleep on it (a futex),
+ * not spin yielding the CPU, and then find the page present. */
+
+static void *anon_page;
+static volatile int mp_gate, mp_reached;
+
+static int gated_mprotect(void *addr, size_t len, int prot)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	if (addr == anon_page && __atomic_load_n(&mp_gate, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&mp_reached, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&mp_gate, __ATOMIC_ACQUIRE))
+			nanosleep(&ms, NULL);
+	}
+	return mprotect(addr, len, prot);
+}
+
+static void *store_anon(void *arg)
+{
+	((volatile long *)anon_page)[(long)arg] = (long)arg;	/* each its own word */
+	return NULL;
+}
+
+Test(threads, a_fault_waiting_for_a_pte_lock_sleeps, .timeout = 60)
+{
+	pthread_t first, second;
+	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+
+	anon_page = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(anon_page, MAP_FAILED);
+	mp_gate = 1;
+	host_sys.mprotect = gated_mprotect;
+	host_sys.sched_yield = counted_yield;
+	cr_assert_eq(pthread_create(&first, NULL, store_anon, (void *)1L), 0);
+	while (!__atomic_load_n(&mp_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
+	cr_assert_eq(pthread_create(&second, NULL, store_anon, (void *)2L), 0);
+	nanosleep(&wait, NULL);			/* the second fault waits for the PTE now */
+	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
+	__atomic_store_n(&mp_gate, 0, __ATOMIC_RELEASE);
+	pthread_join(first, NULL);
+	pthread_join(second, NULL);
+	host_sys_reset();
+	cr_assert_lt(spun, 20, "the waiting fault spun %lu times instead of sleeping", spun);
+	cr_assert_eq(((volatile long *)anon_page)[1], 1L, "the first store was lost");
+	cr_assert_eq(((volatile long *)anon_page)[2], 2L, "the second store was lost");
+	assert_vm_valid("after two faults met on one PTE");
+}

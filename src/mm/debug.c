@@ -295,15 +295,15 @@ static void check_pool(struct walk *w)
 		vm_bug(w, "slot %d: this process is not live in its own domain", dom.slot);
 }
 
-/* One PTE of vma at addr (raw: the lock bit too): its state against the
+/* One PTE of vma at addr (raw: the lock bits too): its state against the
  * VMA, the frame table and the page cache. */
 static void check_pte(struct walk *w, struct vm_area_struct *vma, unsigned long addr, pte_t raw)
 {
-	pte_t v = raw & ~(pte_t)PTE_LOCKED;
+	pte_t v = raw & ~(pte_t)(PTE_LOCKED | PTE_WAITERS);
 	char d[200];
 
 	w->c->ptes++;
-	if (raw & PTE_LOCKED)
+	if (raw & (PTE_LOCKED | PTE_WAITERS))
 		vm_bug(w, "PTE at %#lx is locked (%#lx), but no fault runs", addr, (unsigned long)raw);
 	if (!v)
 		return;

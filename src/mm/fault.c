@@ -518,12 +518,12 @@ int handle_mm_fault(struct vm_area_struct *vma, unsigned long address, unsigned 
 static __thread unsigned long last_nopage __attribute__((tls_model("initial-exec")));
 static __thread pte_t last_nopage_pte __attribute__((tls_model("initial-exec")));
 
-/* handler-safe: the PTE of page now, without its lock bit. */
+/* handler-safe: the PTE of page now, without its lock bits. */
 static pte_t pte_now(unsigned long page)
 {
 	pte_t *ptep = pte_offset(page, false);
 
-	return ptep ? ptep_get(ptep) & ~(pte_t)PTE_LOCKED : 0;
+	return ptep ? ptep_get(ptep) : 0;
 }
 
 static const unsigned int access_flags[] = {

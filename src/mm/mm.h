@@ -56,14 +56,16 @@
  *                            by reclaim to see whether it is used again
  *   SWAP                     a private page in swap; the host page is discarded
  *
- * PTE_LOCKED is the PTE lock (the kernel's page-table lock, per entry): the
- * fault path holds it while it handles the page, reclaim only try-locks it. */
+ * PTE_LOCKED is the PTE lock (the kernel's page-table lock, per entry): a
+ * fault holds it only to install (after its read), reclaim only try-locks
+ * it; PTE_WAITERS says a thread may sleep on it.  ptep_get hides both. */
 typedef uint64_t pte_t;
 #define PTE_PRESENT	0x01	/* the host page is accessible */
 #define PTE_WRITE	0x02	/* ... and writable (dirty-tracked or a private copy) */
 #define PTE_ANON	0x04	/* a private page: anonymous or a broken COW */
 #define PTE_SWAP	0x08	/* a private page in swap */
 #define PTE_LOCKED	0x10	/* the PTE lock */
+#define PTE_WAITERS	0x40	/* ... and a thread may sleep on it (a futex on the low half) */
 #define PTE_FRESH	0x20	/* a private page mapped around another's first touch,
 				 * not accessed since as far as vmemu knows: the host
 				 * may not have populated it (mincore asks) */

@@ -21,6 +21,18 @@
 #define PTRS_PER_PGD	(PGTABLE_SPAN >> TABLE_SHIFT)
 #define POOL_TABLES	(1UL << 23)	/* 2 TiB of touched 256 KiB regions */
 
+#define PTE_LOCK_BITS	(PTE_LOCKED | PTE_WAITERS)
+#define PTE_LOCK_SPINS	100	/* tries before sleeping on a locked PTE */
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the PTE lock's futex is the PTE's first 32 bits");
+_Static_assert(PTE_LOCK_BITS <= 0xffffffffUL, "both lock bits are in the futex word");
+
+/* The futex word of a PTE's lock: its low 32 bits. */
+static uint32_t *pte_futex(pte_t *ptep)
+{
+	return (uint32_t *)ptep;
+}
+
 static uint32_t *pgd;		/* table index + 1 per 256 KiB, 0 = none */
 static pte_t *pool;		/* POOL_TABLES tables of PTRS_PER_PTE */
 static uint32_t pool_next = 1;	/* index 0 is never handed out */
@@ -77,10 +89,10 @@ pte_t *pte_offset(unsigned long addr, bool alloc)
 	return &pool[(unsigned long)idx * PTRS_PER_PTE + ((addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1))];
 }
 
-/* handler-safe: the PTE's value, without the lock bit. */
+/* handler-safe: the PTE's value, without the lock bits. */
 pte_t ptep_get(const pte_t *ptep)
 {
-	return __atomic_load_n(ptep, __ATOMIC_ACQUIRE) & ~(pte_t)PTE_LOCKED;
+	return __atomic_load_n(ptep, __ATOMIC_ACQUIRE) & ~(pte_t)PTE_LOCK_BITS;
 }
 
 /* handler-safe: set the PTE, keeping the lock bit as it is (whoever holds
@@ -90,21 +102,36 @@ void set_pte_at(unsigned long addr, pte_t *ptep, pte_t pte)
 	pte_t old = __atomic_load_n(ptep, __ATOMIC_RELAXED);
 
 	(void)addr;
-	while (!__atomic_compare_exchange_n(ptep, &old, (pte & ~(pte_t)PTE_LOCKED) | (old & PTE_LOCKED),
+	while (!__atomic_compare_exchange_n(ptep, &old, (pte & ~(pte_t)PTE_LOCK_BITS) | (old & PTE_LOCK_BITS),
 					    true, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
 }
 
-/* handler-safe: take the PTE lock; returns the PTE's value. */
+/* handler-safe: take the PTE lock; returns the PTE's value.  A waiter
+ * spins briefly (holders only install a page or unmap it), then sets
+ * PTE_WAITERS and sleeps on a futex on the PTE's low 32 bits, where both
+ * lock bits are; once it has slept it takes the lock with PTE_WAITERS set,
+ * as others may still sleep (the mutex.c scheme, on two bits of the PTE). */
 pte_t pte_lock(pte_t *ptep)
 {
-	for (;;) {
+	pte_t mark = 0;
+
+	for (int spin = 0;; spin++) {
 		pte_t old = __atomic_load_n(ptep, __ATOMIC_RELAXED);
-		if (!(old & PTE_LOCKED) &&
-		    __atomic_compare_exchange_n(ptep, &old, old | PTE_LOCKED, false,
-						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			return old;
-		host_yield();
+		if (!(old & PTE_LOCKED)) {
+			if (__atomic_compare_exchange_n(ptep, &old, old | PTE_LOCKED | mark, false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return old & ~(pte_t)PTE_LOCK_BITS;
+			continue;
+		}
+		if (spin < PTE_LOCK_SPINS)
+			continue;
+		if (!(old & PTE_WAITERS) &&
+		    !__atomic_compare_exchange_n(ptep, &old, old | PTE_WAITERS, false, __ATOMIC_RELAXED,
+						 __ATOMIC_RELAXED))
+			continue;
+		host_futex_wait(pte_futex(ptep), (uint32_t)(old | PTE_WAITERS), 0);
+		mark = PTE_WAITERS;
 	}
 }
 
@@ -118,10 +145,11 @@ bool pte_trylock(pte_t *ptep)
 					   __ATOMIC_RELAXED);
 }
 
-/* handler-safe */
+/* handler-safe: release the PTE lock, waking one sleeper if there may be one. */
 void pte_unlock(pte_t *ptep)
 {
-	__atomic_fetch_and(ptep, ~(pte_t)PTE_LOCKED, __ATOMIC_RELEASE);
+	if (__atomic_fetch_and(ptep, ~(pte_t)PTE_LOCK_BITS, __ATOMIC_RELEASE) & PTE_WAITERS)
+		host_futex_wake(pte_futex(ptep), 1);
 }
 
 /* Where a walk over [addr, end) that found no table at addr goes next. */
