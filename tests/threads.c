@@ -382,3 +382,77 @@ Test(threads, reclaim_unmapping_a_page_msync_is_write_protecting_leaves_it_corre
 	close(fd);
 	close(ofd);
 }
+
+/* --- a swap-in that read the slot before it was used again ------------------
+ * do_swap_page reads the swap slot without the PTE lock and then checks
+ * that the PTE is still the swap entry it read.  Meanwhile another thread
+ * may swap the page in (freeing the slot), store to it, and reclaim may
+ * write it out again: the free stack hands the same slot back, so the PTE
+ * is again that very swap entry, but the slot holds the new bytes.  The
+ * late swap-in must not put the old bytes it read over them.  Made exact:
+ * the first swap-in is held at a gate after its read. */
+static volatile int sg_closed, sg_reached;
+static __thread int sg_held;		/* this thread's swap read stops at the gate */
+
+static ssize_t gated_swap_pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct timespec ms = { 0, 1000000 };
+	ssize_t r = pread(fd, buf, len, off);
+
+	if (sg_held) {
+		sg_held = 0;
+		__atomic_store_n(&sg_reached, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&sg_closed, __ATOMIC_ACQUIRE))
+			nanosleep(&ms, NULL);
+	}
+	return r;
+}
+
+static void *late_swap_in(void *arg)
+{
+	sg_held = 1;
+	return (void *)(uintptr_t)*(volatile uint64_t *)arg;
+}
+
+Test(threads, a_late_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t scan = 4 * st.nr_budget;
+	int fd = pattern_file(scan * PG, O_RDONLY);
+	volatile uint64_t *x = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const volatile unsigned char *f = vme_mmap(NULL, scan * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)x, MAP_FAILED);
+	cr_assert_neq((void *)f, MAP_FAILED);
+	x[0] = 1;
+	cr_assert_eq(vme_madvise((void *)x, PG, MADV_PAGEOUT), 0);
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pswpout, 1, "the page went to swap");
+
+	pthread_t t;
+	void *late;
+	struct timespec ms = { 0, 1000000 };
+	sg_closed = 1;
+	host_sys.pread = gated_swap_pread;
+	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
+	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	cr_assert_eq(x[0], 1, "swapped in by this thread first");
+	x[0] = 2;				/* the store that must stay */
+	/* the page's only other use: it goes to swap again, into the slot
+	 * its first swap-in freed */
+	for (int round = 0; round < 8 && st.pswpout < 2; round++) {
+		for (size_t i = 0; i < scan; i++)
+			(void)f[i * PG];
+		cr_assert_eq(vme_stats(&st), 0);
+	}
+	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
+	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	pthread_join(t, &late);
+	host_sys_reset();
+	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
+	assert_vm_valid("after two swap-ins of one page");
+	close(fd);
+}

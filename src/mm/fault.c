@@ -200,16 +200,28 @@ static int do_anon_reactivate(struct fault *vmf)
 
 /* A private page in swap (do_swap_page): read it from swap without the PTE
  * lock; then, the PTE still the same, write it into the host page through
- * /proc/self/mem while the page is still PROT_NONE, and map it. */
+ * /proc/self/mem while the page is still PROT_NONE, and map it.  The PTE
+ * being the same entry again is not enough: meanwhile another fault may
+ * have swapped the page in (freeing the slot), the program stored to it,
+ * and reclaim written it out again into that very slot (the free stack
+ * hands it back first).  So the slot's free count is read while the PTE
+ * names it, and if it moved by the time the PTE lock is held, the slot is
+ * read again under the lock (the kernel's swap cache and swap count keep
+ * an entry from being reused under a reader instead). */
 static int do_swap_page(struct fault *vmf)
 {
 	unsigned long entry = pte_val(vmf->orig_pte), slot = alloc_frame();
+	unsigned long seq = swap_free_seq(entry);
 	int ret = VM_FAULT_MAJOR;
 
 	count_vm_event(EV_anon_fault);
 	vmf->trace_kind = TRACE_ANON_FAULT;
 	if (!slot)
 		return VM_FAULT_OOM;
+	if (ptep_get(vmf->pte) != vmf->orig_pte) {	/* the entry is no longer the page's */
+		free_frame(slot);
+		return VM_FAULT_NOPAGE;
+	}
 	char *buf = swap_bounce_get();
 	if (swap_readpage(entry, buf)) {
 		swap_bounce_put(buf);
@@ -221,7 +233,9 @@ static int do_swap_page(struct fault *vmf)
 		free_frame(slot);
 		return VM_FAULT_NOPAGE;
 	}
-	if (host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
+	if (swap_free_seq(entry) != seq && swap_readpage(entry, buf))
+		ret = VM_FAULT_SIGBUS;	/* the slot was reused: what it holds now */
+	else if (host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
 		ret = VM_FAULT_SIGBUS;
 	swap_bounce_put(buf);
 	if (!(ret & VM_FAULT_ERROR))

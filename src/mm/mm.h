@@ -459,6 +459,7 @@ bool swap_enabled(void);
 unsigned long nr_swap_pages(void);
 unsigned long get_swap_pages(unsigned long n, unsigned long *entry);
 void swap_free(unsigned long entry);
+unsigned long swap_free_seq(unsigned long entry);
 int swap_writepage(unsigned long entry, const void *buf, unsigned long n);
 int swap_readpage(unsigned long entry, void *buf);
 char *swap_bounce_get(void);
