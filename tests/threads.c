@@ -11,7 +11,11 @@
 #include <time.h>
 #include <vmemu.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
 #include "host/host.h"
+#include "mm/mm.h"
 #include "testutil.h"
 #include "vm_valid.h"
 
@@ -455,4 +459,208 @@ Test(threads, a_late_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .t
 	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
 	assert_vm_valid("after two swap-ins of one page");
 	close(fd);
+}
+
+/* --- a write fault that waited for a page lock the frame lost --------------
+ * do_wp_page reads the PTE without its lock, takes the page lock of the
+ * frame the PTE named, then the PTE lock.  While it waits for the page
+ * lock, reclaim may unmap the page and evict it, and the frame may become
+ * a page of another file.  The fault then holds that other page's lock
+ * while it spins on its own PTE lock, which a fault installing the page
+ * again holds: the lock order (a page's lock, then the PTE lock of an
+ * address that page is mapped at) is broken, and anyone who needs the
+ * other page waits on a PTE lock of an unrelated file; the installer
+ * itself may need it (its reclaim writes back dirty pages under the PTE
+ * lock, locking each), and then nothing moves.  Made exact:
+ *   - msync holds the page's lock, stopped in write-back's mprotect of its
+ *     second mapping, while the writer faults on the first (already
+ *     read-only) and goes to sleep on that lock (its futex call held);
+ *   - reclaim, from this thread's faults on another file under a 1 MiB
+ *     budget, unmaps and evicts the page, until the frame serves a page Q
+ *     of that other file;
+ *   - a reader faults the first mapping again and is stopped in the host
+ *     mmap of its install, holding the PTE lock;
+ *   - the writer wakes up, with Q's lock free.
+ * A fault on Q, through another mapping, must then go through while the
+ * reader is stopped. */
+static __thread int sl_role;		/* 1 msync, 2 writer, 3 reader */
+static volatile int sl_msync_held, sl_writer_held, sl_reader_held, sl_release;
+static volatile unsigned long sl_first_ro;	/* the mapping write-back protected first */
+static volatile unsigned long sl_reader_addr;
+
+static void sl_hold(volatile int *flag)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 1 && !__atomic_load_n(&sl_release, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+}
+
+static int sl_mprotect(void *addr, size_t len, int prot)
+{
+	if (sl_role == 1 && len == PG && prot == PROT_READ) {
+		if (!sl_first_ro)
+			sl_first_ro = (unsigned long)addr;
+		else
+			sl_hold(&sl_msync_held);	/* the second mapping: the page lock is held */
+	}
+	return mprotect(addr, len, prot);
+}
+
+static unsigned long sl_yields, sl_sleeps;	/* the writer's, once woken up */
+
+static long sl_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout)
+{
+	if (sl_role == 2 && op == FUTEX_WAIT && !sl_writer_held) {
+		sl_hold(&sl_writer_held);	/* asleep on the page lock, for as long as we say */
+		return 0;
+	}
+	if (sl_role == 2 && op == FUTEX_WAIT)
+		__atomic_add_fetch(&sl_sleeps, 1, __ATOMIC_RELAXED);
+	return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
+static int sl_yield(void)
+{
+	if (sl_role == 2)
+		__atomic_add_fetch(&sl_yields, 1, __ATOMIC_RELAXED);
+	return sched_yield();
+}
+
+static void *sl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (sl_role == 3 && (unsigned long)addr == sl_reader_addr && (flags & MAP_FIXED))
+		sl_hold(&sl_reader_held);	/* installing: the PTE lock is held */
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+static void *sl_msync(void *arg)
+{
+	sl_role = 1;
+	return (void *)(intptr_t)vme_msync(arg, PG, MS_SYNC);
+}
+
+static void *sl_write(void *arg)
+{
+	sl_role = 2;
+	*(volatile unsigned char *)arg = 0x77;
+	return NULL;
+}
+
+static void *sl_read(void *arg)
+{
+	sl_role = 3;
+	return (void *)(uintptr_t)*(volatile unsigned char *)arg;
+}
+
+struct sl_touch {
+	const volatile unsigned char *p;
+	volatile int done;
+};
+
+static void *sl_touch(void *arg)
+{
+	struct sl_touch *t = arg;
+
+	(void)*t->p;
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void sl_wait(volatile int *flag, const char *what)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&ms, NULL);
+	cr_assert(__atomic_load_n(flag, __ATOMIC_ACQUIRE), "%s never happened", what);
+}
+
+static void sl_go(volatile int *flag)
+{
+	__atomic_store_n(flag, 2, __ATOMIC_RELEASE);
+}
+
+/* The frame mapped at addr, or NO_PAGE. */
+static unsigned long sl_pfn(const volatile void *addr)
+{
+	pte_t *pte = pte_offset((unsigned long)addr, false);
+	pte_t v = pte ? ptep_get(pte) : 0;
+
+	return (v & (PTE_PRESENT | PTE_ANON)) == PTE_PRESENT ? pte_val(v) : NO_PAGE;
+}
+
+Test(threads, a_write_fault_never_holds_another_pages_lock_while_it_waits_for_its_pte, .timeout = 60,
+     .fini = host_sys_reset)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t other_pages = 4 * st.nr_budget;
+	int fd = pattern_file(PG, 0), ofd = pattern_file(other_pages * PG, 0);
+	volatile unsigned char *x1 = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *x2 = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	const volatile unsigned char *o = vme_mmap(NULL, other_pages * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	const volatile unsigned char *o2 = vme_mmap(NULL, other_pages * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	cr_assert_neq((void *)x1, MAP_FAILED);
+	cr_assert_neq((void *)x2, MAP_FAILED);
+	cr_assert_neq((void *)o, MAP_FAILED);
+	cr_assert_eq(vme_madvise((void *)o, other_pages * PG, MADV_RANDOM), 0);	/* a frame per fault */
+	cr_assert_eq(vme_madvise((void *)o2, other_pages * PG, MADV_RANDOM), 0);
+	x1[0] = 1;
+	x2[1] = 2;				/* dirty, writable at both addresses */
+	unsigned long f = sl_pfn(x1);
+	cr_assert_neq(f, NO_PAGE);
+	host_sys.mprotect = sl_mprotect;
+	host_sys.futex = sl_futex;
+	host_sys.mmap = sl_mmap;
+	host_sys.sched_yield = sl_yield;
+
+	pthread_t m, w, r, c;
+	void *ret;
+	cr_assert_eq(pthread_create(&m, NULL, sl_msync, (void *)x1), 0);
+	sl_wait(&sl_msync_held, "write-back holding the page lock");
+	volatile unsigned char *ro = (volatile unsigned char *)sl_first_ro;
+	cr_assert_eq(pthread_create(&w, NULL, sl_write, (void *)ro), 0);
+	sl_wait(&sl_writer_held, "the write fault waiting for the page lock");
+	sl_go(&sl_msync_held);
+	pthread_join(m, &ret);
+	cr_assert_eq((intptr_t)ret, 0, "msync");
+
+	/* reclaim: the page goes, and its frame serves a page of the other file */
+	size_t q = other_pages;
+	for (size_t i = 0; i < other_pages && q == other_pages; i++) {
+		(void)o[i * PG];
+		if (sl_pfn(o + i * PG) == f)
+			q = i;
+	}
+	cr_assert_lt(q, other_pages, "the frame never served the other file");
+
+	sl_reader_addr = (unsigned long)ro;
+	cr_assert_eq(pthread_create(&r, NULL, sl_read, (void *)ro), 0);
+	sl_wait(&sl_reader_held, "the reader installing the page again");
+	sl_go(&sl_writer_held);			/* the writer wakes up; the frame's lock is free */
+	/* it spins on the PTE lock, or sleeps on the page the reader installs */
+	for (int i = 0; i < 5000 && __atomic_load_n(&sl_yields, __ATOMIC_RELAXED) < 100 &&
+			!__atomic_load_n(&sl_sleeps, __ATOMIC_RELAXED); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	struct sl_touch t = { .p = o2 + q * PG };
+	cr_assert_eq(pthread_create(&c, NULL, sl_touch, &t), 0);
+	struct timespec ms = { 0, 1000000 };
+	for (int i = 0; i < 500 && !__atomic_load_n(&t.done, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&ms, NULL);
+	int done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&sl_release, 1, __ATOMIC_RELEASE);
+	pthread_join(r, &ret);
+	pthread_join(w, NULL);
+	pthread_join(c, NULL);
+	host_sys_reset();
+	cr_assert(done, "a fault on another file's page waited on this file's PTE lock");
+	cr_assert_eq(ro[0], 0x77, "the write landed");
+	cr_assert_eq(o2[q * PG], pattern_byte(q * PG));
+	assert_vm_valid("after the write fault lost its frame");
+	close(fd);
+	close(ofd);
 }

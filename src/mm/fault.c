@@ -385,6 +385,21 @@ static int do_fault(struct fault *vmf)
 	return do_shared_fault(vmf);
 }
 
+/* handler-safe: is frame vmf->pfn, locked by the caller, still this VMA's
+ * page vmf->pgoff (or an orphan of it, which do_wp_page handles)?  The
+ * frame came from a PTE read without its lock, and the wait for its page
+ * lock is long enough for reclaim to unmap and evict the page and for the
+ * frame to become another page (find_lock_page's check).  That other
+ * page's lock must not be held while the PTE lock is waited for: whoever
+ * holds the PTE lock (a fault installing this page again, whose reclaim
+ * locks pages it writes back) may wait for it. */
+static bool page_is_still(const struct fault *vmf)
+{
+	const struct page *page = pfn_to_page(vmf->pfn);
+
+	return page->inode == inode_index(vmf->vma->vm_file->f_mapping->host) + 1 && page->index == vmf->pgoff;
+}
+
 /* A write to a present, read-only page of a writable VMA.  A page-cache
  * page is locked while it is dirtied or copied, as write-back expects (the
  * page lock first, then the PTE lock, as every fault takes them); the PTE
@@ -409,7 +424,7 @@ static int do_wp_page(struct fault *vmf)
 		return VM_FAULT_OOM;
 	vmf->pfn = pte_val(vmf->orig_pte);
 	lock_page(vmf->pfn);
-	if (!pte_lock_same(vmf)) {
+	if (!page_is_still(vmf) || !pte_lock_same(vmf)) {
 		ret = VM_FAULT_NOPAGE;
 	} else if (page_is_orphan(vmf->pfn)) {
 		/* Another process took the page out of the cache (truncation,
