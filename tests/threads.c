@@ -664,3 +664,64 @@ Test(threads, a_write_fault_never_holds_another_pages_lock_while_it_waits_for_it
 	close(fd);
 	close(ofd);
 }
+
+/* --- fills racing for the one pipe ------------------------------------------
+ * A process has one pipe to splice fills through; a fill that finds it in
+ * use reads into the library's view instead.  Eight threads fill pages of
+ * one file at once, the splice made slow so that most find the pipe busy:
+ * both ways are taken, and every byte is right. */
+static unsigned long splices, preads;
+
+static ssize_t slow_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	if (off_in) {
+		struct timespec ts = { 0, 200000 };
+		__atomic_add_fetch(&splices, 1, __ATOMIC_RELAXED);
+		nanosleep(&ts, NULL);
+	}
+	return splice(in, off_in, out, off_out, len, flags);
+}
+
+static ssize_t counted_pread(int fd, void *buf, size_t len, off_t off)
+{
+	__atomic_add_fetch(&preads, 1, __ATOMIC_RELAXED);
+	return pread(fd, buf, len, off);
+}
+
+static void *fill_every_eighth(void *arg)
+{
+	long id = (long)arg;
+
+	pthread_barrier_wait(&barrier);
+	for (size_t pg = (size_t)id; pg < 8 * NPAGES; pg += NTHREADS)
+		for (size_t i = 0; i < PG; i += 511)
+			if (map[pg * PG + i] != pattern_byte(pg * PG + i)) {
+				torn[id]++;
+				break;
+			}
+	return NULL;
+}
+
+Test(threads, fills_racing_for_the_one_pipe_read_into_the_view_and_read_right, .timeout = 60)
+{
+	int fd = pattern_file(8 * NPAGES * PG, O_RDONLY);
+	pthread_t t[NTHREADS];
+
+	map = vme_mmap(NULL, 8 * NPAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(vme_madvise(map, 8 * NPAGES * PG, MADV_RANDOM), 0);	/* a fill per page */
+	host_sys.splice = slow_splice;
+	host_sys.pread = counted_pread;
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (long i = 0; i < NTHREADS; i++)
+		pthread_create(&t[i], NULL, fill_every_eighth, (void *)i);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	host_sys_reset();
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(torn[i], 0, "thread %d read %d wrong pages", i, torn[i]);
+	cr_assert_gt(splices, 0, "no fill spliced");
+	cr_assert_gt(preads, 0, "no fill found the pipe busy");
+	assert_vm_valid("after fills raced for the pipe");
+	close(fd);
+}
