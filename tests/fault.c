@@ -675,3 +675,49 @@ Test(fill_pipe, a_program_file_given_one_of_its_numbers_does_not_fail_the_fill, 
 		cr_assert_eq(p[100 * PG + i], pattern_byte(100 * PG + i), "byte %zu", i);
 	cr_assert_eq(pwrite(a, "x", 1, 0), 1, "the program's file is still open");
 }
+
+/* How many descriptors name the pipe fd names now (by its inode). */
+static int descriptors_of_pipe(const char *link)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], l[64];
+	int n = 0;
+
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(path, l, sizeof(l) - 1);
+		if (r > 0 && (l[r] = 0, !strcmp(l, link)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+Test(fill_pipe, a_program_file_put_over_one_end_stays_and_the_other_end_is_not_leaked, .timeout = 20)
+{
+	unsigned long before[16], after[16];
+	int fd = pattern_file(256 * PG, O_RDONLY), fds[2], n = 0;
+	char path[64], link[64];
+
+	pipe_fds(before);
+	const volatile unsigned char *p = vme_mmap(NULL, 256 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	cr_assert_eq(p[0], pattern_byte(0));
+	pipe_fds(after);
+	for (int i = 0; i < 1024 && n < 2; i++)
+		if ((after[i / 64] & ~before[i / 64]) & (1UL << (i % 64)))
+			fds[n++] = i;
+	cr_assert_eq(n, 2, "the fill made a pipe");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+	ssize_t r = readlink(path, link, sizeof(link) - 1);
+	cr_assert_gt(r, 0);
+	link[r] = 0;
+	int mine = pattern_file(PG, 0);
+	cr_assert_eq(dup2(mine, fds[1]), fds[1], "the program's file over the pipe's write end");
+	for (size_t i = 0; i < PG; i += 512)
+		cr_assert_eq(p[100 * PG + i], pattern_byte(100 * PG + i), "byte %zu", i);
+	cr_assert_eq(pwrite(fds[1], "x", 1, 0), 1, "the program's file is still open there");
+	cr_assert_eq(descriptors_of_pipe(link), 0, "the old pipe's read end was left open");
+}

@@ -80,16 +80,28 @@ static void splice_pipe_close(struct splice_pipe *p)
 	p->fd[0] = p->fd[1] = -1;
 }
 
-/* Do p's descriptors still name the pipe made for them? */
-static bool splice_pipe_ours(const struct splice_pipe *p)
+/* Does descriptor fd of p still name the pipe made for it? */
+static bool splice_pipe_end_ours(const struct splice_pipe *p, int fd)
 {
 	struct stat st;
 
+	return !host_sys.fstat(fd, &st) && S_ISFIFO(st.st_mode) && st.st_dev == p->dev && st.st_ino == p->ino;
+}
+
+/* Are both of p's descriptors still its pipe's?  If not, the ends that are
+ * still ours are closed, and the numbers that are the program's now are
+ * forgotten without being closed. */
+static bool splice_pipe_ours(struct splice_pipe *p)
+{
+	bool ours[2] = { splice_pipe_end_ours(p, p->fd[0]), splice_pipe_end_ours(p, p->fd[1]) };
+
+	if (ours[0] && ours[1])
+		return true;
 	for (int i = 0; i < 2; i++)
-		if (host_sys.fstat(p->fd[i], &st) || !S_ISFIFO(st.st_mode) || st.st_dev != p->dev ||
-		    st.st_ino != p->ino)
-			return false;
-	return true;
+		if (ours[i])
+			host_sys.close(p->fd[i]);
+	p->fd[0] = p->fd[1] = -1;
+	return false;
 }
 
 static struct splice_pipe *splice_pipe_get(void)
@@ -99,8 +111,8 @@ static struct splice_pipe *splice_pipe_get(void)
 		struct stat st;
 		if (__atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
-		if (p->fd[0] >= 0 && !splice_pipe_ours(p))
-			p->fd[0] = p->fd[1] = -1;	/* the program's now: not ours to close */
+		if (p->fd[0] >= 0)
+			splice_pipe_ours(p);	/* numbers the program took are forgotten */
 		if (p->fd[0] < 0) {
 			if (host_sys.pipe2(p->fd, O_CLOEXEC)) {
 				p->fd[0] = p->fd[1] = -1;
