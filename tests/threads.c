@@ -725,3 +725,47 @@ Test(threads, fills_racing_for_the_one_pipe_read_into_the_view_and_read_right, .
 	assert_vm_valid("after fills raced for the pipe");
 	close(fd);
 }
+
+/* The same race for shared anonymous memory, whose swap entries are in the
+ * object's page index (shmem_fault): a late swap-in must not put the bytes
+ * it read in place of the entry once that entry stands for newer ones. */
+Test(threads, a_late_shmem_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t scan = 4 * st.nr_budget;
+	int fd = pattern_file(scan * PG, O_RDONLY);
+	volatile uint64_t *x = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const volatile unsigned char *f = vme_mmap(NULL, scan * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)x, MAP_FAILED);
+	cr_assert_neq((void *)f, MAP_FAILED);
+	x[0] = 1;
+	cr_assert_eq(vme_madvise((void *)x, PG, MADV_PAGEOUT), 0);
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pswpout, 1, "the page went to swap");
+
+	pthread_t t;
+	void *late;
+	struct timespec ms = { 0, 1000000 };
+	sg_closed = 1;
+	host_sys.pread = gated_swap_pread;
+	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
+	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	cr_assert_eq(x[0], 1, "swapped in by this thread first");
+	x[0] = 2;				/* the store that must stay */
+	for (int round = 0; round < 8 && st.pswpout < 2; round++) {
+		for (size_t i = 0; i < scan; i++)
+			(void)f[i * PG];
+		cr_assert_eq(vme_stats(&st), 0);
+	}
+	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
+	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	pthread_join(t, &late);
+	host_sys_reset();
+	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
+	assert_vm_valid("after two swap-ins of one shared anonymous page");
+	close(fd);
+}
