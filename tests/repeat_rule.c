@@ -8,10 +8,13 @@
  * right before or after a given fault of the thread under test.
  */
 #include <criterion/criterion.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <vmemu.h>
 
 #include "host/host.h"
@@ -176,3 +179,84 @@ Test(races, unknown_access_write_to_read_only_is_still_sigsegv, .timeout = 30)
 	cr_assert_eq(p[5], 0);
 }
 
+
+/*
+ * A repeat that waited.  With no error code, A's store to a write-protected
+ * shared page faults first as a read of a present page (nothing to do);
+ * the PTE unchanged, its second fault is taken for the write it must be
+ * and goes to do_wp_page.  Meanwhile B's own store to the page is in
+ * do_wp_page, holding the page lock: A's fault sleeps on it, and when B is
+ * done the PTE is writable, no longer the one A's fault started from, so
+ * A's fault finds nothing to do.  The page changed during that fault: A
+ * lost a race and retries; only a repeat that finds the PTE as it was is
+ * the host refusing the access.  B is held in its host mprotect (page and
+ * PTE locked) until A sleeps on the page lock.
+ */
+static volatile int wait_b_held, wait_a_sleeps;
+static __thread int wait_role;		/* 1: B */
+static volatile char *wait_page;
+
+static int wait_mprotect(void *addr, size_t len, int prot)
+{
+	if (wait_role == 1 && addr == (void *)wait_page && len == PG && prot == RW) {
+		__atomic_store_n(&wait_b_held, 1, __ATOMIC_RELEASE);
+		for (int i = 0; i < 5000 && !__atomic_load_n(&wait_a_sleeps, __ATOMIC_ACQUIRE); i++)
+			usleep(1000);
+		usleep(20000);			/* A is in the futex now */
+	}
+	return mprotect(addr, len, prot);
+}
+
+static long wait_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout)
+{
+	if (pthread_equal(pthread_self(), race_victim) && op == FUTEX_WAIT)
+		__atomic_store_n(&wait_a_sleeps, 1, __ATOMIC_RELEASE);
+	return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
+static void *wait_b_store(void *arg)
+{
+	(void)arg;
+	wait_role = 1;
+	wait_page[64] = 'B';
+	return NULL;
+}
+
+Test(races, unknown_access_whose_repeat_waited_for_another_writer_is_not_sigsegv, .timeout = 30,
+     .fini = host_sys_reset)
+{
+	int fd = pattern_file(PG, 0);
+	pthread_t b;
+	struct sigaction sa = { 0 };
+
+	wait_page = race_page = vme_mmap(NULL, PG, RW, MAP_SHARED, fd, 0);
+	cr_assert_neq(race_page, MAP_FAILED);
+	race_page[0] = 'x';
+	cr_assert_eq(vme_msync((void *)race_page, PG, MS_SYNC), 0);	/* clean, write-protected */
+	sa.sa_sigaction = race_on_segv;
+	sa.sa_flags = SA_SIGINFO;
+	cr_assert_eq(vme_sigaction(SIGSEGV, &sa, NULL), 0);
+	race_victim = pthread_self();
+	race_guess = true;
+	host_sys.mprotect = wait_mprotect;
+	host_sys.futex = wait_futex;
+	cr_assert_eq(pthread_create(&b, NULL, wait_b_store, NULL), 0);
+	while (!__atomic_load_n(&wait_b_held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	host_fault_fn prev = host_trap_hook_fault(race_fault);
+	if (sigsetjmp(race_env, 1) == 0)
+		race_page[0] = 'A';
+	host_trap_hook_fault(prev);
+	pthread_join(b, NULL);
+	host_sys_reset();
+	cr_assert_eq(race_info.si_signo, 0, "a legal write got signal %d after %d faults", race_info.si_signo,
+		     race_faults);
+	cr_assert(wait_a_sleeps, "A's repeat never waited for B");
+	cr_assert_eq(race_page[0], 'A');
+	cr_assert_eq(race_page[64], 'B');
+	cr_assert_eq(vme_msync((void *)race_page, PG, MS_SYNC), 0);
+	unsigned char *disk = file_bytes(fd, 0, 65);
+	cr_assert_eq(disk[0], 'A');
+	cr_assert_eq(disk[64], 'B');
+	free(disk);
+}

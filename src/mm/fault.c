@@ -585,7 +585,11 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 	last_nopage = 0;
 	if (ret & VM_FAULT_NOPAGE) {
 		count_vm_event(EV_spurious_fault);
-		if (flags & FAULT_FLAG_REPEAT) {
+		/* A repeat that found nothing to do is a refusal only if the
+		 * PTE is still as it was: do_wp_page waits for the page lock
+		 * without the PTE lock, and another thread's fault may have
+		 * changed the PTE meanwhile (a lost race: retry). */
+		if ((flags & FAULT_FLAG_REPEAT) && pte_now(page) == last_nopage_pte) {
 			ret = VM_FAULT_SIGSEGV;
 		} else if (flags & FAULT_FLAG_GUESS) {
 			last_nopage = page;
