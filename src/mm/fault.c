@@ -480,6 +480,13 @@ static int handle_pte_fault(struct fault *vmf)
 		}
 		vmf->orig_pte = orig &= ~(pte_t)PTE_FRESH;
 	}
+	/* Present, but someone holds the PTE lock: reclaim unmapping the page
+	 * (the host change may have landed already, the PTE not yet), a
+	 * fault installing it.  Wait for them, then look again: a fault that
+	 * judged the PTE as it is now could take a page in the middle of
+	 * being unmapped for one the host refuses (the repeat rule). */
+	if (pte_wait_unlocked(vmf->pte))
+		return VM_FAULT_NOPAGE;
 	if (orig & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
 	if (vmf->flags & FAULT_FLAG_WRITE)

@@ -248,6 +248,7 @@ pte_t ptep_get(const pte_t *ptep);	/* handler-safe */
 pte_t pte_lock(pte_t *ptep);		/* handler-safe */
 bool pte_trylock(pte_t *ptep);		/* handler-safe */
 void pte_unlock(pte_t *ptep);		/* handler-safe */
+bool pte_wait_unlocked(const pte_t *ptep);	/* handler-safe */
 unsigned long pte_next_table(unsigned long addr, unsigned long end);
 int walk_ptes(unsigned long start, unsigned long end,
 	      int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg);

@@ -124,6 +124,17 @@ void pte_unlock(pte_t *ptep)
 	__atomic_fetch_and(ptep, ~(pte_t)PTE_LOCKED, __ATOMIC_RELEASE);
 }
 
+/* handler-safe: if someone holds the PTE lock, wait until they let go (their
+ * change has landed).  Returns whether it waited. */
+bool pte_wait_unlocked(const pte_t *ptep)
+{
+	if (!(__atomic_load_n(ptep, __ATOMIC_ACQUIRE) & PTE_LOCKED))
+		return false;
+	while (__atomic_load_n(ptep, __ATOMIC_ACQUIRE) & PTE_LOCKED)
+		host_yield();
+	return true;
+}
+
 /* Where a walk over [addr, end) that found no table at addr goes next. */
 unsigned long pte_next_table(unsigned long addr, unsigned long end)
 {
