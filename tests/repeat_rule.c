@@ -389,3 +389,105 @@ Test(races, unknown_access_read_of_a_page_reclaim_is_unmapping_is_not_sigsegv, .
 		     race_faults);
 	cr_assert_eq(got, pattern_byte(5));
 }
+
+/*
+ * A repeat that waits for a PTE lock whose holder changes nothing.  With
+ * no error code, A's store to a write-protected shared page faults first
+ * as a read of a present page; before its second fault, reclaim locks the
+ * page's PTE to unmap it, and its host call fails, so it puts the PTE back
+ * as it was.  A's second fault waits for that lock (the PTE might have
+ * been in the middle of changing), finds it unchanged, and must then take
+ * the store for the write it is, not retry: a retry on an unchanged PTE is
+ * a repeat that found nothing to do, which is SIGSEGV.
+ */
+static volatile int same_held, same_a_waits;
+static __thread int same_reclaimer;
+static volatile char *same_page;
+
+static void *same_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (same_reclaimer && addr == (void *)same_page && prot == PROT_NONE) {
+		__atomic_store_n(&same_held, 1, __ATOMIC_RELEASE);
+		for (int i = 0; i < 5000 && !__atomic_load_n(&same_a_waits, __ATOMIC_ACQUIRE); i++)
+			usleep(1000);
+		errno = ENOMEM;			/* the unmap fails: the PTE goes back as it was */
+		return MAP_FAILED;
+	}
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+static int same_yield(void)
+{
+	if (pthread_equal(pthread_self(), race_victim))
+		__atomic_store_n(&same_a_waits, 1, __ATOMIC_RELEASE);
+	return sched_yield();
+}
+
+static void *same_fault_one_more(void *arg)
+{
+	same_reclaimer = 1;
+	return (void *)(uintptr_t)wait_other[(size_t)arg * PG];
+}
+
+static size_t same_budget;
+
+/* A's faults on the page: after the first, another thread's fault has
+ * reclaim lock the page's PTE (held in its host call) before A retries. */
+static enum host_fault same_fault(unsigned long addr, enum host_access access)
+{
+	bool victim = pthread_equal(pthread_self(), race_victim) && (addr & ~(PG - 1)) == (unsigned long)same_page;
+	enum host_fault r = vmemu_fault(addr, victim ? HOST_ACCESS_UNKNOWN : access);
+
+	if (victim && race_faults++ == 0) {
+		pthread_t d;
+		pthread_create(&d, NULL, same_fault_one_more, (void *)(same_budget - 1));
+		pthread_detach(d);
+		while (!__atomic_load_n(&same_held, __ATOMIC_ACQUIRE))
+			usleep(1000);
+	}
+	return r;
+}
+
+Test(races, unknown_access_repeat_that_waited_for_a_pte_lock_that_changed_nothing_is_not_sigsegv,
+     .timeout = 30, .fini = host_sys_reset)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t budget = same_budget = st.nr_budget;
+	int fd = pattern_file(PG, 0), ofd = pattern_file(budget * PG, O_RDONLY);
+	struct sigaction sa = { 0 };
+
+	same_page = vme_mmap(NULL, PG, RW, MAP_SHARED, fd, 0);
+	wait_other = vme_mmap(NULL, budget * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	cr_assert_neq(same_page, MAP_FAILED);
+	cr_assert_neq((void *)wait_other, MAP_FAILED);
+	cr_assert_eq(vme_madvise((void *)wait_other, budget * PG, MADV_RANDOM), 0);	/* a slot per fault */
+	same_page[0] = 'x';			/* slot 1, under the clock hand */
+	cr_assert_eq(vme_msync((void *)same_page, PG, MS_SYNC), 0);	/* clean, write-protected */
+	for (size_t i = 0; i < budget - 1; i++)	/* slots 2 .. budget */
+		(void)wait_other[i * PG];
+	sa.sa_sigaction = race_on_segv;
+	sa.sa_flags = SA_SIGINFO;
+	cr_assert_eq(vme_sigaction(SIGSEGV, &sa, NULL), 0);
+	race_victim = pthread_self();
+	race_faults = 0;
+	host_sys.mmap = same_mmap;
+	host_sys.sched_yield = same_yield;
+	host_fault_fn prev = host_trap_hook_fault(same_fault);
+	if (sigsetjmp(race_env, 1) == 0)
+		same_page[0] = 'A';
+	host_trap_hook_fault(prev);
+	host_sys_reset();
+	cr_assert_eq(race_info.si_signo, 0, "a legal write got signal %d after %d faults", race_info.si_signo,
+		     race_faults);
+	cr_assert(same_a_waits, "A's second fault never waited for the PTE lock");
+	cr_assert_eq(same_page[0], 'A');
+	cr_assert_eq(vme_msync((void *)same_page, PG, MS_SYNC), 0);
+	unsigned char *disk = file_bytes(fd, 0, 1);
+	cr_assert_eq(disk[0], 'A');
+	free(disk);
+	close(fd);
+	close(ofd);
+}

@@ -482,10 +482,12 @@ static int handle_pte_fault(struct fault *vmf)
 	}
 	/* Present, but someone holds the PTE lock: reclaim unmapping the page
 	 * (the host change may have landed already, the PTE not yet), a
-	 * fault installing it.  Wait for them, then look again: a fault that
-	 * judged the PTE as it is now could take a page in the middle of
-	 * being unmapped for one the host refuses (the repeat rule). */
-	if (pte_wait_unlocked(vmf->pte))
+	 * fault installing it.  Wait for them: a fault that judged the PTE as
+	 * it is now could take a page in the middle of being unmapped for one
+	 * the host refuses (the repeat rule).  Changed: the access retries on
+	 * what they left; unchanged (a look under the lock that changed
+	 * nothing), it is judged as it is. */
+	if (pte_wait_unlocked(vmf->pte) && ptep_get(vmf->pte) != orig)
 		return VM_FAULT_NOPAGE;
 	if (orig & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
