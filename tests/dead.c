@@ -125,6 +125,47 @@ Test(dead, a_fault_waiting_on_a_page_whose_filler_is_killed_reads_it, .fini = re
 	unlink(path);
 }
 
+/* The same, the peer killed while its splice was writing the window into
+ * the segment: some of the frames hold the file's bytes, one of them half,
+ * none is uptodate.  The survivor reads each page again, whole. */
+Test(dead, a_fault_waiting_on_a_page_whose_filler_is_killed_mid_splice_reads_it_whole,
+     .fini = remove_test_domains, .timeout = 30)
+{
+	char dname[64], path[64];
+	struct peer b;
+
+	test_domain(dname, sizeof(dname), "drain");
+	join_domain(dname, 0);
+	int fd = pattern_file_at(path, sizeof(path), 16 * PG);
+	peer_start(&b, dname, (const char *const[]){ op_open(path), "mapro:65536", "hang:drain", "touch:20480", NULL });
+	peer_expect(&b, "open ok");
+	peer_expect(&b, "mapro ok");
+	peer_expect(&b, "hang armed");
+	peer_expect(&b, "hung drain");
+
+	struct reader r = { .p = vme_mmap(NULL, 16 * PG, PROT_READ, MAP_SHARED, fd, 0), .len = 16 * PG };
+	cr_assert_neq((void *)r.p, MAP_FAILED);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, read_page5, &r), 0);
+	cr_assert_not(wait_done(&r.done, 200), "the fault did not wait for the page the peer is filling");
+	peer_kill(&b);
+	if (!wait_done(&r.done, 5000)) {
+		fprintf(stderr, "vmemu hangs: the fault still waits on the killed peer's page lock\n");
+		abort();
+	}
+	pthread_join(t, NULL);
+	cr_assert_eq(r.first, pattern_byte(5 * PG + 3));
+	for (size_t i = 0; i < 16 * PG; i++)	/* every byte: one page was half written */
+		cr_assert_eq(r.p[i], pattern_byte(i), "byte %zu", i);
+	struct vme_stats s;
+	cr_assert_eq(vme_stats(&s), 0);
+	cr_assert_eq(s.read_error, 0);
+	cr_assert_eq(s.sigbus_delivered, 0);
+	vme_munmap((void *)r.p, 16 * PG);
+	close(fd);
+	unlink(path);
+}
+
 /* Map len bytes of fd and read every page (for run_within). */
 struct map_read {
 	int fd;

@@ -2,6 +2,7 @@
  * fault.c - the fault path through real faults, for each kind of mapping.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <vmemu.h>
@@ -580,4 +581,143 @@ Test(stats, the_handler_accounts_for_its_time)
 	cr_assert_geq(s.fault_ns - before.fault_ns,
 		      (s.fill_ns - before.fill_ns) + (s.protect_ns - before.protect_ns),
 		      "the parts fit inside the whole");
+}
+
+/* --- the fill pipe and the program's descriptors -------------------------
+ * Fills splice file pages into the segment through a pipe whose two
+ * descriptors sit in the program's table.  A program that closes
+ * descriptors it did not open (closefrom, a daemon's sweep of
+ * /proc/self/fd) and opens its own may get those very numbers.  vmemu must
+ * then leave them alone: not pour the file into the program's pipe and the
+ * program's bytes into the page cache, not close the program's files, and
+ * not fail the fill. */
+
+/* The pipe descriptors in the table, as a bitmap of numbers below 1024. */
+static void pipe_fds(unsigned long set[16])
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], link[64];
+
+	memset(set, 0, 16 * sizeof(*set));
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		int n = atoi(e->d_name);
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(path, link, sizeof(link) - 1);
+		if (r > 0 && n < 1024 && !strncmp(link, "pipe:", 5))
+			set[n / 64] |= 1UL << (n % 64);
+	}
+	closedir(d);
+}
+
+/* Map a 256-page pattern file, fill its first pages, and close the pipe
+ * that fill made, as a program sweeping its descriptors would.  Returns
+ * the mapping; the pipe's numbers in fds[]. */
+static const volatile unsigned char *fill_then_close_the_pipe(int fds[2])
+{
+	unsigned long before[16], after[16];
+	int fd = pattern_file(256 * PG, O_RDONLY), n = 0;
+
+	pipe_fds(before);
+	const volatile unsigned char *p = vme_mmap(NULL, 256 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	cr_assert_eq(p[0], pattern_byte(0));
+	pipe_fds(after);
+	for (int i = 0; i < 1024 && n < 2; i++)
+		if ((after[i / 64] & ~before[i / 64]) & (1UL << (i % 64)))
+			fds[n++] = i;
+	cr_assert_eq(n, 2, "the fill made a pipe");
+	close(fds[0]);
+	close(fds[1]);
+	return p;
+}
+
+Test(fill_pipe, a_program_pipe_given_its_numbers_keeps_its_bytes_and_the_cache_the_files, .timeout = 20)
+{
+	int fds[2], mine[2];
+	const volatile unsigned char *p = fill_then_close_the_pipe(fds);
+	char buf[32];
+
+	cr_assert_eq(pipe(mine), 0);
+	cr_assert(mine[0] == fds[0] && mine[1] == fds[1], "the program's pipe got the numbers");
+	cr_assert_eq(write(mine[1], "the program's", 13), 13);
+	for (size_t pg = 96; pg < 112; pg++)	/* a fill, away from the first */
+		for (size_t i = 0; i < PG; i += 512)
+			cr_assert_eq(p[pg * PG + i], pattern_byte(pg * PG + i), "page %zu byte %zu", pg, i);
+	cr_assert_eq(fcntl(mine[0], F_SETFL, O_NONBLOCK), 0);
+	cr_assert_eq(read(mine[0], buf, sizeof(buf)), 13, "the program's pipe holds its 13 bytes, no more");
+	cr_assert_eq(memcmp(buf, "the program's", 13), 0);
+}
+
+Test(fill_pipe, program_files_given_its_numbers_stay_open_and_the_fill_succeeds, .timeout = 20)
+{
+	int fds[2];
+	const volatile unsigned char *p = fill_then_close_the_pipe(fds);
+	int a = pattern_file(PG, 0);
+	int b = pattern_file(PG, 0);
+
+	cr_assert(a == fds[0] && b == fds[1], "the program's files got the numbers");
+	for (size_t i = 0; i < PG; i += 512)
+		cr_assert_eq(p[100 * PG + i], pattern_byte(100 * PG + i), "byte %zu", i);
+	cr_assert_eq(pwrite(a, "x", 1, 0), 1, "the program's file is still open");
+	cr_assert_eq(pwrite(b, "y", 1, 0), 1, "the program's file is still open");
+}
+
+Test(fill_pipe, a_program_file_given_one_of_its_numbers_does_not_fail_the_fill, .timeout = 20)
+{
+	int fds[2];
+	const volatile unsigned char *p = fill_then_close_the_pipe(fds);
+	int a = pattern_file(PG, 0);
+
+	cr_assert_eq(a, fds[0], "the program's file got the first number");
+	for (size_t i = 0; i < PG; i += 512)
+		cr_assert_eq(p[100 * PG + i], pattern_byte(100 * PG + i), "byte %zu", i);
+	cr_assert_eq(pwrite(a, "x", 1, 0), 1, "the program's file is still open");
+}
+
+/* How many descriptors name the pipe fd names now (by its inode). */
+static int descriptors_of_pipe(const char *link)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], l[64];
+	int n = 0;
+
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(path, l, sizeof(l) - 1);
+		if (r > 0 && (l[r] = 0, !strcmp(l, link)))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+Test(fill_pipe, a_program_file_put_over_one_end_stays_and_the_other_end_is_not_leaked, .timeout = 20)
+{
+	unsigned long before[16], after[16];
+	int fd = pattern_file(256 * PG, O_RDONLY), fds[2], n = 0;
+	char path[64], link[64];
+
+	pipe_fds(before);
+	const volatile unsigned char *p = vme_mmap(NULL, 256 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)p, MAP_FAILED);
+	cr_assert_eq(p[0], pattern_byte(0));
+	pipe_fds(after);
+	for (int i = 0; i < 1024 && n < 2; i++)
+		if ((after[i / 64] & ~before[i / 64]) & (1UL << (i % 64)))
+			fds[n++] = i;
+	cr_assert_eq(n, 2, "the fill made a pipe");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[0]);
+	ssize_t r = readlink(path, link, sizeof(link) - 1);
+	cr_assert_gt(r, 0);
+	link[r] = 0;
+	int mine = pattern_file(PG, 0);
+	cr_assert_eq(dup2(mine, fds[1]), fds[1], "the program's file over the pipe's write end");
+	for (size_t i = 0; i < PG; i += 512)
+		cr_assert_eq(p[100 * PG + i], pattern_byte(100 * PG + i), "byte %zu", i);
+	cr_assert_eq(pwrite(fds[1], "x", 1, 0), 1, "the program's file is still open there");
+	cr_assert_eq(descriptors_of_pipe(link), 0, "the old pipe's read end was left open");
 }

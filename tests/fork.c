@@ -16,11 +16,13 @@
  * and never call Criterion.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 #include <vmemu.h>
 
+#include "host/host.h"
 #include "testutil.h"
 
 #define RW (PROT_READ | PROT_WRITE)
@@ -714,4 +716,100 @@ Test(fork, parent_munmap_leaves_childs_view, .timeout = 30)
 	unsigned h = parent_unmaps_child_keeps(&host_world), v = parent_unmaps_child_keeps(&vme_world);
 	cr_assert_eq(h, 0xf, "host: %#x", h);
 	cr_assert_eq(v, h, "vmemu: %#x (bit k: kind k intact in the child)", v);
+}
+
+/* --- fork while another thread's fill is in the middle of its splice --------
+ * A fill splices the file into vmemu's pipe, then the pipe into the segment.
+ * A fork while the pipe holds a fill's bytes must neither hand the child
+ * that pipe (its next fill would drain the parent's bytes, or the parent
+ * the child's) nor cut the parent's fill short.  The splice into the
+ * segment is held until the main thread is inside fork: fork waits for the
+ * fault (mmap_lock), and the child's fills go through a pipe of its own. */
+static volatile int fs_in_pipe, fs_forking;
+static __thread int fs_filler;
+
+static ssize_t fs_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	if (fs_filler && !off_in && !fs_in_pipe) {
+		struct timespec ms = { 0, 1000000 };
+		__atomic_store_n(&fs_in_pipe, 1, __ATOMIC_RELEASE);	/* the file's bytes are in the pipe */
+		while (!__atomic_load_n(&fs_forking, __ATOMIC_ACQUIRE))
+			nanosleep(&ms, NULL);
+		nanosleep(&(struct timespec){ 0, 50000000 }, NULL);	/* fork is waiting now */
+	}
+	return splice(in, off_in, out, off_out, len, flags);
+}
+
+static void *fs_fill(void *arg)
+{
+	fs_filler = 1;
+	return (void *)(uintptr_t)*(volatile unsigned char *)arg;
+}
+
+/* The pipes in this process's table, by inode. */
+static int pipe_inodes(unsigned long *ino, int max)
+{
+	char path[300], link[64];
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) && n < max) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(path, link, sizeof(link) - 1);
+		if (r > 0 && (link[r] = 0, sscanf(link, "pipe:[%lu]", &ino[n]) == 1))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+Test(fork, a_fork_during_a_fills_splice_waits_for_it_and_the_child_gets_its_own_pipe, .timeout = 30)
+{
+	int fd = pattern_file(256 * PG, O_RDONLY);
+	const volatile unsigned char *p = vme_mmap(NULL, 256 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	unsigned long before[64], inherited[64];
+	pthread_t t;
+	void *first;
+
+	cr_assert_neq((void *)p, MAP_FAILED);
+	int nbefore = pipe_inodes(before, 64);
+	host_sys.splice = fs_splice;
+	cr_assert_eq(pthread_create(&t, NULL, fs_fill, (void *)(p + 100 * PG)), 0);
+	while (!__atomic_load_n(&fs_in_pipe, __ATOMIC_ACQUIRE))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	int ninherited = pipe_inodes(inherited, 64);
+	cr_assert_eq(ninherited, nbefore + 2, "the fill made one pipe");
+	__atomic_store_n(&fs_forking, 1, __ATOMIC_RELEASE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		unsigned long mine[64];
+		for (size_t pg = 0; pg < 256; pg += 7)	/* fills of its own, wherever */
+			for (size_t i = 0; i < PG; i += 1024)
+				if (p[pg * PG + i] != pattern_byte(pg * PG + i))
+					_exit(1);
+		int n = pipe_inodes(mine, 64);
+		for (int i = 0; i < n; i++) {
+			bool parents = false;	/* the parent's fill pipe */
+			for (int j = 0; j < ninherited; j++)
+				parents |= mine[i] == inherited[j];
+			for (int j = 0; j < nbefore; j++)
+				parents &= mine[i] != before[j];
+			if (parents)
+				_exit(2);
+		}
+		_exit(0);
+	}
+	cr_assert_gt(pid, 0);
+	pthread_join(t, &first);
+	cr_assert_eq((uintptr_t)first, pattern_byte(100 * PG));
+	for (size_t pg = 96; pg < 112; pg++)
+		for (size_t i = 0; i < PG; i += 512)
+			cr_assert_eq(p[pg * PG + i], pattern_byte(pg * PG + i), "page %zu byte %zu", pg, i);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "the child died: status %#x", st);
+	cr_assert_eq(WEXITSTATUS(st), 0, "the child read wrong bytes (1) or used the parent's pipe (2)");
+	host_sys_reset();
 }

@@ -11,7 +11,11 @@
 #include <time.h>
 #include <vmemu.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
 #include "host/host.h"
+#include "mm/mm.h"
 #include "testutil.h"
 #include "vm_valid.h"
 
@@ -383,6 +387,389 @@ Test(threads, reclaim_unmapping_a_page_msync_is_write_protecting_leaves_it_corre
 	close(ofd);
 }
 
+/* --- a swap-in that read the slot before it was used again ------------------
+ * do_swap_page reads the swap slot without the PTE lock and then checks
+ * that the PTE is still the swap entry it read.  Meanwhile another thread
+ * may swap the page in (freeing the slot), store to it, and reclaim may
+ * write it out again: the free stack hands the same slot back, so the PTE
+ * is again that very swap entry, but the slot holds the new bytes.  The
+ * late swap-in must not put the old bytes it read over them.  Made exact:
+ * the first swap-in is held at a gate after its read. */
+static volatile int sg_closed, sg_reached;
+static __thread int sg_held;		/* this thread's swap read stops at the gate */
+
+static ssize_t gated_swap_pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct timespec ms = { 0, 1000000 };
+	ssize_t r = pread(fd, buf, len, off);
+
+	if (sg_held) {
+		sg_held = 0;
+		__atomic_store_n(&sg_reached, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&sg_closed, __ATOMIC_ACQUIRE))
+			nanosleep(&ms, NULL);
+	}
+	return r;
+}
+
+static void *late_swap_in(void *arg)
+{
+	sg_held = 1;
+	return (void *)(uintptr_t)*(volatile uint64_t *)arg;
+}
+
+Test(threads, a_late_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t scan = 4 * st.nr_budget;
+	int fd = pattern_file(scan * PG, O_RDONLY);
+	volatile uint64_t *x = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const volatile unsigned char *f = vme_mmap(NULL, scan * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)x, MAP_FAILED);
+	cr_assert_neq((void *)f, MAP_FAILED);
+	x[0] = 1;
+	cr_assert_eq(vme_madvise((void *)x, PG, MADV_PAGEOUT), 0);
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pswpout, 1, "the page went to swap");
+
+	pthread_t t;
+	void *late;
+	struct timespec ms = { 0, 1000000 };
+	sg_closed = 1;
+	host_sys.pread = gated_swap_pread;
+	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
+	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	cr_assert_eq(x[0], 1, "swapped in by this thread first");
+	x[0] = 2;				/* the store that must stay */
+	/* the page's only other use: it goes to swap again, into the slot
+	 * its first swap-in freed */
+	for (int round = 0; round < 8 && st.pswpout < 2; round++) {
+		for (size_t i = 0; i < scan; i++)
+			(void)f[i * PG];
+		cr_assert_eq(vme_stats(&st), 0);
+	}
+	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
+	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	pthread_join(t, &late);
+	host_sys_reset();
+	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
+	assert_vm_valid("after two swap-ins of one page");
+	close(fd);
+}
+
+/* --- a write fault that waited for a page lock the frame lost --------------
+ * do_wp_page reads the PTE without its lock, takes the page lock of the
+ * frame the PTE named, then the PTE lock.  While it waits for the page
+ * lock, reclaim may unmap the page and evict it, and the frame may become
+ * a page of another file.  The fault then holds that other page's lock
+ * while it spins on its own PTE lock, which a fault installing the page
+ * again holds: the lock order (a page's lock, then the PTE lock of an
+ * address that page is mapped at) is broken, and anyone who needs the
+ * other page waits on a PTE lock of an unrelated file; the installer
+ * itself may need it (its reclaim writes back dirty pages under the PTE
+ * lock, locking each), and then nothing moves.  Made exact:
+ *   - msync holds the page's lock, stopped in write-back's mprotect of its
+ *     second mapping, while the writer faults on the first (already
+ *     read-only) and goes to sleep on that lock (its futex call held);
+ *   - reclaim, from this thread's faults on another file under a 1 MiB
+ *     budget, unmaps and evicts the page, until the frame serves a page Q
+ *     of that other file;
+ *   - a reader faults the first mapping again and is stopped in the host
+ *     mmap of its install, holding the PTE lock;
+ *   - the writer wakes up, with Q's lock free.
+ * A fault on Q, through another mapping, must then go through while the
+ * reader is stopped. */
+static __thread int sl_role;		/* 1 msync, 2 writer, 3 reader */
+static volatile int sl_msync_held, sl_writer_held, sl_reader_held, sl_release;
+static volatile unsigned long sl_first_ro;	/* the mapping write-back protected first */
+static volatile unsigned long sl_reader_addr;
+
+static void sl_hold(volatile int *flag)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 1 && !__atomic_load_n(&sl_release, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+}
+
+static int sl_mprotect(void *addr, size_t len, int prot)
+{
+	if (sl_role == 1 && len == PG && prot == PROT_READ) {
+		if (!sl_first_ro)
+			sl_first_ro = (unsigned long)addr;
+		else
+			sl_hold(&sl_msync_held);	/* the second mapping: the page lock is held */
+	}
+	return mprotect(addr, len, prot);
+}
+
+static unsigned long sl_yields, sl_sleeps;	/* the writer's, once woken up */
+
+static long sl_futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout)
+{
+	if (sl_role == 2 && op == FUTEX_WAIT && !sl_writer_held) {
+		sl_hold(&sl_writer_held);	/* asleep on the page lock, for as long as we say */
+		return 0;
+	}
+	if (sl_role == 2 && op == FUTEX_WAIT)
+		__atomic_add_fetch(&sl_sleeps, 1, __ATOMIC_RELAXED);
+	return syscall(SYS_futex, uaddr, op, val, timeout, NULL, 0);
+}
+
+static int sl_yield(void)
+{
+	if (sl_role == 2)
+		__atomic_add_fetch(&sl_yields, 1, __ATOMIC_RELAXED);
+	return sched_yield();
+}
+
+static void *sl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (sl_role == 3 && (unsigned long)addr == sl_reader_addr && (flags & MAP_FIXED))
+		sl_hold(&sl_reader_held);	/* installing: the PTE lock is held */
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+static void *sl_msync(void *arg)
+{
+	sl_role = 1;
+	return (void *)(intptr_t)vme_msync(arg, PG, MS_SYNC);
+}
+
+static void *sl_write(void *arg)
+{
+	sl_role = 2;
+	*(volatile unsigned char *)arg = 0x77;
+	return NULL;
+}
+
+static void *sl_read(void *arg)
+{
+	sl_role = 3;
+	return (void *)(uintptr_t)*(volatile unsigned char *)arg;
+}
+
+struct sl_touch {
+	const volatile unsigned char *p;
+	volatile int done;
+};
+
+static void *sl_touch(void *arg)
+{
+	struct sl_touch *t = arg;
+
+	(void)*t->p;
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void sl_wait(volatile int *flag, const char *what)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000 && !__atomic_load_n(flag, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&ms, NULL);
+	cr_assert(__atomic_load_n(flag, __ATOMIC_ACQUIRE), "%s never happened", what);
+}
+
+static void sl_go(volatile int *flag)
+{
+	__atomic_store_n(flag, 2, __ATOMIC_RELEASE);
+}
+
+/* The frame mapped at addr, or NO_PAGE. */
+static unsigned long sl_pfn(const volatile void *addr)
+{
+	pte_t *pte = pte_offset((unsigned long)addr, false);
+	pte_t v = pte ? ptep_get(pte) : 0;
+
+	return (v & (PTE_PRESENT | PTE_ANON)) == PTE_PRESENT ? pte_val(v) : NO_PAGE;
+}
+
+Test(threads, a_write_fault_never_holds_another_pages_lock_while_it_waits_for_its_pte, .timeout = 60,
+     .fini = host_sys_reset)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t other_pages = 4 * st.nr_budget;
+	int fd = pattern_file(PG, 0), ofd = pattern_file(other_pages * PG, 0);
+	volatile unsigned char *x1 = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *x2 = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	const volatile unsigned char *o = vme_mmap(NULL, other_pages * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	const volatile unsigned char *o2 = vme_mmap(NULL, other_pages * PG, PROT_READ, MAP_SHARED, ofd, 0);
+	cr_assert_neq((void *)x1, MAP_FAILED);
+	cr_assert_neq((void *)x2, MAP_FAILED);
+	cr_assert_neq((void *)o, MAP_FAILED);
+	cr_assert_eq(vme_madvise((void *)o, other_pages * PG, MADV_RANDOM), 0);	/* a frame per fault */
+	cr_assert_eq(vme_madvise((void *)o2, other_pages * PG, MADV_RANDOM), 0);
+	x1[0] = 1;
+	x2[1] = 2;				/* dirty, writable at both addresses */
+	unsigned long f = sl_pfn(x1);
+	cr_assert_neq(f, NO_PAGE);
+	host_sys.mprotect = sl_mprotect;
+	host_sys.futex = sl_futex;
+	host_sys.mmap = sl_mmap;
+	host_sys.sched_yield = sl_yield;
+
+	pthread_t m, w, r, c;
+	void *ret;
+	cr_assert_eq(pthread_create(&m, NULL, sl_msync, (void *)x1), 0);
+	sl_wait(&sl_msync_held, "write-back holding the page lock");
+	volatile unsigned char *ro = (volatile unsigned char *)sl_first_ro;
+	cr_assert_eq(pthread_create(&w, NULL, sl_write, (void *)ro), 0);
+	sl_wait(&sl_writer_held, "the write fault waiting for the page lock");
+	sl_go(&sl_msync_held);
+	pthread_join(m, &ret);
+	cr_assert_eq((intptr_t)ret, 0, "msync");
+
+	/* reclaim: the page goes, and its frame serves a page of the other file */
+	size_t q = other_pages;
+	for (size_t i = 0; i < other_pages && q == other_pages; i++) {
+		(void)o[i * PG];
+		if (sl_pfn(o + i * PG) == f)
+			q = i;
+	}
+	cr_assert_lt(q, other_pages, "the frame never served the other file");
+
+	sl_reader_addr = (unsigned long)ro;
+	cr_assert_eq(pthread_create(&r, NULL, sl_read, (void *)ro), 0);
+	sl_wait(&sl_reader_held, "the reader installing the page again");
+	sl_go(&sl_writer_held);			/* the writer wakes up; the frame's lock is free */
+	/* it spins on the PTE lock, or sleeps on the page the reader installs */
+	for (int i = 0; i < 5000 && __atomic_load_n(&sl_yields, __ATOMIC_RELAXED) < 100 &&
+			!__atomic_load_n(&sl_sleeps, __ATOMIC_RELAXED); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	struct sl_touch t = { .p = o2 + q * PG };
+	cr_assert_eq(pthread_create(&c, NULL, sl_touch, &t), 0);
+	struct timespec ms = { 0, 1000000 };
+	for (int i = 0; i < 500 && !__atomic_load_n(&t.done, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&ms, NULL);
+	int done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&sl_release, 1, __ATOMIC_RELEASE);
+	pthread_join(r, &ret);
+	pthread_join(w, NULL);
+	pthread_join(c, NULL);
+	host_sys_reset();
+	cr_assert(done, "a fault on another file's page waited on this file's PTE lock");
+	cr_assert_eq(ro[0], 0x77, "the write landed");
+	cr_assert_eq(o2[q * PG], pattern_byte(q * PG));
+	assert_vm_valid("after the write fault lost its frame");
+	close(fd);
+	close(ofd);
+}
+
+/* --- fills racing for the one pipe ------------------------------------------
+ * A process has one pipe to splice fills through; a fill that finds it in
+ * use reads into the library's view instead.  Eight threads fill pages of
+ * one file at once, the splice made slow so that most find the pipe busy:
+ * both ways are taken, and every byte is right. */
+static unsigned long splices, preads;
+
+static ssize_t slow_splice(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	if (off_in) {
+		struct timespec ts = { 0, 200000 };
+		__atomic_add_fetch(&splices, 1, __ATOMIC_RELAXED);
+		nanosleep(&ts, NULL);
+	}
+	return splice(in, off_in, out, off_out, len, flags);
+}
+
+static ssize_t counted_pread(int fd, void *buf, size_t len, off_t off)
+{
+	__atomic_add_fetch(&preads, 1, __ATOMIC_RELAXED);
+	return pread(fd, buf, len, off);
+}
+
+static void *fill_every_eighth(void *arg)
+{
+	long id = (long)arg;
+
+	pthread_barrier_wait(&barrier);
+	for (size_t pg = (size_t)id; pg < 8 * NPAGES; pg += NTHREADS)
+		for (size_t i = 0; i < PG; i += 511)
+			if (map[pg * PG + i] != pattern_byte(pg * PG + i)) {
+				torn[id]++;
+				break;
+			}
+	return NULL;
+}
+
+Test(threads, fills_racing_for_the_one_pipe_read_into_the_view_and_read_right, .timeout = 60)
+{
+	int fd = pattern_file(8 * NPAGES * PG, O_RDONLY);
+	pthread_t t[NTHREADS];
+
+	map = vme_mmap(NULL, 8 * NPAGES * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(vme_madvise(map, 8 * NPAGES * PG, MADV_RANDOM), 0);	/* a fill per page */
+	host_sys.splice = slow_splice;
+	host_sys.pread = counted_pread;
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (long i = 0; i < NTHREADS; i++)
+		pthread_create(&t[i], NULL, fill_every_eighth, (void *)i);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+	host_sys_reset();
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(torn[i], 0, "thread %d read %d wrong pages", i, torn[i]);
+	cr_assert_gt(splices, 0, "no fill spliced");
+	cr_assert_gt(preads, 0, "no fill found the pipe busy");
+	assert_vm_valid("after fills raced for the pipe");
+	close(fd);
+}
+
+/* The same race for shared anonymous memory, whose swap entries are in the
+ * object's page index (shmem_fault): a late swap-in must not put the bytes
+ * it read in place of the entry once that entry stands for newer ones. */
+Test(threads, a_late_shmem_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	struct vme_stats st;
+	cr_assert_eq(vme_stats(&st), 0);
+	size_t scan = 4 * st.nr_budget;
+	int fd = pattern_file(scan * PG, O_RDONLY);
+	volatile uint64_t *x = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const volatile unsigned char *f = vme_mmap(NULL, scan * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)x, MAP_FAILED);
+	cr_assert_neq((void *)f, MAP_FAILED);
+	x[0] = 1;
+	cr_assert_eq(vme_madvise((void *)x, PG, MADV_PAGEOUT), 0);
+	cr_assert_eq(vme_stats(&st), 0);
+	cr_assert_eq(st.pswpout, 1, "the page went to swap");
+
+	pthread_t t;
+	void *late;
+	struct timespec ms = { 0, 1000000 };
+	sg_closed = 1;
+	host_sys.pread = gated_swap_pread;
+	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
+	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	cr_assert_eq(x[0], 1, "swapped in by this thread first");
+	x[0] = 2;				/* the store that must stay */
+	for (int round = 0; round < 8 && st.pswpout < 2; round++) {
+		for (size_t i = 0; i < scan; i++)
+			(void)f[i * PG];
+		cr_assert_eq(vme_stats(&st), 0);
+	}
+	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
+	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	pthread_join(t, &late);
+	host_sys_reset();
+	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
+	assert_vm_valid("after two swap-ins of one shared anonymous page");
+	close(fd);
+}
+
 /* --- a fault waiting for a PTE lock ------------------------------------------
  * A first touch of anonymous memory installs the page with the PTE locked
  * (an mprotect).  Held there at a gate, it makes a second fault on the same
@@ -435,4 +822,78 @@ Test(threads, a_fault_waiting_for_a_pte_lock_sleeps, .timeout = 60)
 	cr_assert_eq(((volatile long *)anon_page)[1], 1L, "the first store was lost");
 	cr_assert_eq(((volatile long *)anon_page)[2], 2L, "the second store was lost");
 	assert_vm_valid("after two faults met on one PTE");
+}
+
+/* --- a fault waiting for mmap_lock -------------------------------------------
+ * munmap of a dirty shared mapping writes it back holding mmap_lock for
+ * writing.  Held there at a gate (the write), it makes a fault of another
+ * thread, elsewhere, wait for mmap_lock: the fault must sleep, not spin
+ * yielding the CPU, and then complete. */
+
+static volatile int wb_gate, wb_reached;
+
+static ssize_t gated_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	__atomic_store_n(&wb_reached, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&wb_gate, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	return pwritev(fd, iov, cnt, off);
+}
+
+static ssize_t gated_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	struct iovec v = { (void *)buf, len };
+
+	return gated_pwritev(fd, &v, 1, off);
+}
+
+static void *store_anon_at(void *arg)
+{
+	*(volatile unsigned char *)arg = 0x42;
+	return NULL;
+}
+
+static void *munmap_dirty(void *arg)
+{
+	return (void *)(intptr_t)vme_munmap(arg, 4 * PG);
+}
+
+Test(threads, a_fault_waiting_for_mmap_lock_sleeps, .timeout = 60)
+{
+	int fd = pattern_file(4 * PG, 0);
+	unsigned char *shared = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	volatile unsigned char *anon = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_t unmapper;
+	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+	void *r;
+
+	cr_assert_neq(shared, MAP_FAILED);
+	cr_assert_neq((void *)anon, MAP_FAILED);
+	memset(shared, 0x77, 4 * PG);		/* dirty: munmap writes it back */
+	wb_gate = 1;
+	host_sys.pwritev = gated_pwritev;
+	host_sys.pwrite = gated_pwrite;
+	cr_assert_eq(pthread_create(&unmapper, NULL, munmap_dirty, shared), 0);
+	while (!__atomic_load_n(&wb_reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	host_sys.sched_yield = counted_yield;
+	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
+	pthread_t toucher;
+	cr_assert_eq(pthread_create(&toucher, NULL, store_anon_at, (void *)anon), 0);
+	nanosleep(&wait, NULL);			/* the fault waits for mmap_lock now */
+	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
+	__atomic_store_n(&wb_gate, 0, __ATOMIC_RELEASE);
+	pthread_join(unmapper, &r);
+	pthread_join(toucher, NULL);
+	host_sys_reset();
+	cr_assert_eq((intptr_t)r, 0);
+	cr_assert_lt(spun, 20, "the waiting fault spun %lu times instead of sleeping", spun);
+	cr_assert_eq(anon[0], 0x42);
+	unsigned char *f = file_bytes(fd, 0, 4 * PG);
+	for (size_t i = 0; i < 4 * PG; i++)
+		cr_assert_eq(f[i], 0x77, "byte %zu of the file", i);
+	free(f);
+	close(fd);
 }

@@ -3,6 +3,7 @@
  * order outside the handler, drops counted, never lost silently.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <vmemu.h>
@@ -217,5 +218,51 @@ Test(trace, fault_around_doubles_along_a_stream_through_cached_pages)
 	cr_assert_leq(b.pgfault - a.pgfault, 8, "%lu faults for %zu cached pages",
 		      (unsigned long)(b.pgfault - a.pgfault), pages);
 	cr_assert_eq(b.pgfault - a.pgfault + b.pgfaultaround - a.pgfaultaround, pages, "every page mapped once");
+	close(fd);
+}
+
+/* Two threads scanning the two halves of one file are two streams: each
+ * finds its own in the cache (the pages just before its miss), so each
+ * one's windows grow to 2 MiB however the two interleave, and each half
+ * takes a handful of reads, not one per 16 pages. */
+static const volatile unsigned char *two_map;
+
+static void *scan_half(void *arg)
+{
+	size_t half = (size_t)arg;
+	unsigned long sum = 0;
+
+	for (size_t p = half * 1024; p < (half + 1) * 1024; p++)
+		sum += two_map[p * PG];
+	return (void *)sum;
+}
+
+Test(trace, two_threads_scanning_two_halves_of_a_file_each_get_growing_windows, .timeout = 30)
+{
+	int fd = pattern_file(2048 * PG, O_RDONLY);
+	pthread_t t[2];
+
+	two_map = vme_mmap(NULL, 2048 * PG, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq((void *)two_map, MAP_FAILED);
+	cr_assert_eq(vme_set_tracer(record, NULL), 0);
+	for (long i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, scan_half, (void *)i), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(vme_trace_flush(), 0);
+	for (int half = 0; half < 2; half++) {
+		unsigned reads = 0, largest = 0;
+		for (int i = 0; i < nev; i++) {
+			bool ours = evs[i].pgoff >= (uint64_t)half * 1024 && evs[i].pgoff < (uint64_t)(half + 1) * 1024;
+			if (!ours || !(evs[i].flags & VME_TRACE_MAJOR))
+				continue;
+			reads++;
+			largest = evs[i].pages > largest ? evs[i].pages : largest;
+		}
+		cr_assert_leq(reads, 8, "half %d: %u reads for 1024 pages", half, reads);
+		cr_assert_eq(largest, 512, "half %d: the largest window was %u pages", half, largest);
+	}
+	for (size_t p = 0; p < 2048; p += 5)
+		cr_assert_eq(two_map[p * PG + 9], pattern_byte(p * PG + 9), "page %zu", p);
 	close(fd);
 }

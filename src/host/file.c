@@ -52,13 +52,24 @@ ssize_t host_read_full(int fd, void *dst, size_t len, off_t off)
  * threads splicing at once would take turns, while a second fill reading
  * into the view instead runs beside the first.  Made on first use; an
  * error leaves it possibly holding bytes, so it is closed and made again.
- * A forked child closes its copy. */
+ * A forked child closes its copy.
+ *
+ * Its descriptors are in the program's table: a program that closes
+ * descriptors it did not open (closefrom, a daemon's loop over
+ * /proc/self/fd) and then opens its own may be given these very numbers.
+ * A splice through them would then pour file bytes into the program's
+ * pipe and its bytes into the page cache, and closing them would close the
+ * program's.  So the pipe's identity (device, inode) is kept, and checked
+ * before each use: numbers that no longer name it are the program's now,
+ * forgotten without being closed, and a new pipe is made. */
 #define SPLICE_PIPES	1
 #define SPLICE_PIPE_SIZE (1 << 20)	/* what an unprivileged process may ask */
 static struct splice_pipe {
 	int fd[2];
 	int busy;
-} splice_pipes[SPLICE_PIPES] = { [0 ... SPLICE_PIPES - 1] = { { -1, -1 }, 0 } };
+	dev_t dev;			/* the pipe's identity, both ends */
+	ino_t ino;
+} splice_pipes[SPLICE_PIPES] = { [0 ... SPLICE_PIPES - 1] = { { -1, -1 }, 0, 0, 0 } };
 
 static void splice_pipe_close(struct splice_pipe *p)
 {
@@ -69,18 +80,52 @@ static void splice_pipe_close(struct splice_pipe *p)
 	p->fd[0] = p->fd[1] = -1;
 }
 
+/* Does descriptor fd of p still name the pipe made for it? */
+static bool splice_pipe_end_ours(const struct splice_pipe *p, int fd)
+{
+	struct stat st;
+
+	return !host_sys.fstat(fd, &st) && S_ISFIFO(st.st_mode) && st.st_dev == p->dev && st.st_ino == p->ino;
+}
+
+/* Are both of p's descriptors still its pipe's?  If not, the ends that are
+ * still ours are closed, and the numbers that are the program's now are
+ * forgotten without being closed. */
+static bool splice_pipe_ours(struct splice_pipe *p)
+{
+	bool ours[2] = { splice_pipe_end_ours(p, p->fd[0]), splice_pipe_end_ours(p, p->fd[1]) };
+
+	if (ours[0] && ours[1])
+		return true;
+	for (int i = 0; i < 2; i++)
+		if (ours[i])
+			host_sys.close(p->fd[i]);
+	p->fd[0] = p->fd[1] = -1;
+	return false;
+}
+
 static struct splice_pipe *splice_pipe_get(void)
 {
 	for (int i = 0; i < SPLICE_PIPES; i++) {
 		struct splice_pipe *p = &splice_pipes[i];
+		struct stat st;
 		if (__atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE))
 			continue;
+		if (p->fd[0] >= 0)
+			splice_pipe_ours(p);	/* numbers the program took are forgotten */
 		if (p->fd[0] < 0) {
 			if (host_sys.pipe2(p->fd, O_CLOEXEC)) {
 				p->fd[0] = p->fd[1] = -1;
 				__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
 				return NULL;
 			}
+			if (host_sys.fstat(p->fd[0], &st)) {
+				splice_pipe_close(p);
+				__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+				return NULL;
+			}
+			p->dev = st.st_dev;
+			p->ino = st.st_ino;
 			host_sys.fcntl(p->fd[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);	/* else 64 KiB a round */
 		}
 		return p;

@@ -200,16 +200,28 @@ static int do_anon_reactivate(struct fault *vmf)
 
 /* A private page in swap (do_swap_page): read it from swap without the PTE
  * lock; then, the PTE still the same, write it into the host page through
- * /proc/self/mem while the page is still PROT_NONE, and map it. */
+ * /proc/self/mem while the page is still PROT_NONE, and map it.  The PTE
+ * being the same entry again is not enough: meanwhile another fault may
+ * have swapped the page in (freeing the slot), the program stored to it,
+ * and reclaim written it out again into that very slot (the free stack
+ * hands it back first).  So the slot's free count is read while the PTE
+ * names it, and if it moved by the time the PTE lock is held, the slot is
+ * read again under the lock (the kernel's swap cache and swap count keep
+ * an entry from being reused under a reader instead). */
 static int do_swap_page(struct fault *vmf)
 {
 	unsigned long entry = pte_val(vmf->orig_pte), slot = alloc_frame();
+	unsigned long seq = swap_free_seq(entry);
 	int ret = VM_FAULT_MAJOR;
 
 	count_vm_event(EV_anon_fault);
 	vmf->trace_kind = TRACE_ANON_FAULT;
 	if (!slot)
 		return VM_FAULT_OOM;
+	if (ptep_get(vmf->pte) != vmf->orig_pte) {	/* the entry is no longer the page's */
+		free_frame(slot);
+		return VM_FAULT_NOPAGE;
+	}
 	char *buf = swap_bounce_get();
 	if (swap_readpage(entry, buf)) {
 		swap_bounce_put(buf);
@@ -221,7 +233,9 @@ static int do_swap_page(struct fault *vmf)
 		free_frame(slot);
 		return VM_FAULT_NOPAGE;
 	}
-	if (host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
+	if (swap_free_seq(entry) != seq && swap_readpage(entry, buf))
+		ret = VM_FAULT_SIGBUS;	/* the slot was reused: what it holds now */
+	else if (host_self_mem_rw(self_mem_fd(), buf, PAGE_SIZE, vmf->address, true) < 0)
 		ret = VM_FAULT_SIGBUS;
 	swap_bounce_put(buf);
 	if (!(ret & VM_FAULT_ERROR))
@@ -371,6 +385,21 @@ static int do_fault(struct fault *vmf)
 	return do_shared_fault(vmf);
 }
 
+/* handler-safe: is frame vmf->pfn, locked by the caller, still this VMA's
+ * page vmf->pgoff (or an orphan of it, which do_wp_page handles)?  The
+ * frame came from a PTE read without its lock, and the wait for its page
+ * lock is long enough for reclaim to unmap and evict the page and for the
+ * frame to become another page (find_lock_page's check).  That other
+ * page's lock must not be held while the PTE lock is waited for: whoever
+ * holds the PTE lock (a fault installing this page again, whose reclaim
+ * locks pages it writes back) may wait for it. */
+static bool page_is_still(const struct fault *vmf)
+{
+	const struct page *page = pfn_to_page(vmf->pfn);
+
+	return page->inode == inode_index(vmf->vma->vm_file->f_mapping->host) + 1 && page->index == vmf->pgoff;
+}
+
 /* A write to a present, read-only page of a writable VMA.  A page-cache
  * page is locked while it is dirtied or copied, as write-back expects (the
  * page lock first, then the PTE lock, as every fault takes them); the PTE
@@ -395,7 +424,7 @@ static int do_wp_page(struct fault *vmf)
 		return VM_FAULT_OOM;
 	vmf->pfn = pte_val(vmf->orig_pte);
 	lock_page(vmf->pfn);
-	if (!pte_lock_same(vmf)) {
+	if (!page_is_still(vmf) || !pte_lock_same(vmf)) {
 		ret = VM_FAULT_NOPAGE;
 	} else if (page_is_orphan(vmf->pfn)) {
 		/* Another process took the page out of the cache (truncation,
@@ -451,6 +480,15 @@ static int handle_pte_fault(struct fault *vmf)
 		}
 		vmf->orig_pte = orig &= ~(pte_t)PTE_FRESH;
 	}
+	/* Present, but someone holds the PTE lock: reclaim unmapping the page
+	 * (the host change may have landed already, the PTE not yet), a
+	 * fault installing it.  Wait for them: a fault that judged the PTE as
+	 * it is now could take a page in the middle of being unmapped for one
+	 * the host refuses (the repeat rule).  Changed: the access retries on
+	 * what they left; unchanged (a look under the lock that changed
+	 * nothing), it is judged as it is. */
+	if (pte_wait_unlocked(vmf->pte) && ptep_get(vmf->pte) != orig)
+		return VM_FAULT_NOPAGE;
 	if (orig & PTE_WRITE)
 		return VM_FAULT_NOPAGE;		/* present as required: raced */
 	if (vmf->flags & FAULT_FLAG_WRITE)
@@ -556,7 +594,11 @@ enum host_fault vmemu_fault(unsigned long addr, enum host_access access)
 	last_nopage = 0;
 	if (ret & VM_FAULT_NOPAGE) {
 		count_vm_event(EV_spurious_fault);
-		if (flags & FAULT_FLAG_REPEAT) {
+		/* A repeat that found nothing to do is a refusal only if the
+		 * PTE is still as it was: do_wp_page waits for the page lock
+		 * without the PTE lock, and another thread's fault may have
+		 * changed the PTE meanwhile (a lost race: retry). */
+		if ((flags & FAULT_FLAG_REPEAT) && pte_now(page) == last_nopage_pte) {
 			ret = VM_FAULT_SIGSEGV;
 		} else if (flags & FAULT_FLAG_GUESS) {
 			last_nopage = page;

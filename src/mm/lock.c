@@ -1,9 +1,9 @@
 /*
  * lock.c - mmap_lock and the page lock.
  *
- * mmap_lock is a reader-writer lock built from two atomics so that the fault
- * handler can take it for reading: a reader that finds a writer backs off and
- * waits, so readers never hold it while waiting.  Writers (vme_mmap, munmap,
+ * mmap_lock is a reader-writer lock built from two futex words so that the
+ * fault handler can take it for reading: a reader that finds a writer backs
+ * off and sleeps, so readers never hold it while waiting.  Writers (vme_mmap, munmap,
  * mprotect, ...) run with asynchronous signals blocked, so no signal handler
  * on the writer's own thread can fault and wait for it.
  *
@@ -17,9 +17,22 @@
 #include "host/host.h"
 #include "mm/mm.h"
 
-static int readers;
-static int writer;
+/* mmap_lock: readers counts the holders for reading and those about to
+ * back off; writer is 1 while a writer holds it or waits for the readers to
+ * leave, 2 once a reader may sleep on it.  Both are futex words: a reader
+ * that finds a writer sleeps on writer, a writer waiting for readers sleeps
+ * on readers, and whoever makes readers 0 while a writer is set wakes it.
+ * writer_mutex orders the writers. */
+static uint32_t readers;
+static uint32_t writer;
 static DEFINE_MUTEX(writer_mutex);
+
+/* A reader leaving: the last one wakes a writer waiting for them. */
+static void readers_dec(void)
+{
+	if (__atomic_sub_fetch(&readers, 1, __ATOMIC_SEQ_CST) == 0 && __atomic_load_n(&writer, __ATOMIC_SEQ_CST))
+		host_futex_wake(&readers, 1);
+}
 
 /* handler-safe: takes mmap_lock for reading. */
 void mmap_read_lock(void)
@@ -28,30 +41,37 @@ void mmap_read_lock(void)
 		__atomic_fetch_add(&readers, 1, __ATOMIC_SEQ_CST);
 		if (!__atomic_load_n(&writer, __ATOMIC_SEQ_CST))
 			return;
-		__atomic_fetch_sub(&readers, 1, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&writer, __ATOMIC_ACQUIRE))
-			host_yield();
+		readers_dec();
+		for (uint32_t w; (w = __atomic_load_n(&writer, __ATOMIC_ACQUIRE));) {
+			if (w == 1 && !__atomic_compare_exchange_n(&writer, &w, 2, false, __ATOMIC_ACQUIRE,
+								   __ATOMIC_ACQUIRE))
+				continue;
+			host_futex_wait(&writer, 2, 0);
+		}
 	}
 }
 
 /* handler-safe: drops mmap_lock for reading. */
 void mmap_read_unlock(void)
 {
-	__atomic_fetch_sub(&readers, 1, __ATOMIC_RELEASE);
+	readers_dec();
 }
 
 /* Takes mmap_lock for writing: excludes every fault handler. */
 void mmap_write_lock(void)
 {
+	uint32_t n;
+
 	mutex_lock(&writer_mutex);
 	__atomic_store_n(&writer, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&readers, __ATOMIC_SEQ_CST))
-		host_yield();
+	while ((n = __atomic_load_n(&readers, __ATOMIC_SEQ_CST)))
+		host_futex_wait(&readers, n, 0);
 }
 
 void mmap_write_unlock(void)
 {
-	__atomic_store_n(&writer, 0, __ATOMIC_RELEASE);
+	if (__atomic_exchange_n(&writer, 0, __ATOMIC_SEQ_CST) == 2)
+		host_futex_wake(&writer, 0x7fffffff);	/* the readers that backed off */
 	mutex_unlock(&writer_mutex);
 }
 

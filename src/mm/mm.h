@@ -254,6 +254,7 @@ pte_t ptep_get(const pte_t *ptep);	/* handler-safe */
 pte_t pte_lock(pte_t *ptep);		/* handler-safe */
 bool pte_trylock(pte_t *ptep);		/* handler-safe */
 void pte_unlock(pte_t *ptep);		/* handler-safe */
+bool pte_wait_unlocked(pte_t *ptep);	/* handler-safe */
 unsigned long pte_next_table(unsigned long addr, unsigned long end);
 int walk_ptes(unsigned long start, unsigned long end,
 	      int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg);
@@ -463,6 +464,7 @@ bool swap_enabled(void);
 unsigned long nr_swap_pages(void);
 unsigned long get_swap_pages(unsigned long n, unsigned long *entry);
 void swap_free(unsigned long entry);
+unsigned long swap_free_seq(unsigned long entry);
 int swap_writepage(unsigned long entry, const void *buf, unsigned long n);
 int swap_readpage(unsigned long entry, void *buf);
 char *swap_bounce_get(void);

@@ -152,6 +152,17 @@ void pte_unlock(pte_t *ptep)
 		host_futex_wake(pte_futex(ptep), 1);
 }
 
+/* handler-safe: if someone holds the PTE lock, wait until they let go (their
+ * change has landed).  Returns whether it waited. */
+bool pte_wait_unlocked(pte_t *ptep)
+{
+	if (!(__atomic_load_n(ptep, __ATOMIC_ACQUIRE) & PTE_LOCKED))
+		return false;
+	pte_lock(ptep);		/* asleep on the futex, as any waiter */
+	pte_unlock(ptep);
+	return true;
+}
+
 /* Where a walk over [addr, end) that found no table at addr goes next. */
 unsigned long pte_next_table(unsigned long addr, unsigned long end)
 {

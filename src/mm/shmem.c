@@ -45,7 +45,17 @@ static int shmem_fault(struct fault *vmf)
 			continue;	/* cached meanwhile */
 		if (!alloc_pages_run(1, &pfn))
 			return VM_FAULT_OOM;
+		unsigned long seq = 0;
 		if (e & RADIX_SWAP) {
+			/* The slot's free count while the index still names it:
+			 * if it moved by the time the read is put in the index,
+			 * the slot was freed (another fault read it back) and may
+			 * hold newer bytes under the very same entry. */
+			seq = swap_free_seq(e & ~RADIX_SWAP);
+			if (radix_lookup(inode, pgoff) != e) {
+				free_page_frame(pfn);
+				continue;
+			}
 			if (swap_readpage(e & ~RADIX_SWAP, page_address(pfn))) {
 				free_page_frame(pfn);
 				return VM_FAULT_SIGBUS;	/* stays in swap: a later access retries */
@@ -57,7 +67,8 @@ static int shmem_fault(struct fault *vmf)
 		view_account(1);
 		/* In the index, in place of the swap entry or the hole. */
 		rlock_lock(&inode->i_pages_lock);
-		int r = radix_replace(inode, pgoff, e, (uint32_t)pfn + 1);
+		int r = (e & RADIX_SWAP) && swap_free_seq(e & ~RADIX_SWAP) != seq ?
+			-EAGAIN : radix_replace(inode, pgoff, e, (uint32_t)pfn + 1);
 		if (!r) {
 			struct page *page = pfn_to_page(pfn);
 			page->inode = inode_index(inode) + 1;
@@ -72,7 +83,7 @@ static int shmem_fault(struct fault *vmf)
 			free_page_frame(pfn);
 			if (r == -ENOMEM)
 				return VM_FAULT_OOM;
-			continue;	/* another fault got there first */
+			continue;	/* another fault got there first, or the slot was reused */
 		}
 		if (e & RADIX_SWAP) {
 			swap_free(e & ~RADIX_SWAP);

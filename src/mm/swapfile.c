@@ -39,6 +39,11 @@ static uint32_t *free_slots;		/* SWAP_MAX_PAGES, NORESERVE */
 static unsigned long nr_free_slots;
 static unsigned long nr_swap_used;
 static int swap_lock;
+/* Slots freed, counted in buckets by slot: a swap-in that read a slot
+ * without the PTE lock learns from its bucket whether the slot was freed,
+ * and so may hold another page's bytes, before it installed them. */
+#define FREE_SEQ_BUCKETS 64
+static unsigned long free_seq[FREE_SEQ_BUCKETS];
 #define NR_BOUNCE	64	/* swap-in pages in flight at once */
 static char *bounce;		/* NR_BOUNCE pages for swap-in */
 static unsigned long bounce_busy;	/* bitmap */
@@ -146,11 +151,21 @@ unsigned long get_swap_pages(unsigned long n, unsigned long *entry)
  * that a forked child may still read, are never reused. */
 void swap_free(unsigned long entry)
 {
+	__atomic_add_fetch(&free_seq[swp_offset(entry) % FREE_SEQ_BUCKETS], 1, __ATOMIC_RELEASE);
 	swap_lock_take();
 	nr_swap_used--;
 	if (swp_type(entry) == cur_type && swp_offset(entry) >= frozen_end)
 		free_slots[nr_free_slots++] = (uint32_t)swp_offset(entry);
 	swap_lock_drop();
+}
+
+/* handler-safe: a count that changes whenever entry's slot is freed (and
+ * sometimes when another is).  Read it while entry is known to be in use:
+ * if it is the same later, the slot was in use all along, so it still
+ * holds what it held. */
+unsigned long swap_free_seq(unsigned long entry)
+{
+	return __atomic_load_n(&free_seq[swp_offset(entry) % FREE_SEQ_BUCKETS], __ATOMIC_ACQUIRE);
 }
 
 /* handler-safe: write n pages from buf to the slots from entry on.  Returns

@@ -29,7 +29,8 @@
  *   hang:CALL             the next host CALL vmemu makes (pread, pwrite, pwritev
  *                         (write-back's), ftruncate or fallocate) writes "hung CALL"
  *                         and sleeps forever: the test kills the process in the
- *                         middle of it
+ *                         middle of it; drain: a fill's splice from its pipe into
+ *                         the segment, after writing part of the window
  *   say:WORD              "WORD"
  *   wait                  read a line from stdin (exit 99 at EOF)
  *   sleep:MS
@@ -139,6 +140,18 @@ static ssize_t hang_splice(int in, off_t *off_in, int out, off_t *off_out, size_
 {
 	(void)in, (void)off_in, (void)out, (void)off_out, (void)len, (void)flags;
 	hang_here("pread");
+}
+
+/* A fill's splice reads the file into the pipe; the splice from the pipe
+ * into the segment stops part way, some frames written, one of them half:
+ * "hung drain". */
+static ssize_t hang_drain(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned int flags)
+{
+	if (off_in)
+		return splice(in, off_in, out, off_out, len, flags);
+	if (len > 2)
+		(void)splice(in, off_in, out, off_out, len / 2 + 100, flags);
+	hang_here("drain");
 }
 
 static ssize_t hang_pwrite(int f, const void *b, size_t n, off_t o)
@@ -312,6 +325,8 @@ static void run(char *spec)
 	} else if (!strcmp(op, "hang") && arg) {
 		if (!strcmp(arg, "pread"))
 			host_sys.pread = hang_pread, host_sys.splice = hang_splice;
+		else if (!strcmp(arg, "drain"))
+			host_sys.splice = hang_drain;
 		else if (!strcmp(arg, "pwrite"))
 			host_sys.pwrite = hang_pwrite;
 		else if (!strcmp(arg, "pwritev"))
@@ -321,7 +336,7 @@ static void run(char *spec)
 		else if (!strcmp(arg, "fallocate"))
 			host_sys.fallocate = hang_fallocate;
 		else
-			die(op, "pread, pwrite, pwritev, ftruncate or fallocate");
+			die(op, "pread, drain, pwrite, pwritev, ftruncate or fallocate");
 		say("hang armed");
 	} else if (!strcmp(op, "say") && arg) {
 		say("%s", arg);
