@@ -316,6 +316,17 @@ out_unreserve:
 	return mmap_errno(r);
 }
 
+#define POPULATE_TRIES	100	/* faults on one page that may lose a race */
+
+/* Does the PTE at addr let the access in (present; writable for a write)? */
+static bool pte_allows(unsigned long addr, bool write)
+{
+	pte_t *ptep = pte_offset(addr, false);
+	pte_t v = ptep ? ptep_get(ptep) : 0;
+
+	return (v & PTE_PRESENT) && (!write || (v & PTE_WRITE));
+}
+
 /* Fault in every page of [start, end) as a read, or as a write (breaking
  * COW, dirtying shared pages).  force (FOLL_FORCE, as mm_populate uses):
  * any accessible VMA may be read.  Returns 0; -EINVAL where the VMA does
@@ -331,7 +342,13 @@ int populate_range(struct mm_struct *mm, unsigned long start, unsigned long end,
 		unsigned long need = write ? VM_WRITE : force ? VM_ACCESS_FLAGS : VM_READ;
 		if (!(vma->vm_flags & need))
 			return -EINVAL;
-		int ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		/* A fault that lost a race to reclaim or another fault changed
+		 * nothing (VM_FAULT_NOPAGE): again, until the page is there. */
+		int ret, tries = 0;
+		do
+			ret = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+		while ((ret & VM_FAULT_NOPAGE) && !(ret & VM_FAULT_ERROR) && !pte_allows(addr, write) &&
+		       ++tries < POPULATE_TRIES);
 		if (ret & VM_FAULT_OOM)
 			return -ENOMEM;
 		if (ret & VM_FAULT_ERROR)
