@@ -897,3 +897,69 @@ Test(threads, a_fault_waiting_for_mmap_lock_sleeps, .timeout = 60)
 	free(f);
 	close(fd);
 }
+
+/* --- reclaim for a fault's slot happens before its PTE lock ------------------
+ * With the budget full of dirty pages, a read fault's page needs a slot,
+ * and reclaim writes a dirty page back to free one.  That write must not
+ * happen while the fault holds its PTE lock (taking the slot first,
+ * reserve_fault_slot): with it held, another thread faulting there would
+ * wait for a disk write. */
+
+static volatile unsigned long io_watch;
+static volatile int io_calls, io_under_pte_lock;
+
+static void io_check(void)
+{
+	if (!io_watch)
+		return;
+	pte_t *p = pte_offset(io_watch, false);
+	io_calls++;
+	if (p && (__atomic_load_n(p, __ATOMIC_RELAXED) & PTE_LOCKED))
+		io_under_pte_lock++;
+}
+
+static ssize_t io_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	io_check();
+	return pwritev(fd, iov, cnt, off);
+}
+
+static ssize_t io_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	io_check();
+	return pwrite(fd, buf, len, off);
+}
+
+Test(threads, reclaim_for_a_faults_slot_writes_back_before_its_pte_is_locked, .timeout = 60)
+{
+	struct vme_config cfg = { .cache_mb = 1, .domain = "private" };
+	cr_assert_eq(vme_init(&cfg), 0);
+	int dfd = pattern_file(512 * PG, 0), rfd = pattern_file(64 * PG, O_RDONLY);
+	volatile unsigned char *d = vme_mmap(NULL, 512 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	volatile unsigned char *r = vme_mmap(NULL, 64 * PG, PROT_READ, MAP_SHARED, rfd, 0);
+
+	cr_assert_neq((void *)d, MAP_FAILED);
+	cr_assert_neq((void *)r, MAP_FAILED);
+	cr_assert_eq(vme_madvise((void *)d, 512 * PG, MADV_RANDOM), 0);
+	cr_assert_eq(vme_madvise((void *)r, 64 * PG, MADV_RANDOM), 0);
+	for (size_t i = 0; i < 250; i++)	/* the budget full of dirty pages */
+		d[i * PG] = 1;
+	host_sys.pwritev = io_pwritev;
+	host_sys.pwrite = io_pwrite;
+	for (size_t i = 0; i < 64; i++) {
+		io_watch = (unsigned long)(r + i * PG);
+		cr_assert_eq(r[i * PG], pattern_byte(i * PG));
+		io_watch = 0;
+	}
+	host_sys_reset();
+	cr_assert_gt(io_calls, 0, "reclaim never wrote back during a read fault");
+	cr_assert_eq(io_under_pte_lock, 0, "%d of %d write-backs ran with the fault's PTE locked", io_under_pte_lock,
+		     io_calls);
+	cr_assert_eq(vme_msync((void *)d, 512 * PG, MS_SYNC), 0);
+	unsigned char *f = file_bytes(dfd, 0, 250 * PG);
+	for (size_t i = 0; i < 250; i++)
+		cr_assert_eq(f[i * PG], 1, "page %zu lost its store", i);
+	free(f);
+	close(dfd);
+	close(rfd);
+}

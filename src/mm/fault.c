@@ -70,6 +70,26 @@ static bool pte_lock_same(struct fault *vmf)
 	return false;
 }
 
+/* handler-safe: the slot of the budget that mapping the fault page (locked,
+ * vmf->pfn) will take if it holds none here yet, taken before the PTE lock:
+ * taking one may reclaim, and reclaim writes back and swaps out, which
+ * must not happen under a PTE lock.  frame_map uses it; what it leaves,
+ * release_fault_slot gives back. */
+static void reserve_fault_slot(struct fault *vmf)
+{
+	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
+
+	if (!mapping->device && !frame_has_slot(vmf->pfn, mapping, vmf->pgoff))
+		vmf->spare_slot = alloc_frame();
+}
+
+static void release_fault_slot(struct fault *vmf)
+{
+	if (vmf->spare_slot)
+		free_frame(vmf->spare_slot);
+	vmf->spare_slot = 0;
+}
+
 /* Map the page-cache frame vmf->pfn (locked by the caller) at
  * vmf->address with entry's flags: accounted first (the frame's masks say
  * this process maps it before the host does), then the host mapping, then
@@ -79,7 +99,7 @@ static int finish_fault_frame(struct fault *vmf, pte_t entry)
 	struct address_space *mapping = vmf->vma->vm_file->f_mapping;
 	bool writable = entry & PTE_WRITE;
 
-	if (frame_map(vmf->pfn, mapping, vmf->pgoff, writable, true))
+	if (frame_map(vmf->pfn, mapping, vmf->pgoff, writable, true, &vmf->spare_slot))
 		return VM_FAULT_OOM;
 	if (map_frames(vmf->vma, vmf->address, 1, vmf->pfn, entry)) {
 		frame_unmap(vmf->pfn, writable);
@@ -107,7 +127,7 @@ static unsigned long take_fresh_page(struct fault *vmf, unsigned long addr, unsi
 	pte_t *pte = pte_offset(addr, true);
 	if (!pte || ptep_get(pte) || !pte_trylock(pte))
 		return 0;
-	unsigned long slot = ptep_get(pte) ? 0 : alloc_frame();
+	unsigned long slot = ptep_get(pte) ? 0 : alloc_free_frame();	/* no reclaim under a PTE lock */
 	if (!slot)
 		pte_unlock(pte);
 	return slot;
@@ -296,8 +316,10 @@ static int do_read_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
+	reserve_fault_slot(vmf);
 	if (!pte_lock_same(vmf)) {
 		unlock_page(vmf->pfn);
+		release_fault_slot(vmf);
 		return ret | VM_FAULT_NOPAGE;
 	}
 	if ((vma->vm_flags & (VM_SHARED | VM_WRITE)) == (VM_SHARED | VM_WRITE) &&
@@ -307,6 +329,7 @@ static int do_read_fault(struct fault *vmf)
 		ret |= finish_fault_frame(vmf, entry);
 	pte_unlock(vmf->pte);
 	unlock_page(vmf->pfn);
+	release_fault_slot(vmf);
 	return ret;
 }
 
@@ -366,13 +389,16 @@ static int do_shared_fault(struct fault *vmf)
 	ret = __do_fault(vmf);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
+	reserve_fault_slot(vmf);
 	if (!pte_lock_same(vmf)) {
 		unlock_page(vmf->pfn);
+		release_fault_slot(vmf);
 		return ret | VM_FAULT_NOPAGE;
 	}
 	ret |= wp_page_shared(vmf, false);
 	pte_unlock(vmf->pte);
 	unlock_page(vmf->pfn);
+	release_fault_slot(vmf);
 	return ret;
 }
 

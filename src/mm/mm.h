@@ -199,6 +199,7 @@ struct fault {
 	unsigned int trace_kind;	/* the path taken (enum trace_kind), for tracing */
 	unsigned int nr_read;		/* pages page_cache_fill read for it (1 + readahead) */
 	unsigned long read_first;	/* ... from this page on */
+	unsigned long spare_slot;	/* a slot of the budget taken before the PTE lock, for the fault page */
 	unsigned int nr_mapped;		/* pages do_fault_around mapped (1 + neighbours), for tracing */
 };
 
@@ -408,6 +409,7 @@ bool do_fault_around(struct fault *vmf, pte_t entry);
 int vmscan_init(unsigned long cache_mb);
 void vmscan_fork_child(void);
 unsigned long budget_frames(unsigned long cache_mb);
+unsigned long alloc_free_frame(void);
 unsigned long alloc_frame(void);					/* handler-safe */
 void set_frame(unsigned long s, unsigned long addr);			/* handler-safe */
 void free_frame(unsigned long s);					/* handler-safe */
@@ -415,7 +417,8 @@ void release_frame(unsigned long s, unsigned long addr);		/* handler-safe */
 void mark_frame_accessed(unsigned long s);				/* handler-safe */
 void move_frame(unsigned long s, unsigned long addr);
 int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pgoff, bool writable,
-	      bool accessed);	/* handler-safe */
+	      bool accessed, unsigned long *spare);
+bool frame_has_slot(unsigned long pfn, struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
 void frame_unmap(unsigned long pfn, bool writable);			/* handler-safe */
 void frame_hold(unsigned long pfn, struct address_space *mapping, unsigned long pgoff);	/* handler-safe */
 void frame_set_writable(unsigned long pfn, bool writable);		/* handler-safe */

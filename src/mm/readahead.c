@@ -268,7 +268,7 @@ static unsigned long take_neighbour(struct vm_area_struct *vma, unsigned long ad
 	if (page->inode != inode_index(mapping->host) + 1 || page->index != pgoff ||
 	    !(page->flags & PG_uptodate) || !pte_trylock(pte))
 		goto out_unlock;
-	if (ptep_get(pte) || frame_map(pfn, mapping, pgoff, entry & PTE_WRITE, false)) {
+	if (ptep_get(pte) || frame_map(pfn, mapping, pgoff, entry & PTE_WRITE, false, NULL)) {
 		pte_unlock(pte);
 		goto out_unlock;
 	}
@@ -364,7 +364,7 @@ bool do_fault_around(struct fault *vmf, pte_t entry)
 		return false;
 	fault_around_range(vmf, &lo, &hi);
 	/* the fault page's own accounting; the neighbours' is take_neighbour's */
-	if (frame_map(vmf->pfn, mapping, vmf->pgoff, entry & PTE_WRITE, true))
+	if (frame_map(vmf->pfn, mapping, vmf->pgoff, entry & PTE_WRITE, true, &vmf->spare_slot))
 		return false;
 	for (unsigned long addr = lo; addr < hi;) {
 		unsigned long first = addr == vmf->address ? vmf->pfn : take_neighbour(vma, addr, entry);

@@ -565,16 +565,26 @@ static unsigned long shrink_frames(unsigned long want, unsigned long scan)
 	return sweep(want, scan, false);
 }
 
+/* A free slot, if the budget has one, without reclaiming.  Caller holds
+ * lru_lock. */
+static unsigned long take_free_slot(void)
+{
+	if (nr_free)
+		return free_list[--nr_free];
+	if (high_water < nr_slots)
+		return ++high_water;
+	return 0;
+}
+
 /* A free slot, reclaiming if the budget is reached.  Caller holds
  * lru_lock (dropped and retaken while the busy finish).  0 if nothing can
  * be reclaimed. */
 static unsigned long take_slot(void)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		if (nr_free)
-			return free_list[--nr_free];
-		if (high_water < nr_slots)
-			return ++high_water;
+		unsigned long s = take_free_slot();
+		if (s)
+			return s;
 		/* a cluster at a time; harder (a whole turn) when that frees nothing */
 		if (!shrink_frames(RECLAIM_BATCH, tries ? high_water : 4 * RECLAIM_BATCH)) {
 			lru_unlock();	/* and the write-backs happen */
@@ -587,18 +597,34 @@ static unsigned long take_slot(void)
 
 /* ---- private pages ------------------------------------------------------ */
 
-/* handler-safe: a free slot for a private page, reclaiming if the budget is
- * reached; 0 if nothing can be reclaimed: the caller fails the fault. */
-unsigned long alloc_frame(void)
+/* handler-safe: a free slot for a private page (reserve: for the page a
+ * fault maps), reclaiming if the budget is reached, unless may_reclaim is
+ * false (the caller holds a PTE lock: reclaim writes back); 0 if nothing
+ * can be had: the caller fails the fault, or maps no neighbour. */
+static unsigned long get_frame(bool may_reclaim)
 {
 	lru_lock_take();
-	unsigned long s = take_slot();
+	unsigned long s = may_reclaim ? take_slot() : take_free_slot();
 	if (s) {
 		frame_table[s].owner = FRAME_RESERVED;
 		__atomic_store_n(&frame_table[s].referenced, 1UL, __ATOMIC_RELAXED);	/* in use now */
 	}
-	lru_unlock();
+	if (may_reclaim)
+		lru_unlock();
+	else
+		lru_lock_drop();
 	return s;
+}
+
+unsigned long alloc_frame(void)
+{
+	return get_frame(true);
+}
+
+/* handler-safe: alloc_frame without reclaim, for a caller holding a PTE lock. */
+unsigned long alloc_free_frame(void)
+{
+	return get_frame(false);
 }
 
 /* handler-safe: slot s now holds the private page at addr. */
@@ -652,13 +678,16 @@ void move_frame(unsigned long s, unsigned long addr)
 
 /* handler-safe: this process is about to map frame pfn, page pgoff of
  * mapping (writable or not), at one more address, because the program
- * touched it (accessed) or around a fault; the caller holds the page lock.  The frame's first mapping here takes a slot of the budget
- * (reclaiming if need be), or finds the slot it kept when reclaim
- * deactivated it; the process's bits are set in the frame's masks before
- * the host maps it, as eviction expects.  Device frames take no slot: they
+ * touched it (accessed) or around a fault; the caller holds the page lock,
+ * and the PTE lock.  The frame's first mapping here takes a slot of the
+ * budget, *spare if the caller reserved one (alloc_frame, before its PTE
+ * lock: taking one may reclaim, and reclaim writes back), else a free one
+ * if there is one, never reclaiming; or it finds the slot it kept when
+ * reclaim deactivated it.  The process's bits are set in the frame's masks
+ * before the host maps it, as eviction expects.  Device frames take no slot: they
  * are never evicted.  Returns 0, or -ENOMEM if no slot can be had. */
 int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pgoff, bool writable,
-	      bool accessed)
+	      bool accessed, unsigned long *spare)
 {
 	struct page *page = pfn_to_page(pfn);
 	int r = 0;
@@ -670,7 +699,10 @@ int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pg
 	if (s && (frame_table[s].owner != (unsigned long)mapping || frame_table[s].index != pgoff))
 		drop_slot(s);	/* the frame was evicted by another process and reused */
 	if (!(s = pfn_slot[pfn])) {
-		if (!(s = take_slot())) {
+		if (spare && *spare) {
+			s = *spare;
+			*spare = 0;
+		} else if (!(s = take_free_slot())) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -687,8 +719,17 @@ int frame_map(unsigned long pfn, struct address_space *mapping, unsigned long pg
 	if (writable && !frame_table[s].wcount++)
 		__atomic_or_fetch(&page->wmapped, SLOT_BIT(dom.slot), __ATOMIC_ACQ_REL);
 out:
-	lru_unlock();
+	lru_lock_drop();	/* it reclaimed nothing: no I/O to do, with the caller's PTE locked */
 	return r;
+}
+
+/* handler-safe: does frame pfn already hold a slot here as page pgoff of
+ * mapping (so mapping it takes none)?  A hint, read without lru_lock. */
+bool frame_has_slot(unsigned long pfn, struct address_space *mapping, unsigned long pgoff)
+{
+	unsigned long s = __atomic_load_n(&pfn_slot[pfn], __ATOMIC_RELAXED);
+
+	return s && frame_table[s].owner == (unsigned long)mapping && frame_table[s].index == pgoff;
 }
 
 /* handler-safe: this process read frame pfn, page pgoff of mapping, ahead
