@@ -409,8 +409,8 @@ bool do_fault_around(struct fault *vmf, pte_t entry);
 int vmscan_init(unsigned long cache_mb);
 void vmscan_fork_child(void);
 unsigned long budget_frames(unsigned long cache_mb);
-unsigned long alloc_free_frame(void);
 unsigned long alloc_frame(void);					/* handler-safe */
+unsigned long alloc_free_frame(void);					/* handler-safe */
 void set_frame(unsigned long s, unsigned long addr);			/* handler-safe */
 void free_frame(unsigned long s);					/* handler-safe */
 void release_frame(unsigned long s, unsigned long addr);		/* handler-safe */
