@@ -227,6 +227,35 @@ Test(threads, writers_under_a_small_budget_with_an_msync_loop_lose_no_store, .ti
 	close(sfd);
 }
 
+/* A gate for a hooked host call, to make an interleaving exact: the hook
+ * calls gate_stop, which says it got there and waits while the gate is
+ * closed; the test waits for that (gate_await), acts, then opens it. */
+struct gate {
+	int closed, reached;
+};
+
+static void gate_stop(struct gate *g)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	__atomic_store_n(&g->reached, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&g->closed, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+}
+
+static void gate_await(struct gate *g)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	while (!__atomic_load_n(&g->reached, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+}
+
+static void gate_open(struct gate *g)
+{
+	__atomic_store_n(&g->closed, 0, __ATOMIC_RELEASE);
+}
+
 /* --- a fault waiting for another's fill --------------------------------------
  * The PTE lock covers only the install (issue 12): a fault that finds the
  * page being read by another waits for the page, asleep, and then finds the
@@ -234,16 +263,12 @@ Test(threads, writers_under_a_small_budget_with_an_msync_loop_lose_no_store, .ti
  * held across the read, the second fault would spin on it, yielding the CPU
  * call after call.  The fill is held at a gate, deterministically. */
 
-static volatile int gate_closed, gate_reached;
+static struct gate fill_gate;
 static unsigned long yields;
 
 static ssize_t gated_pread(int fd, void *buf, size_t len, off_t off)
 {
-	struct timespec ms = { 0, 1000000 };
-
-	__atomic_store_n(&gate_reached, 1, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&gate_closed, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_stop(&fill_gate);
 	return pread(fd, buf, len, off);
 }
 
@@ -264,23 +289,22 @@ Test(threads, a_fault_waiting_for_another_fill_sleeps_then_takes_its_page, .time
 	int fd = pattern_file(16 * PG, 0);
 	pthread_t filler, waiter;
 	void *a, *b;
-	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+	struct timespec wait = { 0, 300000000 };
 
 	map = vme_mmap(NULL, 16 * PG, PROT_READ, MAP_SHARED, fd, 0);
 	cr_assert_neq(map, MAP_FAILED);
 	cr_assert_eq(vme_madvise(map, 16 * PG, MADV_RANDOM), 0);	/* one page, one read */
-	gate_closed = 1;
+	fill_gate.closed = 1;
 	host_sys.pread = gated_pread;
 	host_sys.sched_yield = counted_yield;
 	fill_with_pread_only();
 	cr_assert_eq(pthread_create(&filler, NULL, touch_first_page, NULL), 0);
-	while (!__atomic_load_n(&gate_reached, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_await(&fill_gate);
 	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
 	cr_assert_eq(pthread_create(&waiter, NULL, touch_first_page, NULL), 0);
 	nanosleep(&wait, NULL);			/* the waiter is in its fault now */
 	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
-	__atomic_store_n(&gate_closed, 0, __ATOMIC_RELEASE);
+	gate_open(&fill_gate);
 	pthread_join(filler, &a);
 	pthread_join(waiter, &b);
 	host_sys_reset();
@@ -395,19 +419,16 @@ Test(threads, reclaim_unmapping_a_page_msync_is_write_protecting_leaves_it_corre
  * is again that very swap entry, but the slot holds the new bytes.  The
  * late swap-in must not put the old bytes it read over them.  Made exact:
  * the first swap-in is held at a gate after its read. */
-static volatile int sg_closed, sg_reached;
+static struct gate swap_gate;
 static __thread int sg_held;		/* this thread's swap read stops at the gate */
 
 static ssize_t gated_swap_pread(int fd, void *buf, size_t len, off_t off)
 {
-	struct timespec ms = { 0, 1000000 };
 	ssize_t r = pread(fd, buf, len, off);
 
 	if (sg_held) {
 		sg_held = 0;
-		__atomic_store_n(&sg_reached, 1, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&sg_closed, __ATOMIC_ACQUIRE))
-			nanosleep(&ms, NULL);
+		gate_stop(&swap_gate);
 	}
 	return r;
 }
@@ -437,12 +458,10 @@ Test(threads, a_late_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .t
 
 	pthread_t t;
 	void *late;
-	struct timespec ms = { 0, 1000000 };
-	sg_closed = 1;
+	swap_gate.closed = 1;
 	host_sys.pread = gated_swap_pread;
 	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
-	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_await(&swap_gate);
 	cr_assert_eq(x[0], 1, "swapped in by this thread first");
 	x[0] = 2;				/* the store that must stay */
 	/* the page's only other use: it goes to swap again, into the slot
@@ -453,7 +472,7 @@ Test(threads, a_late_swap_in_does_not_undo_a_store_made_after_an_earlier_one, .t
 		cr_assert_eq(vme_stats(&st), 0);
 	}
 	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
-	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	gate_open(&swap_gate);
 	pthread_join(t, &late);
 	host_sys_reset();
 	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
@@ -748,12 +767,10 @@ Test(threads, a_late_shmem_swap_in_does_not_undo_a_store_made_after_an_earlier_o
 
 	pthread_t t;
 	void *late;
-	struct timespec ms = { 0, 1000000 };
-	sg_closed = 1;
+	swap_gate.closed = 1;
 	host_sys.pread = gated_swap_pread;
 	cr_assert_eq(pthread_create(&t, NULL, late_swap_in, (void *)x), 0);
-	while (!__atomic_load_n(&sg_reached, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_await(&swap_gate);
 	cr_assert_eq(x[0], 1, "swapped in by this thread first");
 	x[0] = 2;				/* the store that must stay */
 	for (int round = 0; round < 8 && st.pswpout < 2; round++) {
@@ -762,7 +779,7 @@ Test(threads, a_late_shmem_swap_in_does_not_undo_a_store_made_after_an_earlier_o
 		cr_assert_eq(vme_stats(&st), 0);
 	}
 	cr_assert_eq(st.pswpout, 2, "reclaim swapped the page out again");
-	__atomic_store_n(&sg_closed, 0, __ATOMIC_RELEASE);
+	gate_open(&swap_gate);
 	pthread_join(t, &late);
 	host_sys_reset();
 	cr_assert_eq(x[0], 2, "the store was undone: the page reads %lu", (unsigned long)x[0]);
@@ -777,17 +794,12 @@ Test(threads, a_late_shmem_swap_in_does_not_undo_a_store_made_after_an_earlier_o
  * not spin yielding the CPU, and then find the page present. */
 
 static void *anon_page;
-static volatile int mp_gate, mp_reached;
+static struct gate install_gate;
 
 static int gated_mprotect(void *addr, size_t len, int prot)
 {
-	struct timespec ms = { 0, 1000000 };
-
-	if (addr == anon_page && __atomic_load_n(&mp_gate, __ATOMIC_ACQUIRE)) {
-		__atomic_store_n(&mp_reached, 1, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&mp_gate, __ATOMIC_ACQUIRE))
-			nanosleep(&ms, NULL);
-	}
+	if (addr == anon_page && __atomic_load_n(&install_gate.closed, __ATOMIC_ACQUIRE))
+		gate_stop(&install_gate);
 	return mprotect(addr, len, prot);
 }
 
@@ -800,21 +812,20 @@ static void *store_anon(void *arg)
 Test(threads, a_fault_waiting_for_a_pte_lock_sleeps, .timeout = 60)
 {
 	pthread_t first, second;
-	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+	struct timespec wait = { 0, 300000000 };
 
 	anon_page = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(anon_page, MAP_FAILED);
-	mp_gate = 1;
+	install_gate.closed = 1;
 	host_sys.mprotect = gated_mprotect;
 	host_sys.sched_yield = counted_yield;
 	cr_assert_eq(pthread_create(&first, NULL, store_anon, (void *)1L), 0);
-	while (!__atomic_load_n(&mp_reached, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_await(&install_gate);
 	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
 	cr_assert_eq(pthread_create(&second, NULL, store_anon, (void *)2L), 0);
 	nanosleep(&wait, NULL);			/* the second fault waits for the PTE now */
 	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
-	__atomic_store_n(&mp_gate, 0, __ATOMIC_RELEASE);
+	gate_open(&install_gate);
 	pthread_join(first, NULL);
 	pthread_join(second, NULL);
 	host_sys_reset();
@@ -830,15 +841,11 @@ Test(threads, a_fault_waiting_for_a_pte_lock_sleeps, .timeout = 60)
  * thread, elsewhere, wait for mmap_lock: the fault must sleep, not spin
  * yielding the CPU, and then complete. */
 
-static volatile int wb_gate, wb_reached;
+static struct gate wb_gate;
 
 static ssize_t gated_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	struct timespec ms = { 0, 1000000 };
-
-	__atomic_store_n(&wb_reached, 1, __ATOMIC_RELEASE);
-	while (__atomic_load_n(&wb_gate, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_stop(&wb_gate);
 	return pwritev(fd, iov, cnt, off);
 }
 
@@ -866,25 +873,24 @@ Test(threads, a_fault_waiting_for_mmap_lock_sleeps, .timeout = 60)
 	unsigned char *shared = vme_mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	volatile unsigned char *anon = vme_mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_t unmapper;
-	struct timespec wait = { 0, 300000000 }, ms = { 0, 1000000 };
+	struct timespec wait = { 0, 300000000 };
 	void *r;
 
 	cr_assert_neq(shared, MAP_FAILED);
 	cr_assert_neq((void *)anon, MAP_FAILED);
 	memset(shared, 0x77, 4 * PG);		/* dirty: munmap writes it back */
-	wb_gate = 1;
+	wb_gate.closed = 1;
 	host_sys.pwritev = gated_pwritev;
 	host_sys.pwrite = gated_pwrite;
 	cr_assert_eq(pthread_create(&unmapper, NULL, munmap_dirty, shared), 0);
-	while (!__atomic_load_n(&wb_reached, __ATOMIC_ACQUIRE))
-		nanosleep(&ms, NULL);
+	gate_await(&wb_gate);
 	host_sys.sched_yield = counted_yield;
 	__atomic_store_n(&yields, 0, __ATOMIC_RELAXED);
 	pthread_t toucher;
 	cr_assert_eq(pthread_create(&toucher, NULL, store_anon_at, (void *)anon), 0);
 	nanosleep(&wait, NULL);			/* the fault waits for mmap_lock now */
 	unsigned long spun = __atomic_load_n(&yields, __ATOMIC_RELAXED);
-	__atomic_store_n(&wb_gate, 0, __ATOMIC_RELEASE);
+	gate_open(&wb_gate);
 	pthread_join(unmapper, &r);
 	pthread_join(toucher, NULL);
 	host_sys_reset();
