@@ -62,14 +62,13 @@ ssize_t host_read_full(int fd, void *dst, size_t len, off_t off)
  * program's.  So the pipe's identity (device, inode) is kept, and checked
  * before each use: numbers that no longer name it are the program's now,
  * forgotten without being closed, and a new pipe is made. */
-#define SPLICE_PIPES	1
 #define SPLICE_PIPE_SIZE (1 << 20)	/* what an unprivileged process may ask */
 static struct splice_pipe {
 	int fd[2];
 	int busy;
 	dev_t dev;			/* the pipe's identity, both ends */
 	ino_t ino;
-} splice_pipes[SPLICE_PIPES] = { [0 ... SPLICE_PIPES - 1] = { { -1, -1 }, 0, 0, 0 } };
+} the_pipe = { { -1, -1 }, 0, 0, 0 };
 
 static void splice_pipe_close(struct splice_pipe *p)
 {
@@ -104,32 +103,33 @@ static bool splice_pipe_ours(struct splice_pipe *p)
 	return false;
 }
 
+/* The pipe, if no other thread is using it: made or made again if need
+ * be.  NULL: do without. */
 static struct splice_pipe *splice_pipe_get(void)
 {
-	for (int i = 0; i < SPLICE_PIPES; i++) {
-		struct splice_pipe *p = &splice_pipes[i];
-		struct stat st;
-		if (__atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE))
-			continue;
-		if (p->fd[0] >= 0)
-			splice_pipe_ours(p);	/* numbers the program took are forgotten */
-		if (p->fd[0] < 0) {
-			if (host_sys.pipe2(p->fd, O_CLOEXEC)) {
-				p->fd[0] = p->fd[1] = -1;
-				__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
-				return NULL;
-			}
-			if (host_sys.fstat(p->fd[0], &st)) {
-				splice_pipe_close(p);
-				__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
-				return NULL;
-			}
-			p->dev = st.st_dev;
-			p->ino = st.st_ino;
-			host_sys.fcntl(p->fd[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);	/* else 64 KiB a round */
+	struct splice_pipe *p = &the_pipe;
+	struct stat st;
+
+	if (__atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE))
+		return NULL;
+	if (p->fd[0] >= 0)
+		splice_pipe_ours(p);	/* numbers the program took are forgotten */
+	if (p->fd[0] < 0) {
+		if (host_sys.pipe2(p->fd, O_CLOEXEC)) {
+			p->fd[0] = p->fd[1] = -1;
+			goto none;
 		}
-		return p;
+		if (host_sys.fstat(p->fd[0], &st)) {
+			splice_pipe_close(p);
+			goto none;
+		}
+		p->dev = st.st_dev;
+		p->ino = st.st_ino;
+		host_sys.fcntl(p->fd[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);	/* else 64 KiB a round */
 	}
+	return p;
+none:
+	__atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -142,10 +142,8 @@ static void splice_pipe_put(struct splice_pipe *p, bool clean)
 
 void host_splice_fork_child(void)
 {
-	for (int i = 0; i < SPLICE_PIPES; i++) {
-		splice_pipe_close(&splice_pipes[i]);
-		splice_pipes[i].busy = 0;
-	}
+	splice_pipe_close(&the_pipe);
+	the_pipe.busy = 0;
 }
 
 /* handler-safe: copy up to len bytes of fd at off to out at out_off, inside
